@@ -1,0 +1,35 @@
+# dwell hook for zsh. Install with, in ~/.zshrc:
+#   eval "$(dwell hook zsh)"
+#
+# Runs before each prompt and on each directory change. If $PWD and the daemon's
+# generation counter are unchanged since last time, it returns without a fork.
+
+__dwell_exe='dwell'
+
+__dwell_hook() {
+  local __dwell_status=$? __dwell_gen='' __dwell_file
+  if [[ ${XDG_RUNTIME_DIR-} == /* ]]; then
+    __dwell_file=$XDG_RUNTIME_DIR/dwell/generation
+  elif [[ ${TMPDIR-} == /* ]]; then
+    __dwell_file=$TMPDIR/dwell-$UID/generation
+  else
+    __dwell_file=/tmp/dwell-$UID/generation
+  fi
+  if [[ -r $__dwell_file ]]; then
+    \builtin read -r __dwell_gen <"$__dwell_file" || __dwell_gen=''
+  fi
+  if [[ -n $__dwell_gen && $__dwell_gen == "${__dwell_seen-}" && $PWD == "${__dwell_pwd-}" ]]; then
+    return $__dwell_status
+  fi
+  typeset -g __dwell_seen=$__dwell_gen
+  typeset -g __dwell_pwd=$PWD
+  \builtin eval "$("$__dwell_exe" export zsh)"
+  return $__dwell_status
+}
+
+if [[ -o interactive ]]; then
+  \builtin autoload -Uz add-zsh-hook
+  # add-zsh-hook adds a function once, however often this runs.
+  add-zsh-hook precmd __dwell_hook
+  add-zsh-hook chpwd __dwell_hook
+fi

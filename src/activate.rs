@@ -1,0 +1,335 @@
+//! Turning the daemon's answer into changes to one shell's environment: undo the
+//! project being left (three-way), apply the new one, and say what happened — the
+//! client half of a request, with no I/O of its own.
+
+use crate::paths::tildify;
+use crate::protocol::{Freshness, Resolution};
+use crate::recipe::{Env, Op, is_valid_name};
+use crate::state::{self, Loaded, State, undo};
+use crate::trust::Trust;
+use crate::value::Value;
+use std::collections::BTreeSet;
+
+/// What the shell must do.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// The environment the shell should end up with.
+    pub env: Env,
+    /// Variables to set (Some) or unset (None), `DWELL_STATE` included.
+    pub changes: Vec<(String, Option<Value>)>,
+    /// Lines for stderr, without the `dwell: ` prefix.
+    pub messages: Vec<Message>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// The status line after loading: root, kind, freshness, counts.
+    Loaded {
+        root: String,
+        kind: String,
+        freshness: Freshness,
+        eval_ms: u64,
+        summary: String,
+    },
+    Unloaded(String),
+    Info(String),
+    Warning(String),
+    Error(String),
+}
+
+/// Reads the current process environment (names that are not UTF-8 are skipped:
+/// dwell never touches them).
+pub fn process_env() -> Env {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, Value::from(v.as_os_str()))))
+        .collect()
+}
+
+/// The state recorded in `env`, if any; a corrupt one is reported and dropped.
+pub fn read_state(env: &Env, messages: &mut Vec<Message>) -> State {
+    match env.get(state::VAR) {
+        None => State::default(),
+        Some(text) => match State::decode(&text.lossy()) {
+            Ok(s) => s,
+            Err(e) => {
+                messages.push(Message::Warning(e.to_string()));
+                State::default()
+            }
+        },
+    }
+}
+
+/// `env` with the loaded project (if any) undone: the shell as it was before dwell.
+pub fn without_project(env: &Env) -> Env {
+    let mut messages = Vec::new();
+    let mut env = env.clone();
+    if let Some(loaded) = read_state(&env, &mut messages).loaded {
+        undo(&mut env, &loaded);
+    }
+    env.remove(state::VAR);
+    env
+}
+
+fn tell_once(state: &mut State, root: &std::path::Path, what: &str) -> bool {
+    let told = Some((root.to_path_buf(), what.to_string()));
+    if state.told == told {
+        return false;
+    }
+    state.told = told;
+    true
+}
+
+/// Plans the move of a shell with environment `current` to `resolution`.
+pub fn plan(current: &Env, resolution: &Resolution) -> Plan {
+    let mut messages = Vec::new();
+    let mut state = read_state(current, &mut messages);
+    let mut env = current.clone();
+    env.remove(state::VAR);
+    let leave = |env: &mut Env, state: &mut State, messages: &mut Vec<Message>| {
+        if let Some(loaded) = state.loaded.take() {
+            undo(env, &loaded);
+            messages.push(Message::Unloaded(tildify(&loaded.root)));
+        }
+    };
+
+    match &resolution.project {
+        None => {
+            leave(&mut env, &mut state, &mut messages);
+            state.told = None;
+            if let Some(error) = &resolution.error {
+                messages.push(Message::Error(error.clone()));
+            }
+        }
+        Some(project) if !project.trust.permits() => {
+            leave(&mut env, &mut state, &mut messages);
+            let root = tildify(&project.root);
+            let kind = project.kind.label();
+            let text = match &project.trust {
+                Trust::Denied => None,
+                Trust::Changed { files } => Some(format!(
+                    "{root} ({kind}): {} changed since you allowed it; review with `dwell status`, then run `dwell allow`",
+                    files.join(", ")
+                )),
+                _ => Some(format!(
+                    "{root} ({kind}) is not allowed yet; run `dwell allow` to activate it"
+                )),
+            };
+            if tell_once(&mut state, &project.root, project.trust.label())
+                && let Some(text) = text
+            {
+                messages.push(Message::Info(text));
+            }
+        }
+        Some(project) => {
+            let same_root = state
+                .loaded
+                .as_ref()
+                .is_some_and(|l| l.root == project.root);
+            match &resolution.env {
+                Some(served)
+                    if same_root && state.loaded.as_ref().is_some_and(|l| l.key == served.key) => {}
+                Some(served) => {
+                    if !same_root {
+                        leave(&mut env, &mut state, &mut messages);
+                    } else if let Some(loaded) = state.loaded.take() {
+                        undo(&mut env, &loaded);
+                    }
+                    let before = env.clone();
+                    let ops: Vec<Op> = served
+                        .ops
+                        .iter()
+                        .filter(|op| {
+                            let ok = is_valid_name(op.name());
+                            if !ok {
+                                messages.push(Message::Warning(format!(
+                                    "skipped variable {:?}: not a valid shell variable name",
+                                    op.name()
+                                )));
+                            }
+                            ok
+                        })
+                        .cloned()
+                        .collect();
+                    let loaded: Loaded =
+                        state::apply(&mut env, project.root.clone(), served.key.clone(), &ops);
+                    state.loaded = Some(loaded);
+                    messages.push(Message::Loaded {
+                        root: tildify(&project.root),
+                        kind: project.kind.label().to_string(),
+                        freshness: served.freshness,
+                        eval_ms: served.eval_ms,
+                        summary: summary(&before, &env),
+                    });
+                }
+                None if same_root => {}
+                None => leave(&mut env, &mut state, &mut messages),
+            }
+            match &resolution.error {
+                Some(error) => {
+                    let what = format!("error:{}", Value::from(error.as_str()).fingerprint());
+                    if tell_once(&mut state, &project.root, &what) {
+                        let kept = if resolution.env.is_some() || same_root {
+                            "; keeping the last good environment"
+                        } else {
+                            ""
+                        };
+                        messages.push(Message::Error(format!(
+                            "{} ({}): evaluation failed{kept}:\n{error}",
+                            tildify(&project.root),
+                            project.kind.label()
+                        )));
+                    }
+                }
+                None => {
+                    if state.told.as_ref().is_some_and(|(r, _)| *r == project.root) {
+                        state.told = None;
+                    }
+                }
+            }
+        }
+    }
+
+    if !state.is_empty() {
+        env.insert(state::VAR.into(), Value::from(state.encode()));
+    }
+    let changes = changes(current, &env);
+    Plan {
+        env,
+        changes,
+        messages,
+    }
+}
+
+/// The variables whose values differ between `from` and `to`.
+pub fn changes(from: &Env, to: &Env) -> Vec<(String, Option<Value>)> {
+    let names: BTreeSet<&String> = from.keys().chain(to.keys()).collect();
+    names
+        .into_iter()
+        .filter(|n| from.get(*n) != to.get(*n))
+        .map(|n| (n.clone(), to.get(n).cloned()))
+        .collect()
+}
+
+/// `+3 -1 ~PATH`: variables added, removed, and the names of those modified.
+fn summary(before: &Env, after: &Env) -> String {
+    let mut added = 0;
+    let mut removed = 0;
+    let mut modified = Vec::new();
+    for (name, value) in changes(before, after) {
+        match (before.contains_key(&name), value.is_some()) {
+            (false, true) => added += 1,
+            (true, false) => removed += 1,
+            _ => modified.push(name),
+        }
+    }
+    let mut parts = Vec::new();
+    if added > 0 {
+        parts.push(format!("+{added}"));
+    }
+    if removed > 0 {
+        parts.push(format!("-{removed}"));
+    }
+    let shown = modified.len().min(3);
+    for name in &modified[..shown] {
+        parts.push(format!("~{name}"));
+    }
+    if modified.len() > shown {
+        parts.push(format!("~{} more", modified.len() - shown));
+    }
+    parts.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::project::Kind;
+    use crate::protocol::{ProjectInfo, Served};
+
+    fn resolution(root: &str, trust: Trust, ops: Vec<Op>, key: &str) -> Resolution {
+        Resolution {
+            project: Some(ProjectInfo {
+                root: root.into(),
+                kind: Kind::ShellNix,
+                trust,
+                venv: None,
+            }),
+            env: Some(Served {
+                key: key.into(),
+                ops,
+                freshness: Freshness::Cached,
+                eval_ms: 5,
+            }),
+            error: None,
+        }
+    }
+
+    fn base() -> Env {
+        [("PATH".to_string(), Value::from("/usr/bin"))].into()
+    }
+
+    fn set(name: &str, v: &str) -> Op {
+        Op::Set {
+            name: name.into(),
+            value: v.into(),
+        }
+    }
+
+    #[test]
+    fn enter_then_leave_restores() {
+        let r = resolution("/p", Trust::Allowed, vec![set("FOO", "1")], "k1");
+        let inside = plan(&base(), &r).env;
+        assert_eq!(inside["FOO"], Value::from("1"));
+        let out = plan(&inside, &Resolution::default());
+        assert_eq!(out.env, base());
+        assert!(matches!(out.messages[0], Message::Unloaded(_)));
+    }
+
+    #[test]
+    fn same_key_changes_nothing_and_keeps_user_edits() {
+        let r = resolution("/p", Trust::Allowed, vec![set("FOO", "1")], "k1");
+        let mut inside = plan(&base(), &r).env;
+        inside.insert("FOO".into(), "mine".into());
+        let again = plan(&inside, &r);
+        assert!(again.changes.is_empty());
+        assert!(again.messages.is_empty());
+    }
+
+    #[test]
+    fn not_allowed_is_told_once() {
+        let r = resolution("/p", Trust::NotAllowed, vec![set("FOO", "1")], "k1");
+        let first = plan(&base(), &r);
+        assert_eq!(first.messages.len(), 1);
+        assert!(!first.env.contains_key("FOO"));
+        let second = plan(&first.env, &r);
+        assert!(second.messages.is_empty());
+        assert!(second.changes.is_empty());
+    }
+
+    #[test]
+    fn error_without_env_keeps_loaded_project() {
+        let ok = resolution("/p", Trust::Allowed, vec![set("FOO", "1")], "k1");
+        let inside = plan(&base(), &ok).env;
+        let mut broken = ok.clone();
+        broken.env = None;
+        broken.error = Some("error: syntax error".into());
+        let after = plan(&inside, &broken);
+        assert_eq!(after.env["FOO"], Value::from("1"));
+        assert_eq!(after.messages.len(), 1);
+        let again = plan(&after.env, &broken);
+        assert!(again.messages.is_empty(), "the error is shown once");
+    }
+
+    #[test]
+    fn invalid_names_are_skipped_with_a_warning() {
+        let r = resolution(
+            "/p",
+            Trust::Allowed,
+            vec![set("a-b", "1"), set("OK", "2")],
+            "k",
+        );
+        let p = plan(&base(), &r);
+        assert!(!p.env.contains_key("a-b"));
+        assert_eq!(p.env["OK"], Value::from("2"));
+        assert!(p.messages.iter().any(|m| matches!(m, Message::Warning(_))));
+    }
+}

@@ -1,0 +1,443 @@
+//! The cache: generations of a project's environment, each keyed by the content of
+//! every file its evaluation read. A generation is valid while every input still has
+//! the recorded content, checked cheaply by stat and re-hashed only when the stat
+//! changed (or is too recent to be trusted, as git does).
+
+use crate::paths::{path_id, private_dir, write_atomic};
+use crate::project::Kind;
+use crate::recipe::Recipe;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeSet, HashMap};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Bumped whenever the on-disk format or the meaning of a key changes.
+pub const FORMAT: u32 = 1;
+/// Generations kept per project.
+pub const KEEP: usize = 8;
+
+/// The recorded state of one input file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum FileState {
+    Absent,
+    File {
+        hash: String,
+        size: u64,
+        mtime_ns: i128,
+        ctime_ns: i128,
+        ino: u64,
+    },
+    /// A directory: the hash of its sorted entry names.
+    Dir {
+        hash: String,
+        mtime_ns: i128,
+        ctime_ns: i128,
+        ino: u64,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Input {
+    pub path: PathBuf,
+    pub state: FileState,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Generation {
+    pub format: u32,
+    pub key: String,
+    pub root: PathBuf,
+    /// Fingerprint of everything besides the inputs that the result depends on.
+    pub context: String,
+    pub kind: Kind,
+    pub inputs: Vec<Input>,
+    pub recipe: Recipe,
+    pub evaluated_at_ms: u64,
+    pub eval_ms: u64,
+    /// When the inputs were stat'ed and hashed (ns since the epoch).
+    pub recorded_at_ns: i128,
+}
+
+fn mtime_ns(meta: &std::fs::Metadata) -> i128 {
+    meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128
+}
+
+fn ctime_ns(meta: &std::fs::Metadata) -> i128 {
+    meta.ctime() as i128 * 1_000_000_000 + meta.ctime_nsec() as i128
+}
+
+pub fn now_ns() -> i128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or(0)
+}
+
+fn dir_hash(path: &Path) -> std::io::Result<String> {
+    let mut names: Vec<Vec<u8>> = std::fs::read_dir(path)?
+        .filter_map(|e| e.ok())
+        .map(|e| {
+            use std::os::unix::ffi::OsStrExt;
+            e.file_name().as_bytes().to_vec()
+        })
+        .collect();
+    names.sort();
+    let mut hasher = blake3::Hasher::new();
+    for name in names {
+        hasher.update(&name);
+        hasher.update(&[0]);
+    }
+    Ok(hasher.finalize().to_hex().to_string())
+}
+
+/// Reads the current state of `path` (hashing its content).
+pub fn file_state(path: &Path) -> std::io::Result<FileState> {
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileState::Absent),
+        Err(e) => return Err(e),
+    };
+    if meta.is_dir() {
+        return Ok(FileState::Dir {
+            hash: dir_hash(path)?,
+            mtime_ns: mtime_ns(&meta),
+            ctime_ns: ctime_ns(&meta),
+            ino: meta.ino(),
+        });
+    }
+    let mut hasher = blake3::Hasher::new();
+    hasher.update_reader(std::fs::File::open(path)?)?;
+    Ok(FileState::File {
+        hash: hasher.finalize().to_hex().to_string(),
+        size: meta.len(),
+        mtime_ns: mtime_ns(&meta),
+        ctime_ns: ctime_ns(&meta),
+        ino: meta.ino(),
+    })
+}
+
+/// Records `paths` as inputs. A file modified after `started_ns` (while the
+/// evaluation ran) gets no hash, so the generation is invalid at once and the next
+/// request evaluates again instead of trusting a result of unknown content.
+pub fn record_inputs(paths: &BTreeSet<PathBuf>, started_ns: i128) -> Vec<Input> {
+    paths
+        .iter()
+        .map(|path| {
+            let mut state = file_state(path).unwrap_or(FileState::Absent);
+            if let FileState::File { hash, mtime_ns, .. } | FileState::Dir { hash, mtime_ns, .. } =
+                &mut state
+                && *mtime_ns >= started_ns
+            {
+                hash.clear();
+            }
+            Input {
+                path: path.clone(),
+                state,
+            }
+        })
+        .collect()
+}
+
+/// The key of a generation: its context and the content of its inputs.
+pub fn generation_key(context: &str, inputs: &[Input]) -> String {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(context.as_bytes());
+    let mut sorted: Vec<&Input> = inputs.iter().collect();
+    sorted.sort_by(|a, b| a.path.cmp(&b.path));
+    for input in sorted {
+        use std::os::unix::ffi::OsStrExt;
+        hasher.update(input.path.as_os_str().as_bytes());
+        hasher.update(&[0]);
+        let hash = match &input.state {
+            FileState::Absent => "-",
+            FileState::File { hash, .. } => hash,
+            FileState::Dir { hash, .. } => hash,
+        };
+        hasher.update(hash.as_bytes());
+        hasher.update(&[0]);
+    }
+    hasher.finalize().to_hex()[..32].to_string()
+}
+
+/// Nanoseconds of timestamp granularity within which a stat match is not trusted.
+const RACY_NS: i128 = 1_000_000_000;
+
+/// Whether `input` still has its recorded content. Returns the refreshed state when
+/// the content matched but the stat had changed (so the next check is cheap).
+fn still_valid(input: &Input, recorded_at_ns: i128) -> (bool, Option<FileState>) {
+    let meta = match std::fs::metadata(&input.path) {
+        Ok(meta) => Some(meta),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(_) => return (false, None),
+    };
+    match (&input.state, meta) {
+        (FileState::Absent, None) => (true, None),
+        (FileState::Absent, Some(_)) | (_, None) => (false, None),
+        (FileState::File { hash, .. } | FileState::Dir { hash, .. }, _) if hash.is_empty() => {
+            (false, None)
+        }
+        (
+            FileState::File {
+                size,
+                mtime_ns: m,
+                ctime_ns: c,
+                ino,
+                ..
+            },
+            Some(meta),
+        ) if meta.is_file()
+            && meta.len() == *size
+            && mtime_ns(&meta) == *m
+            && ctime_ns(&meta) == *c
+            && meta.ino() == *ino
+            && *m < recorded_at_ns - RACY_NS =>
+        {
+            (true, None)
+        }
+        (
+            FileState::Dir {
+                mtime_ns: m,
+                ctime_ns: c,
+                ino,
+                ..
+            },
+            Some(meta),
+        ) if meta.is_dir()
+            && mtime_ns(&meta) == *m
+            && ctime_ns(&meta) == *c
+            && meta.ino() == *ino
+            && *m < recorded_at_ns - RACY_NS =>
+        {
+            (true, None)
+        }
+        (recorded, Some(_)) => match file_state(&input.path) {
+            Ok(now) if same_content(recorded, &now) => (true, Some(now)),
+            _ => (false, None),
+        },
+    }
+}
+
+fn same_content(a: &FileState, b: &FileState) -> bool {
+    match (a, b) {
+        (FileState::File { hash: x, .. }, FileState::File { hash: y, .. })
+        | (FileState::Dir { hash: x, .. }, FileState::Dir { hash: y, .. }) => x == y,
+        _ => false,
+    }
+}
+
+/// Checks every input; refreshes recorded stats whose content proved unchanged.
+/// Returns whether the generation is valid and whether it was refreshed.
+pub fn validate(generation: &mut Generation) -> (bool, bool) {
+    let mut refreshed = false;
+    let recorded_at = generation.recorded_at_ns;
+    for input in &mut generation.inputs {
+        match still_valid(input, recorded_at) {
+            (false, _) => return (false, false),
+            (true, Some(state)) => {
+                input.state = state;
+                refreshed = true;
+            }
+            (true, None) => {}
+        }
+    }
+    if refreshed {
+        generation.recorded_at_ns = now_ns();
+    }
+    (true, refreshed)
+}
+
+/// What a lookup found for a project in a context.
+#[derive(Debug, Default)]
+pub struct Lookup {
+    /// The newest generation whose inputs all match the files on disk.
+    pub valid: Option<Generation>,
+    /// The newest generation at all (the last good one to fall back to).
+    pub newest: Option<Generation>,
+}
+
+/// Generations on disk under `$XDG_CACHE_HOME/dwell/v1/`, with the last one served
+/// per project kept in memory.
+pub struct Cache {
+    dir: PathBuf,
+    memory: Mutex<HashMap<(PathBuf, String), Generation>>,
+}
+
+impl Cache {
+    pub fn new(cache_dir: &Path) -> Cache {
+        Cache {
+            dir: cache_dir.join(format!("v{FORMAT}")),
+            memory: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn project_dir(&self, root: &Path) -> PathBuf {
+        self.dir.join(path_id(root))
+    }
+
+    /// Every readable generation of `root` in `context`, newest first. Corrupt or
+    /// foreign files are removed: they are never fatal.
+    pub fn generations(&self, root: &Path, context: &str) -> Vec<Generation> {
+        let Ok(entries) = std::fs::read_dir(self.project_dir(root)) else {
+            return Vec::new();
+        };
+        let mut found = Vec::new();
+        for entry in entries.filter_map(|e| e.ok()) {
+            let path = entry.path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let parsed = std::fs::read(&path)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice::<Generation>(&bytes).ok())
+                .filter(|g| g.format == FORMAT && g.root == root);
+            match parsed {
+                Some(g) if g.context == context => found.push(g),
+                Some(_) => {}
+                None => {
+                    let _ = std::fs::remove_file(&path);
+                }
+            }
+        }
+        found.sort_by(|a, b| b.evaluated_at_ms.cmp(&a.evaluated_at_ms));
+        found
+    }
+
+    pub fn lookup(&self, root: &Path, context: &str) -> Lookup {
+        let mem_key = (root.to_path_buf(), context.to_string());
+        let remembered = self.memory.lock().unwrap().get(&mem_key).cloned();
+        if let Some(mut generation) = remembered {
+            let (valid, refreshed) = validate(&mut generation);
+            if valid {
+                if refreshed {
+                    self.remember_and_store(&generation);
+                }
+                return Lookup {
+                    valid: Some(generation.clone()),
+                    newest: Some(generation),
+                };
+            }
+        }
+        let mut lookup = Lookup::default();
+        for mut generation in self.generations(root, context) {
+            if lookup.newest.is_none() {
+                lookup.newest = Some(generation.clone());
+            }
+            let (valid, refreshed) = validate(&mut generation);
+            if valid {
+                if refreshed {
+                    let _ = self.store(&generation);
+                }
+                self.memory
+                    .lock()
+                    .unwrap()
+                    .insert(mem_key, generation.clone());
+                lookup.valid = Some(generation);
+                break;
+            }
+        }
+        lookup
+    }
+
+    fn remember_and_store(&self, generation: &Generation) {
+        let _ = self.store(generation);
+        self.memory.lock().unwrap().insert(
+            (generation.root.clone(), generation.context.clone()),
+            generation.clone(),
+        );
+    }
+
+    fn store(&self, generation: &Generation) -> std::io::Result<()> {
+        let dir = self.project_dir(&generation.root);
+        private_dir(&dir).map_err(std::io::Error::other)?;
+        let bytes = serde_json::to_vec(generation).expect("generation serializes");
+        write_atomic(&dir.join(format!("{}.json", generation.key)), &bytes)
+    }
+
+    /// Saves a new generation and drops the oldest beyond [`KEEP`].
+    pub fn save(&self, generation: &Generation) -> std::io::Result<()> {
+        self.remember_and_store(generation);
+        let dir = self.project_dir(&generation.root);
+        let mut all: Vec<(u64, PathBuf)> = std::fs::read_dir(&dir)?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let path = e.path();
+                let bytes = std::fs::read(&path).ok()?;
+                let g: Generation = serde_json::from_slice(&bytes).ok()?;
+                Some((g.evaluated_at_ms, path))
+            })
+            .collect();
+        all.sort_by(|a, b| b.0.cmp(&a.0));
+        for (_, path) in all.into_iter().skip(KEEP) {
+            let _ = std::fs::remove_file(path);
+        }
+        Ok(())
+    }
+
+    /// Forgets the in-memory copy for `root` (after its inputs changed).
+    pub fn forget(&self, root: &Path) {
+        self.memory.lock().unwrap().retain(|(r, _), _| r != root);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn generation(root: &Path, inputs: Vec<Input>) -> Generation {
+        Generation {
+            format: FORMAT,
+            key: generation_key("ctx", &inputs),
+            root: root.to_path_buf(),
+            context: "ctx".into(),
+            kind: Kind::ShellNix,
+            inputs,
+            recipe: Recipe::default(),
+            evaluated_at_ms: crate::paths::now_ms(),
+            eval_ms: 1,
+            recorded_at_ns: now_ns(),
+        }
+    }
+
+    #[test]
+    fn content_change_invalidates_and_restoring_it_validates() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("shell.nix");
+        std::fs::write(&file, "a").unwrap();
+        let paths: BTreeSet<PathBuf> = [file.clone(), dir.path().join("absent")].into();
+        let mut g = generation(dir.path(), record_inputs(&paths, now_ns()));
+        assert!(validate(&mut g).0);
+        std::fs::write(&file, "b").unwrap();
+        assert!(!validate(&mut g).0);
+        std::fs::write(&file, "a").unwrap();
+        assert!(validate(&mut g).0, "same content again is valid");
+        std::fs::write(dir.path().join("absent"), "now here").unwrap();
+        assert!(!validate(&mut g).0, "a file that appeared invalidates");
+    }
+
+    #[test]
+    fn file_changed_during_evaluation_is_never_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("x.nix");
+        std::fs::write(&file, "a").unwrap();
+        let paths: BTreeSet<PathBuf> = [file].into();
+        let mut g = generation(dir.path(), record_inputs(&paths, i128::MIN));
+        assert!(!validate(&mut g).0);
+    }
+
+    #[test]
+    fn corrupt_files_are_ignored_and_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path());
+        let root = Path::new("/some/project");
+        let g = generation(root, Vec::new());
+        cache.save(&g).unwrap();
+        let pdir = cache.project_dir(root);
+        std::fs::write(pdir.join("bad.json"), "{\"format\": 1, trunc").unwrap();
+        let fresh = Cache::new(dir.path());
+        let found = fresh.lookup(root, "ctx");
+        assert_eq!(found.valid.unwrap().key, g.key);
+        assert!(!pdir.join("bad.json").exists());
+    }
+}

@@ -1,0 +1,78 @@
+//! The command line, defined once: it feeds `--help`, the man pages and the
+//! completions. Depends on nothing else in the crate.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "dwell",
+    version,
+    about = "Your project's Nix and Python environment, there when you cd in",
+    long_about = "dwell activates a project's Nix environment (flake devShell, shell.nix or \
+                  default.nix) and its Python .venv when you cd into it, and restores your \
+                  shell when you leave. A resident daemon evaluates each project once and \
+                  answers from a cache keyed by the content of every file the evaluation read."
+)]
+pub struct Cli {
+    /// Do not use the daemon: evaluate in this process (same on-disk cache).
+    #[arg(long, global = true)]
+    pub no_daemon: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HookShell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Bash,
+    Zsh,
+    Fish,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the shell hook to put in your shell's startup file.
+    Hook {
+        #[arg(value_enum)]
+        shell: HookShell,
+    },
+    /// Print the code that brings this shell to the current directory's environment.
+    Export {
+        #[arg(value_enum)]
+        format: ExportFormat,
+    },
+    /// Trust the project of DIR (default: the current directory), so dwell may evaluate it.
+    Allow { dir: Option<PathBuf> },
+    /// Never activate the project of DIR.
+    Deny { dir: Option<PathBuf> },
+    /// Show the project of DIR: kind, trust, cache state, inputs, daemon.
+    Status {
+        dir: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Evaluate the project of DIR again, even if its cache is valid.
+    Reload { dir: Option<PathBuf> },
+    /// Run a command in the environment of DIR's project.
+    Exec {
+        /// The project directory (default: the current directory).
+        dir: Option<PathBuf>,
+        /// The command and its arguments.
+        #[arg(last = true, required = true)]
+        command: Vec<OsString>,
+    },
+    /// Run the daemon in the foreground (clients start it on their own).
+    Daemon,
+    /// Stop the running daemon.
+    Stop,
+}

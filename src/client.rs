@@ -1,0 +1,196 @@
+//! The client side of the socket: connect to the daemon, starting it when none
+//! answers (under a lock, so two clients never start two daemons), and exchange one
+//! request for one response. A daemon of another version is asked to stop and
+//! replaced.
+
+use crate::paths::{Paths, private_dir};
+use crate::protocol::{Envelope, MAX_MESSAGE, PROTOCOL, Request, Response};
+use crate::recipe::Env;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("could not reach the daemon at {0}: {1}")]
+    Connect(String, std::io::Error),
+    #[error("could not start the daemon: {0} (see {1})")]
+    Start(String, String),
+    #[error("lost the connection to the daemon: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the daemon sent a reply this dwell cannot read: {0}")]
+    Protocol(String),
+    #[error(transparent)]
+    Paths(#[from] crate::paths::PathsError),
+}
+
+/// The crate version, which client and daemon must share.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A reply from the daemon, with the daemon's versions.
+#[derive(Debug, serde::Deserialize)]
+struct Reply {
+    protocol: u32,
+    #[serde(default)]
+    version: String,
+    #[serde(flatten)]
+    body: serde_json::Value,
+}
+
+/// Sends one request on a new connection and reads the reply.
+fn exchange(
+    paths: &Paths,
+    request: &Request,
+    timeout: Option<Duration>,
+) -> Result<Reply, ClientError> {
+    let socket = paths.socket();
+    let mut stream = UnixStream::connect(&socket)
+        .map_err(|e| ClientError::Connect(socket.display().to_string(), e))?;
+    stream.set_read_timeout(timeout)?;
+    let mut line = serde_json::to_vec(&Envelope::new(request)).expect("request serializes");
+    line.push(b'\n');
+    stream.write_all(&line)?;
+    let mut reader = BufReader::new(stream).take(MAX_MESSAGE as u64 + 1);
+    let mut buf = Vec::new();
+    reader.read_until(b'\n', &mut buf)?;
+    if buf.is_empty() {
+        return Err(ClientError::Protocol(
+            "the daemon closed the connection".into(),
+        ));
+    }
+    serde_json::from_slice(&buf).map_err(|e| ClientError::Protocol(e.to_string()))
+}
+
+use std::io::Read as _;
+
+fn is_absent(e: &ClientError) -> bool {
+    matches!(e, ClientError::Connect(_, io) if matches!(
+        io.kind(),
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+    ))
+}
+
+/// Sends `request` to a running daemon; never starts one. None if no daemon runs.
+pub fn request_running(paths: &Paths, request: &Request) -> Result<Option<Response>, ClientError> {
+    match exchange(paths, request, Some(Duration::from_secs(10))) {
+        Ok(reply) => decode(reply).map(Some),
+        Err(e) if is_absent(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn decode(reply: Reply) -> Result<Response, ClientError> {
+    if reply.protocol != PROTOCOL {
+        return Err(ClientError::Protocol(format!(
+            "protocol {} (this dwell speaks {PROTOCOL})",
+            reply.protocol
+        )));
+    }
+    serde_json::from_value(reply.body).map_err(|e| ClientError::Protocol(e.to_string()))
+}
+
+/// Sends `request`, starting the daemon (with environment `daemon_env`) if needed.
+pub fn request(
+    paths: &Paths,
+    request: &Request,
+    daemon_env: &Env,
+) -> Result<Response, ClientError> {
+    // Evaluations can take minutes: a resolve waits as long as the daemon works.
+    let timeout = match request {
+        Request::Resolve { .. } | Request::Reload { .. } => None,
+        _ => Some(Duration::from_secs(10)),
+    };
+    let mut restarted = false;
+    loop {
+        match exchange(paths, request, timeout) {
+            Ok(reply) if reply.protocol == PROTOCOL && reply.version == VERSION => {
+                return decode(reply);
+            }
+            Ok(_) if !restarted => {
+                // Another dwell's daemon: ask it to go, then start ours.
+                let _ = exchange(paths, &Request::Stop, Some(Duration::from_secs(5)));
+                wait_gone(paths);
+                start(paths, daemon_env)?;
+                restarted = true;
+            }
+            Ok(reply) => return decode(reply),
+            Err(e) if is_absent(&e) && !restarted => {
+                start(paths, daemon_env)?;
+                restarted = true;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn wait_gone(paths: &Paths) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while paths.socket().exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Starts a detached daemon and waits until it answers. Holds the start lock so
+/// that concurrent clients start one daemon between them.
+fn start(paths: &Paths, daemon_env: &Env) -> Result<(), ClientError> {
+    private_dir(&paths.runtime)?;
+    private_dir(&paths.state)?;
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(paths.start_lock())?;
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)
+        .map_err(std::io::Error::from)?;
+    if UnixStream::connect(paths.socket()).is_ok() {
+        return Ok(());
+    }
+    let log_path = paths.daemon_log();
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)?;
+    let exe = std::env::current_exe()?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("daemon")
+        .env_clear()
+        .envs(daemon_env.iter().map(|(k, v)| (k, v.as_os_str())))
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log));
+    // SAFETY: setsid is async-signal-safe; it detaches the daemon from the shell's
+    // session and terminal so that closing the terminal does not end it.
+    unsafe {
+        cmd.pre_exec(|| {
+            rustix::process::setsid().map_err(std::io::Error::from)?;
+            Ok(())
+        });
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| ClientError::Start(e.to_string(), log_path.display().to_string()))?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if UnixStream::connect(paths.socket()).is_ok() {
+            // Reap it later: the daemon outlives us, and init adopts it.
+            std::mem::forget(child);
+            return Ok(());
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(ClientError::Start(
+                format!("it exited with {status}"),
+                log_path.display().to_string(),
+            ));
+        }
+        if Instant::now() > deadline {
+            return Err(ClientError::Start(
+                "it did not answer within 10 s".into(),
+                log_path.display().to_string(),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}

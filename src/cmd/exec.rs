@@ -1,0 +1,55 @@
+//! `dwell exec [DIR] -- CMD…`: runs a command in the environment of DIR's project,
+//! for scripts and editors.
+
+use super::{dir_or_cwd, resolve};
+use crate::activate::{Message, plan, process_env};
+use crate::status_line::render;
+use anyhow::{Context, bail};
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+pub fn run(
+    dir: Option<PathBuf>,
+    command: Vec<OsString>,
+    no_daemon: bool,
+) -> anyhow::Result<ExitCode> {
+    let dir = dir_or_cwd(dir)?;
+    let resolution = resolve(&dir, no_daemon, false)?;
+    let Some(project) = &resolution.project else {
+        bail!(
+            "no project at {}: no flake.nix, shell.nix, default.nix, .dwell.toml or .venv here or above",
+            dir.display()
+        );
+    };
+    if !project.trust.permits() {
+        bail!(
+            "{} is {}; run `dwell allow {}` first",
+            project.root.display(),
+            project.trust.label(),
+            project.root.display()
+        );
+    }
+    if resolution.env.is_none() {
+        bail!(
+            "{}",
+            resolution
+                .error
+                .unwrap_or_else(|| "no environment for this project".into())
+        );
+    }
+    let plan = plan(&process_env(), &resolution);
+    for message in &plan.messages {
+        if matches!(message, Message::Error(_) | Message::Warning(_)) {
+            eprintln!("{}", render(message, 0, false));
+        }
+    }
+    let (program, args) = command.split_first().expect("clap requires a command");
+    let error = std::process::Command::new(program)
+        .args(args)
+        .env_clear()
+        .envs(plan.env.iter().map(|(k, v)| (k, v.as_os_str())))
+        .exec();
+    Err(error).with_context(|| format!("could not run {}", program.to_string_lossy()))
+}

@@ -1,0 +1,74 @@
+//! `dwell export SHELL|json`: prints the code that moves this shell to the current
+//! directory's environment (the slow path of the hook), and the status line.
+
+use super::resolve;
+use crate::activate::{Plan, plan, process_env};
+use crate::cli::ExportFormat;
+use crate::status_line::{color_enabled, render};
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Instant;
+
+pub fn run(format: ExportFormat, no_daemon: bool) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let current = process_env();
+    // A directory that vanished under the shell has no project: leave cleanly.
+    let resolution = match std::env::current_dir().and_then(std::fs::canonicalize) {
+        Ok(dir) => resolve(&dir, no_daemon, false)?,
+        Err(_) => Default::default(),
+    };
+    let plan = plan(&current, &resolution);
+    let code = match format {
+        ExportFormat::Bash | ExportFormat::Zsh => crate::shell::render_posix(&plan.changes),
+        ExportFormat::Fish => fish(&plan),
+        ExportFormat::Json => json(&plan, &resolution),
+    };
+    let elapsed = started.elapsed().as_millis() as u64;
+    let color = color_enabled();
+    for message in &plan.messages {
+        eprintln!("{}", render(message, elapsed, color));
+    }
+    let mut out = std::io::stdout().lock();
+    out.write_all(code.as_bytes())?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Fish cannot hold every byte sequence: such variables are left out, and said so.
+fn fish(plan: &Plan) -> String {
+    let (ok, skipped): (Vec<_>, Vec<_>) = plan
+        .changes
+        .iter()
+        .cloned()
+        .partition(|(_, v)| v.as_ref().is_none_or(crate::shell::fish_can_hold));
+    for (name, _) in skipped {
+        eprintln!("dwell: skipped {name}: fish cannot hold its value (not UTF-8)");
+    }
+    crate::shell::render_fish(&ok)
+}
+
+fn json(plan: &Plan, resolution: &crate::protocol::Resolution) -> String {
+    let changes: serde_json::Map<String, serde_json::Value> = plan
+        .changes
+        .iter()
+        .map(|(name, value)| {
+            let v = match value {
+                Some(v) => serde_json::to_value(v).expect("value serializes"),
+                None => serde_json::Value::Null,
+            };
+            (name.clone(), v)
+        })
+        .collect();
+    let messages: Vec<String> = plan.messages.iter().map(|m| render(m, 0, false)).collect();
+    let doc = serde_json::json!({
+        "changes": changes,
+        "project": resolution.project,
+        "freshness": resolution.env.as_ref().map(|e| e.freshness),
+        "key": resolution.env.as_ref().map(|e| e.key.clone()),
+        "error": resolution.error,
+        "messages": messages,
+    });
+    let mut text = serde_json::to_string_pretty(&doc).expect("json serializes");
+    text.push('\n');
+    text
+}

@@ -1,0 +1,117 @@
+//! One connection: check the peer is our own user, read one bounded request line
+//! (with a timeout), answer it. A malformed request gets an error reply; the
+//! daemon carries on.
+
+use super::Counter;
+use crate::client::VERSION;
+use crate::engine::Engine;
+use crate::protocol::{DaemonInfo, Envelope, MAX_MESSAGE, PROTOCOL, Request, Response};
+use serde::Serialize;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+#[derive(PartialEq, Eq)]
+pub enum After {
+    Continue,
+    Stop,
+}
+
+#[derive(Serialize)]
+struct Reply<'a> {
+    protocol: u32,
+    version: &'a str,
+    #[serde(flatten)]
+    body: &'a Response,
+}
+
+fn send(stream: &mut UnixStream, response: &Response) {
+    let mut line = serde_json::to_vec(&Reply {
+        protocol: PROTOCOL,
+        version: VERSION,
+        body: response,
+    })
+    .expect("response serializes");
+    line.push(b'\n');
+    let _ = stream.write_all(&line);
+}
+
+pub fn info() -> DaemonInfo {
+    DaemonInfo {
+        pid: std::process::id(),
+        version: VERSION.to_string(),
+    }
+}
+
+fn error(message: impl Into<String>) -> Response {
+    Response::Error {
+        message: message.into(),
+    }
+}
+
+pub fn handle(mut stream: UnixStream, engine: &Engine, counter: &Counter) -> After {
+    let same_user = rustix::net::sockopt::socket_peercred(&stream)
+        .map(|cred| cred.uid == rustix::process::getuid())
+        .unwrap_or(false);
+    if !same_user {
+        send(&mut stream, &error("this daemon serves only its own user"));
+        return After::Continue;
+    }
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut buf = Vec::new();
+    let read = BufReader::new(&stream)
+        .take(MAX_MESSAGE as u64 + 1)
+        .read_until(b'\n', &mut buf);
+    if let Err(e) = read {
+        send(
+            &mut stream,
+            &error(format!("could not read the request: {e}")),
+        );
+        return After::Continue;
+    }
+    if buf.len() > MAX_MESSAGE {
+        send(&mut stream, &error("request too large"));
+        return After::Continue;
+    }
+    let envelope: Envelope<Request> = match serde_json::from_slice(&buf) {
+        Ok(envelope) => envelope,
+        Err(e) => {
+            send(&mut stream, &error(format!("malformed request: {e}")));
+            return After::Continue;
+        }
+    };
+    if envelope.protocol != PROTOCOL {
+        send(
+            &mut stream,
+            &error(format!(
+                "protocol {} is not spoken here (this daemon speaks {PROTOCOL})",
+                envelope.protocol
+            )),
+        );
+        return After::Continue;
+    }
+    let (response, after) = match envelope.body {
+        Request::Resolve { dir, eval_env } => (
+            Response::Resolved(engine.resolve(&dir, &eval_env, false)),
+            After::Continue,
+        ),
+        Request::Reload { dir, eval_env } => {
+            let resolution = engine.resolve(&dir, &eval_env, true);
+            counter.bump();
+            (Response::Resolved(resolution), After::Continue)
+        }
+        Request::Status { dir, eval_env } => {
+            let mut report = engine.status(&dir, &eval_env);
+            report.daemon = Some(info());
+            (Response::Status(report), After::Continue)
+        }
+        Request::Changed => {
+            counter.bump();
+            (Response::Done, After::Continue)
+        }
+        Request::Ping => (Response::Pong(info()), After::Continue),
+        Request::Stop => (Response::Done, After::Stop),
+    };
+    send(&mut stream, &response);
+    after
+}

@@ -1,0 +1,483 @@
+//! Evaluation with the real `nix`: `nix print-dev-env` for the project, its script
+//! run in a clean `bash --noprofile --norc` to capture the environment, and the
+//! files the evaluation read, taken from Nix's `-vv` log.
+
+use crate::project::{Kind, Project};
+use crate::recipe::{Env, Recipe, diff};
+use crate::value::Value;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::ffi::OsString;
+use std::io::Read;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The client's values of the variables that change what an evaluation produces.
+/// They are passed to Nix and are part of the cache key.
+pub type EvalEnv = BTreeMap<String, Value>;
+
+/// Whether a variable changes evaluation, and so travels with each request.
+pub fn affects_evaluation(name: &str) -> bool {
+    const EXACT: &[&str] = &[
+        "NIX_PATH",
+        "NIX_CONFIG",
+        "NIX_STORE_DIR",
+        "NIX_STATE_DIR",
+        "NIX_LOG_DIR",
+        "NIX_CONF_DIR",
+        "NIX_USER_CONF_FILES",
+        "NIX_REMOTE",
+        "NIXPKGS_CONFIG",
+    ];
+    EXACT.contains(&name) || name.starts_with("NIXPKGS_ALLOW_")
+}
+
+/// The evaluation-relevant part of the current process environment.
+pub fn eval_env_from_process() -> EvalEnv {
+    std::env::vars_os()
+        .filter_map(|(k, v)| {
+            let k = k.into_string().ok()?;
+            affects_evaluation(&k).then(|| (k, Value::from(v.as_os_str())))
+        })
+        .collect()
+}
+
+/// PATH of the capture shell: the system's standard dirs, so that a shellHook finds
+/// ordinary tools. The recipe prepends the project's entries to it, and the client
+/// prepends the same entries to the user's own PATH.
+pub const BASE_PATH: &str =
+    "/run/current-system/sw/bin:/nix/var/nix/profiles/default/bin:/usr/local/bin:/usr/bin:/bin";
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error(
+        "nix was not found on PATH; install Nix (Debian: apt-get install nix-bin) and start a new shell"
+    )]
+    NixMissing,
+    #[error("could not run {0}: {1}")]
+    Spawn(String, std::io::Error),
+    #[error("{0}")]
+    Nix(String),
+    #[error("the devShell's script failed in the capture shell: {0}")]
+    Capture(String),
+    #[error("evaluation was cancelled")]
+    Cancelled,
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The tools an evaluation uses, found once.
+#[derive(Clone, Debug)]
+pub struct Tools {
+    pub nix: PathBuf,
+    pub nix_version: String,
+    pub system: String,
+    pub bash: PathBuf,
+    pub env: PathBuf,
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| {
+            p.is_file() && std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+use std::os::unix::fs::PermissionsExt;
+
+impl Tools {
+    /// Finds nix, bash and env on PATH and asks nix for its version.
+    pub fn find() -> Result<Tools, EvalError> {
+        let nix = which("nix").ok_or(EvalError::NixMissing)?;
+        let out = Command::new(&nix)
+            .arg("--version")
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| EvalError::Spawn(nix.display().to_string(), e))?;
+        let nix_version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let bash = which("bash").unwrap_or_else(|| "/bin/bash".into());
+        let env = ["/usr/bin/env", "/bin/env"]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.is_file())
+            .or_else(|| which("env"))
+            .unwrap_or_else(|| "env".into());
+        Ok(Tools {
+            nix,
+            nix_version,
+            system: current_system(),
+            bash,
+            env,
+        })
+    }
+}
+
+/// Nix's name for this platform (what `builtins.currentSystem` says by default).
+pub fn current_system() -> String {
+    let os = match std::env::consts::OS {
+        "macos" => "darwin",
+        other => other,
+    };
+    format!("{}-{}", std::env::consts::ARCH, os)
+}
+
+/// What one evaluation produced.
+#[derive(Debug)]
+pub struct Evaluation {
+    pub recipe: Recipe,
+    /// Files the evaluation read, absolute, outside the Nix store.
+    pub inputs: BTreeSet<PathBuf>,
+    pub duration: Duration,
+}
+
+/// Process groups of running evaluations, so a shutting-down daemon can end them.
+static RUNNING: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+/// Kills every running evaluation's process group (used at daemon shutdown).
+pub fn kill_running() {
+    for pgid in RUNNING.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+        if let Some(pid) = rustix::process::Pid::from_raw(pgid) {
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::TERM);
+        }
+    }
+}
+
+struct Output {
+    status: std::process::ExitStatus,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+}
+
+/// Runs `cmd` in its own process group, registered for shutdown, collecting output.
+fn run(mut cmd: Command, what: &str) -> Result<Output, EvalError> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let mut child = cmd.spawn().map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound && what == "nix" {
+            EvalError::NixMissing
+        } else {
+            EvalError::Spawn(what.to_string(), e)
+        }
+    })?;
+    let pgid = child.id() as i32;
+    RUNNING.lock().unwrap_or_else(|e| e.into_inner()).push(pgid);
+    let mut stderr_pipe = child.stderr.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stderr_pipe.read_to_end(&mut buf);
+        buf
+    });
+    let mut stdout = Vec::new();
+    let read = child.stdout.take().expect("piped").read_to_end(&mut stdout);
+    let status = child.wait();
+    let stderr = reader.join().unwrap_or_default();
+    RUNNING
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|&p| p != pgid);
+    read?;
+    let status = status?;
+    use std::os::unix::process::ExitStatusExt;
+    if status.signal().is_some() {
+        return Err(EvalError::Cancelled);
+    }
+    Ok(Output {
+        status,
+        stdout,
+        stderr,
+    })
+}
+
+/// The part of Nix's log worth showing: from the first `error:` line on.
+pub fn error_tail(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| l.starts_with("error:"))
+        .unwrap_or(lines.len().saturating_sub(8));
+    let tail: Vec<&str> = lines[start..]
+        .iter()
+        .copied()
+        .filter(|l| !l.starts_with("(use '--show-trace'"))
+        .collect();
+    let text = tail.join("\n").trim().to_string();
+    if text.is_empty() {
+        "nix failed without a message".into()
+    } else {
+        text
+    }
+}
+
+/// Files read by an evaluation, from Nix's `-vv` log. Store copies of a flake's
+/// source are mapped back to the directory they were copied from.
+pub fn inputs_from_log(log: &str, store_dir: &Path) -> BTreeSet<PathBuf> {
+    fn quoted(rest: &str) -> Option<&str> {
+        let rest = rest.strip_prefix('\'')?;
+        Some(&rest[..rest.find('\'')?])
+    }
+    let mut copies: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let mut pending_copy: Option<PathBuf> = None;
+    let mut evaluated: Vec<PathBuf> = Vec::new();
+    let mut inputs = BTreeSet::new();
+    for line in log.lines() {
+        if let Some(rest) = line.strip_prefix("evaluating file ") {
+            let Some(file) = quoted(rest) else { continue };
+            let file = PathBuf::from(file);
+            // Nix 2.8 logs "copying '<dir>'..." for a flake source, then evaluates
+            // its flake.nix from the store copy: that pairs the copy with its origin.
+            if file.file_name().is_some_and(|n| n == "flake.nix")
+                && file.starts_with(store_dir)
+                && let Some(origin) = pending_copy.take()
+                && let Some(copy) = file.parent()
+            {
+                copies.push((copy.to_path_buf(), origin));
+            }
+            evaluated.push(file);
+        } else if let Some(rest) = line.strip_prefix("copying ") {
+            if let Some(dir) = quoted(rest) {
+                pending_copy = Some(PathBuf::from(dir));
+            }
+        } else if let Some(rest) = line.strip_prefix("copied source ") {
+            if let Some(src) = quoted(rest) {
+                let src = PathBuf::from(src);
+                if !src.starts_with(store_dir) {
+                    inputs.insert(src);
+                }
+            }
+        }
+    }
+    for file in evaluated {
+        let mapped = copies
+            .iter()
+            .find_map(|(copy, origin)| file.strip_prefix(copy).ok().map(|rel| origin.join(rel)));
+        match mapped {
+            Some(path) => {
+                inputs.insert(path);
+            }
+            None if !file.starts_with(store_dir) => {
+                inputs.insert(file);
+            }
+            None => {}
+        }
+    }
+    inputs
+}
+
+/// The store directory Nix uses under `eval_env`.
+pub fn store_dir(eval_env: &EvalEnv) -> PathBuf {
+    eval_env
+        .get("NIX_STORE_DIR")
+        .map(|v| PathBuf::from(v.as_os_str()))
+        .unwrap_or_else(|| "/nix/store".into())
+}
+
+/// Environment for child processes: ours without the evaluation variables, plus the
+/// request's.
+fn child_env(eval_env: &EvalEnv) -> Vec<(OsString, OsString)> {
+    let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
+        .filter(|(k, _)| !k.to_str().is_some_and(affects_evaluation))
+        .collect();
+    env.extend(
+        eval_env
+            .iter()
+            .map(|(k, v)| (OsString::from(k), v.as_os_str().to_owned())),
+    );
+    env
+}
+
+/// Evaluates `project` (which must be a Nix project) and captures its environment.
+pub fn evaluate(
+    tools: &Tools,
+    project: &Project,
+    eval_env: &EvalEnv,
+) -> Result<Evaluation, EvalError> {
+    let started = Instant::now();
+    let entry = project
+        .entry
+        .as_ref()
+        .expect("a Nix project has an entry file");
+    let mut cmd = Command::new(&tools.nix);
+    cmd.env_clear()
+        .envs(child_env(eval_env))
+        .current_dir(&project.root)
+        .args([
+            "-vv",
+            "--extra-experimental-features",
+            "nix-command flakes",
+            "print-dev-env",
+        ]);
+    match project.kind {
+        Kind::Flake => {
+            let dir = entry.parent().unwrap_or(&project.root);
+            let mut flake_ref = dir.as_os_str().to_owned();
+            if let Some(attr) = &project.config.attr {
+                flake_ref.push("#");
+                flake_ref.push(attr);
+            }
+            cmd.arg(flake_ref);
+        }
+        _ => {
+            cmd.arg("--file").arg(entry);
+            if let Some(attr) = &project.config.attr {
+                cmd.arg(attr);
+            }
+        }
+    }
+    let out = run(cmd, "nix")?;
+    let log = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        return Err(EvalError::Nix(error_tail(&log)));
+    }
+    let mut inputs = inputs_from_log(&log, &store_dir(eval_env));
+    inputs.insert(entry.clone());
+    let recipe = capture(tools, project, eval_env, &out.stdout)?;
+    inputs.retain(|p| !p.as_os_str().is_empty());
+    Ok(Evaluation {
+        recipe,
+        inputs,
+        duration: started.elapsed(),
+    })
+}
+
+/// Runs the devShell script in a clean bash and returns its difference from the base.
+fn capture(
+    tools: &Tools,
+    project: &Project,
+    eval_env: &EvalEnv,
+    script: &[u8],
+) -> Result<Recipe, EvalError> {
+    let tmp = std::env::temp_dir().join(format!(
+        "dwell-capture-{}-{}",
+        std::process::id(),
+        crate::paths::unique()
+    ));
+    crate::paths::private_dir(&tmp).map_err(std::io::Error::other)?;
+    let result = (|| {
+        let script_path = tmp.join("dev-env.sh");
+        let dump_path = tmp.join("env.dump");
+        std::fs::write(&script_path, script)?;
+        let base = base_env(eval_env, &tmp);
+        let mut cmd = Command::new(&tools.bash);
+        cmd.env_clear()
+            .envs(base.iter().map(|(k, v)| (k, v.as_os_str())))
+            .current_dir(&project.root)
+            .args([
+                "--noprofile",
+                "--norc",
+                "-c",
+                r#". "$1" 1>&2; exec "$3" -0 >"$2""#,
+                "dwell-capture",
+            ])
+            .arg(&script_path)
+            .arg(&dump_path)
+            .arg(&tools.env);
+        let out = run(cmd, "bash")?;
+        if !out.status.success() {
+            let log = String::from_utf8_lossy(&out.stderr);
+            let tail: Vec<&str> = log.lines().rev().take(6).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            return Err(EvalError::Capture(format!(
+                "exit status {}{}{}",
+                out.status.code().unwrap_or(-1),
+                if tail.is_empty() { "" } else { ": " },
+                tail.join("\n")
+            )));
+        }
+        let dump = std::fs::read(&dump_path)?;
+        Ok(diff(&base, &parse_env_dump(&dump)))
+    })();
+    let _ = std::fs::remove_dir_all(&tmp);
+    result
+}
+
+/// The environment the capture shell starts from.
+fn base_env(eval_env: &EvalEnv, tmp: &Path) -> Env {
+    let mut env = Env::new();
+    for name in ["HOME", "USER", "LOGNAME", "LANG", "LC_ALL"] {
+        if let Some(v) = std::env::var_os(name) {
+            env.insert(name.into(), Value::from(v.as_os_str()));
+        }
+    }
+    env.insert("PATH".into(), BASE_PATH.into());
+    env.insert("TERM".into(), "dumb".into());
+    env.insert("TMPDIR".into(), Value(tmp.as_os_str().as_bytes().to_vec()));
+    env.extend(eval_env.clone());
+    env
+}
+
+/// Parses `env -0` output.
+pub fn parse_env_dump(dump: &[u8]) -> Env {
+    let mut env = Env::new();
+    let mut seen = HashSet::new();
+    for entry in dump.split(|&b| b == 0).filter(|e| !e.is_empty()) {
+        let Some(eq) = entry.iter().position(|&b| b == b'=') else {
+            continue;
+        };
+        let Ok(name) = String::from_utf8(entry[..eq].to_vec()) else {
+            continue;
+        };
+        if seen.insert(name.clone()) {
+            env.insert(name, Value(entry[eq + 1..].to_vec()));
+        }
+    }
+    env
+}
+
+/// `OsString` from raw bytes.
+pub fn os(bytes: &[u8]) -> OsString {
+    OsString::from_vec(bytes.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flake_copies_map_back() {
+        let log = "copying '/p'...\n\
+            evaluating file '/s/aaa-source/flake.nix'\n\
+            copying '/np'...\n\
+            evaluating file '/s/bbb-source/flake.nix'\n\
+            evaluating file '/s/aaa-source/nix/py.nix'\n\
+            evaluating file '/s/ccc-other/x.nix'\n\
+            copied source '/p/data' -> '/s/ddd-data'\n\
+            evaluating file '/home/u/chan/default.nix'\n";
+        let inputs = inputs_from_log(log, Path::new("/s"));
+        let expect: BTreeSet<PathBuf> = [
+            "/p/flake.nix",
+            "/np/flake.nix",
+            "/p/nix/py.nix",
+            "/p/data",
+            "/home/u/chan/default.nix",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+        assert_eq!(inputs, expect);
+    }
+
+    #[test]
+    fn error_tail_starts_at_error() {
+        let log = "evaluating file '/x'\nerror: syntax error, unexpected '}'\n\n       at /p/shell.nix:3:1:\n(use '--show-trace' to show detailed location information)\n";
+        assert_eq!(
+            error_tail(log),
+            "error: syntax error, unexpected '}'\n\n       at /p/shell.nix:3:1:"
+        );
+    }
+
+    #[test]
+    fn env_dump_keeps_any_bytes() {
+        let env = parse_env_dump(b"A=1\0B=x=y\nz\0\xff=skip\0C=\xfe\0");
+        assert_eq!(env["A"], Value::from("1"));
+        assert_eq!(env["B"], Value::from("x=y\nz"));
+        assert_eq!(env["C"], Value(vec![0xfe]));
+        assert_eq!(env.len(), 3);
+    }
+}

@@ -1,0 +1,38 @@
+//! The `dwell` binary: parses the command line, dispatches, maps errors to exit codes.
+
+use clap::Parser;
+use dwell::cli::{Cli, Command};
+use dwell::cmd;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let no_daemon = cli.no_daemon;
+    let result = match cli.command {
+        Command::Hook { shell } => cmd::hook::run(shell),
+        Command::Export { format } => cmd::export::run(format, no_daemon),
+        Command::Allow { dir } => cmd::allow::run(dir, true),
+        Command::Deny { dir } => cmd::allow::run(dir, false),
+        Command::Status { dir, json } => cmd::status::run(dir, json, no_daemon),
+        Command::Reload { dir } => cmd::reload::run(dir, no_daemon),
+        Command::Exec { dir, command } => cmd::exec::run(dir, command, no_daemon),
+        Command::Daemon => cmd::daemon::run(),
+        Command::Stop => cmd::stop::run(),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dwell: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

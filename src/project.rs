@@ -1,0 +1,122 @@
+//! Project discovery: the nearest directory upward from the shell's directory that
+//! holds a `flake.nix`, `shell.nix`, `default.nix`, `.dwell.toml` or a Python `.venv`.
+
+use crate::config::{ConfigError, ProjectConfig};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    Flake,
+    ShellNix,
+    DefaultNix,
+    Venv,
+}
+
+impl Kind {
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Flake => "flake",
+            Kind::ShellNix => "shell.nix",
+            Kind::DefaultNix => "default.nix",
+            Kind::Venv => "venv",
+        }
+    }
+
+    pub fn is_nix(self) -> bool {
+        self != Kind::Venv
+    }
+}
+
+/// Files whose content is what the user trusts when allowing a project.
+pub const TRUSTED_FILES: &[&str] = &[
+    "flake.nix",
+    "flake.lock",
+    "shell.nix",
+    "default.nix",
+    ".dwell.toml",
+];
+
+#[derive(Clone, Debug)]
+pub struct Project {
+    /// Canonical path of the project's directory.
+    pub root: PathBuf,
+    pub kind: Kind,
+    /// The Nix file evaluated (None for venv-only projects).
+    pub entry: Option<PathBuf>,
+    /// The venv layered on top, when it exists.
+    pub venv: Option<PathBuf>,
+    pub config: ProjectConfig,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    #[error("cannot read directory {0}: {1}")]
+    Unreadable(PathBuf, std::io::Error),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{0} names file {1}, which does not exist")]
+    MissingFile(PathBuf, PathBuf),
+}
+
+fn is_venv(dir: &Path) -> bool {
+    dir.join("pyvenv.cfg").is_file()
+}
+
+fn marks_root(dir: &Path) -> Result<bool, ProjectError> {
+    for name in ["flake.nix", "shell.nix", "default.nix", ".dwell.toml"] {
+        match std::fs::symlink_metadata(dir.join(name)) {
+            Ok(_) => return Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => return Ok(false),
+            Err(e) => return Err(ProjectError::Unreadable(dir.to_path_buf(), e)),
+        }
+    }
+    Ok(is_venv(&dir.join(".venv")))
+}
+
+/// Finds the project that `dir` belongs to: the nearest root upward wins.
+pub fn discover(dir: &Path) -> Result<Option<Project>, ProjectError> {
+    let dir = std::fs::canonicalize(dir).map_err(|e| ProjectError::Unreadable(dir.into(), e))?;
+    for candidate in dir.ancestors() {
+        if marks_root(candidate)? {
+            return load(candidate).map(Some);
+        }
+    }
+    Ok(None)
+}
+
+/// Reads the project rooted at `root`.
+pub fn load(root: &Path) -> Result<Project, ProjectError> {
+    let config = ProjectConfig::load(root)?;
+    let (kind, entry) = if let Some(file) = &config.file {
+        let entry = root.join(file);
+        if !entry.is_file() {
+            return Err(ProjectError::MissingFile(root.join(".dwell.toml"), entry));
+        }
+        let kind = if entry.file_name().is_some_and(|n| n == "flake.nix") {
+            Kind::Flake
+        } else {
+            Kind::ShellNix
+        };
+        (kind, Some(entry))
+    } else if root.join("flake.nix").is_file() {
+        (Kind::Flake, Some(root.join("flake.nix")))
+    } else if root.join("shell.nix").is_file() {
+        (Kind::ShellNix, Some(root.join("shell.nix")))
+    } else if root.join("default.nix").is_file() {
+        (Kind::DefaultNix, Some(root.join("default.nix")))
+    } else {
+        (Kind::Venv, None)
+    };
+    let venv_dir = root.join(config.venv.path.as_deref().unwrap_or(Path::new(".venv")));
+    let venv = (config.venv.enable != Some(false) && is_venv(&venv_dir)).then_some(venv_dir);
+    Ok(Project {
+        root: root.to_path_buf(),
+        kind,
+        entry,
+        venv,
+        config,
+    })
+}

@@ -1,0 +1,136 @@
+//! The daemon's wire protocol: one JSON object per line each way, carrying a
+//! protocol version. Transport-agnostic types only; no socket code lives here.
+
+use crate::eval::EvalEnv;
+use crate::project::Kind;
+use crate::recipe::Op;
+use crate::trust::Trust;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Bumped on any incompatible change; a client that meets another version asks that
+/// daemon to stop and starts its own.
+pub const PROTOCOL: u32 = 1;
+/// Largest message accepted either way.
+pub const MAX_MESSAGE: usize = 8 << 20;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Envelope<T> {
+    pub protocol: u32,
+    #[serde(flatten)]
+    pub body: T,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "request", rename_all = "snake_case")]
+pub enum Request {
+    /// The environment for a directory (evaluating if needed).
+    Resolve {
+        dir: PathBuf,
+        eval_env: EvalEnv,
+    },
+    /// What is known about a directory's project, without evaluating.
+    Status {
+        dir: PathBuf,
+        eval_env: EvalEnv,
+    },
+    /// Evaluate again even if the cache is valid.
+    Reload {
+        dir: PathBuf,
+        eval_env: EvalEnv,
+    },
+    /// Something a shell might see changed outside the daemon (a trust decision).
+    Changed,
+    Ping,
+    Stop,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "response", rename_all = "snake_case")]
+pub enum Response {
+    Resolved(Resolution),
+    Status(StatusReport),
+    Pong(DaemonInfo),
+    Done,
+    Error { message: String },
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DaemonInfo {
+    pub pid: u32,
+    pub version: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ProjectInfo {
+    pub root: PathBuf,
+    pub kind: Kind,
+    pub trust: Trust,
+    pub venv: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Freshness {
+    /// From a valid cached generation.
+    Cached,
+    /// Evaluated for this request.
+    Evaluated,
+    /// The last good generation, served because the evaluation failed.
+    Stale,
+}
+
+/// The environment to apply.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Served {
+    /// Identifies this environment: the generation and the layers on top.
+    pub key: String,
+    pub ops: Vec<Op>,
+    pub freshness: Freshness,
+    pub eval_ms: u64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Resolution {
+    pub project: Option<ProjectInfo>,
+    pub env: Option<Served>,
+    /// An evaluation error (the environment, if any, is then stale).
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum CacheState {
+    Fresh,
+    Stale,
+    NeverEvaluated,
+    /// Venv-only projects have nothing to evaluate.
+    NotNeeded,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct GenerationSummary {
+    pub key: String,
+    pub evaluated_at_ms: u64,
+    pub eval_ms: u64,
+    pub inputs: Vec<PathBuf>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StatusReport {
+    pub dir: PathBuf,
+    pub project: Option<ProjectInfo>,
+    pub cache: Option<CacheState>,
+    pub generation: Option<GenerationSummary>,
+    pub last_error: Option<String>,
+    pub daemon: Option<DaemonInfo>,
+}
+
+impl<T> Envelope<T> {
+    pub fn new(body: T) -> Self {
+        Envelope {
+            protocol: PROTOCOL,
+            body,
+        }
+    }
+}

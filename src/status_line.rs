@@ -1,0 +1,69 @@
+//! The one-line messages dwell prints on stderr, colored only when stderr is a
+//! terminal and `NO_COLOR` is unset.
+
+use crate::activate::Message;
+use crate::protocol::Freshness;
+use nu_ansi_term::{Color, Style};
+use std::io::IsTerminal;
+
+pub fn color_enabled() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+fn paint(color: bool, style: Style, text: &str) -> String {
+    if color {
+        style.paint(text).to_string()
+    } else {
+        text.to_string()
+    }
+}
+
+fn duration(ms: u64) -> String {
+    if ms >= 1000 {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    } else {
+        format!("{ms} ms")
+    }
+}
+
+/// Renders `message`; `elapsed_ms` is how long this request took.
+pub fn render(message: &Message, elapsed_ms: u64, color: bool) -> String {
+    let prefix = paint(color, Style::new().bold(), "dwell:");
+    match message {
+        Message::Loaded {
+            root,
+            kind,
+            freshness,
+            eval_ms,
+            summary,
+        } => {
+            let state = match freshness {
+                Freshness::Cached => paint(color, Color::Green.normal(), "cached"),
+                Freshness::Evaluated => paint(
+                    color,
+                    Color::Cyan.normal(),
+                    &format!("evaluated in {}", duration(*eval_ms)),
+                ),
+                Freshness::Stale => paint(color, Color::Yellow.bold(), "stale"),
+            };
+            format!(
+                "{prefix} {}  {kind} · {state} · {}  {summary}",
+                paint(color, Style::new().bold(), root),
+                duration(elapsed_ms)
+            )
+            .trim_end()
+            .to_string()
+        }
+        Message::Unloaded(root) => format!("{prefix} unloaded {root}"),
+        Message::Info(text) => format!("{prefix} {text}"),
+        Message::Warning(text) => {
+            format!(
+                "{prefix} {} {text}",
+                paint(color, Color::Yellow.bold(), "warning:")
+            )
+        }
+        Message::Error(text) => {
+            format!("{prefix} {}", paint(color, Color::Red.normal(), text))
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! Trust: nothing in a project is evaluated or activated until the user allows it.
+//! An allow records the content of the project's entry files (and keeps a copy, so
+//! that a later change can be shown); when they change, the project must be allowed
+//! again.
+
+use crate::paths::{path_id, private_dir, write_atomic};
+use crate::project::{Project, TRUSTED_FILES};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum Trust {
+    Allowed,
+    /// Under a trusted prefix from the user config.
+    TrustedPrefix,
+    NotAllowed,
+    Denied,
+    /// Allowed once, but these files changed since.
+    Changed {
+        files: Vec<String>,
+    },
+}
+
+impl Trust {
+    pub fn permits(&self) -> bool {
+        matches!(self, Trust::Allowed | Trust::TrustedPrefix)
+    }
+
+    pub fn label(&self) -> &'static str {
+        match self {
+            Trust::Allowed => "allowed",
+            Trust::TrustedPrefix => "trusted (prefix)",
+            Trust::NotAllowed => "not allowed",
+            Trust::Denied => "denied",
+            Trust::Changed { .. } => "changed since allowed",
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Record {
+    root: PathBuf,
+    allowed: bool,
+    /// File name to blake3 of its content (None: the file did not exist).
+    files: BTreeMap<String, Option<String>>,
+}
+
+pub struct TrustStore {
+    dir: PathBuf,
+}
+
+fn fingerprints(root: &Path) -> std::io::Result<BTreeMap<String, Option<String>>> {
+    let mut files = BTreeMap::new();
+    for name in TRUSTED_FILES {
+        let hash = match std::fs::read(root.join(name)) {
+            Ok(bytes) => Some(blake3::hash(&bytes).to_hex().to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        files.insert(name.to_string(), hash);
+    }
+    Ok(files)
+}
+
+impl TrustStore {
+    pub fn new(data_dir: &Path) -> TrustStore {
+        TrustStore {
+            dir: data_dir.join("trust"),
+        }
+    }
+
+    fn record_path(&self, root: &Path) -> PathBuf {
+        self.dir.join(format!("{}.json", path_id(root)))
+    }
+
+    /// The copies of the entry files taken at the last allow.
+    pub fn copies_dir(&self, root: &Path) -> PathBuf {
+        self.dir.join(path_id(root))
+    }
+
+    pub fn check(&self, project: &Project, trusted_prefixes: &[PathBuf]) -> Trust {
+        let record: Option<Record> = std::fs::read(self.record_path(&project.root))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .filter(|r: &Record| r.root == project.root);
+        match record {
+            Some(r) if !r.allowed => return Trust::Denied,
+            Some(r) => {
+                let now = fingerprints(&project.root).unwrap_or_default();
+                let changed: Vec<String> = now
+                    .iter()
+                    .filter(|(name, hash)| r.files.get(*name) != Some(hash))
+                    .map(|(name, _)| name.clone())
+                    .collect();
+                if changed.is_empty() {
+                    return Trust::Allowed;
+                }
+                if !under_prefix(&project.root, trusted_prefixes) {
+                    return Trust::Changed { files: changed };
+                }
+            }
+            None => {}
+        }
+        if under_prefix(&project.root, trusted_prefixes) {
+            Trust::TrustedPrefix
+        } else {
+            Trust::NotAllowed
+        }
+    }
+
+    pub fn allow(&self, project: &Project) -> std::io::Result<()> {
+        self.write(project, true)
+    }
+
+    pub fn deny(&self, project: &Project) -> std::io::Result<()> {
+        self.write(project, false)
+    }
+
+    fn write(&self, project: &Project, allowed: bool) -> std::io::Result<()> {
+        private_dir(&self.dir).map_err(std::io::Error::other)?;
+        let files = fingerprints(&project.root)?;
+        let copies = self.copies_dir(&project.root);
+        private_dir(&copies).map_err(std::io::Error::other)?;
+        for (name, hash) in &files {
+            let copy = copies.join(name);
+            match hash {
+                Some(_) => write_atomic(&copy, &std::fs::read(project.root.join(name))?)?,
+                None => {
+                    let _ = std::fs::remove_file(copy);
+                }
+            }
+        }
+        let record = Record {
+            root: project.root.clone(),
+            allowed,
+            files,
+        };
+        write_atomic(
+            &self.record_path(&project.root),
+            &serde_json::to_vec_pretty(&record).expect("record serializes"),
+        )
+    }
+}
+
+fn under_prefix(root: &Path, prefixes: &[PathBuf]) -> bool {
+    prefixes.iter().any(|p| root.starts_with(p))
+}
