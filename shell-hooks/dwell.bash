@@ -1,40 +1,45 @@
 # dwell hook for bash. Install with, in ~/.bashrc:
 #   eval "$(dwell hook bash)"
 #
-# On each prompt: if $PWD and the daemon's generation counter are what this shell
+# On each prompt: if ${PWD} and the daemon's generation counter are what this shell
 # saw last time, return at once (no fork: the counter is read with the builtin
-# `read`). Otherwise ask dwell for the environment of $PWD and apply it.
+# `read`). Otherwise ask dwell for the environment of ${PWD} and apply it.
 
 __dwell_exe='dwell'
 
 __dwell_hook() {
-  local __dwell_status=$? __dwell_gen='' __dwell_file
+  local __dwell_status=$? __dwell_gen='' __dwell_file __dwell_code
   if [[ ${XDG_RUNTIME_DIR-} == /* ]]; then
-    __dwell_file=$XDG_RUNTIME_DIR/dwell/generation
+    __dwell_file=${XDG_RUNTIME_DIR}/dwell/generation
   elif [[ ${TMPDIR-} == /* ]]; then
-    __dwell_file=$TMPDIR/dwell-$UID/generation
+    __dwell_file=${TMPDIR}/dwell-${UID}/generation
   else
-    __dwell_file=/tmp/dwell-$UID/generation
+    __dwell_file=/tmp/dwell-${UID}/generation
   fi
-  if [[ -r $__dwell_file ]]; then
-    \builtin read -r __dwell_gen <"$__dwell_file" || __dwell_gen=''
+  if [[ -r ${__dwell_file} ]]; then
+    \builtin read -r __dwell_gen <"${__dwell_file}" || __dwell_gen=''
   fi
-  if [[ -n $__dwell_gen && $__dwell_gen == "${__dwell_seen-}" && $PWD == "${__dwell_pwd-}" ]]; then
-    return "$__dwell_status"
+  if [[ -n ${__dwell_gen} && ${__dwell_gen} == "${__dwell_seen-}" && ${PWD} == "${__dwell_pwd-}" ]]; then
+    return "${__dwell_status}"
   fi
-  __dwell_seen=$__dwell_gen
-  __dwell_pwd=$PWD
-  \builtin eval "$("$__dwell_exe" export bash)"
-  return "$__dwell_status"
+  __dwell_seen=${__dwell_gen}
+  __dwell_pwd=${PWD}
+  __dwell_code=$("${__dwell_exe}" export bash) || true
+  \builtin eval "${__dwell_code}"
+  return "${__dwell_status}"
 }
 
 # Interactive shells only, and once: sourcing ~/.bashrc again adds nothing.
+# PROMPT_COMMAND may be a string or (bash 5.1+) an array; both are kept.
 if [[ $- == *i* ]]; then
-  if [[ "$(\builtin declare -p PROMPT_COMMAND 2>/dev/null)" == "declare -a"* ]]; then
+  __dwell_pc=$(\builtin declare -p PROMPT_COMMAND 2>/dev/null) || __dwell_pc=''
+  if [[ ${__dwell_pc} == "declare -a"* ]]; then
     if [[ " ${PROMPT_COMMAND[*]} " != *" __dwell_hook "* ]]; then
       PROMPT_COMMAND=(__dwell_hook "${PROMPT_COMMAND[@]}")
     fi
   elif [[ ";${PROMPT_COMMAND-};" != *";__dwell_hook;"* ]]; then
-    PROMPT_COMMAND="__dwell_hook${PROMPT_COMMAND:+;$PROMPT_COMMAND}"
+    # shellcheck disable=SC2128,SC2178 # the string form of PROMPT_COMMAND
+    PROMPT_COMMAND="__dwell_hook${PROMPT_COMMAND:+;${PROMPT_COMMAND}}"
   fi
+  unset __dwell_pc
 fi

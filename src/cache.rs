@@ -25,15 +25,15 @@ pub enum FileState {
     File {
         hash: String,
         size: u64,
-        mtime_ns: i128,
-        ctime_ns: i128,
+        mtime_ns: i64,
+        ctime_ns: i64,
         ino: u64,
     },
     /// A directory: the hash of its sorted entry names.
     Dir {
         hash: String,
-        mtime_ns: i128,
-        ctime_ns: i128,
+        mtime_ns: i64,
+        ctime_ns: i64,
         ino: u64,
     },
 }
@@ -57,21 +57,21 @@ pub struct Generation {
     pub evaluated_at_ms: u64,
     pub eval_ms: u64,
     /// When the inputs were stat'ed and hashed (ns since the epoch).
-    pub recorded_at_ns: i128,
+    pub recorded_at_ns: i64,
 }
 
-fn mtime_ns(meta: &std::fs::Metadata) -> i128 {
-    meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128
+fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
+    meta.mtime() * 1_000_000_000 + meta.mtime_nsec()
 }
 
-fn ctime_ns(meta: &std::fs::Metadata) -> i128 {
-    meta.ctime() as i128 * 1_000_000_000 + meta.ctime_nsec() as i128
+fn ctime_ns(meta: &std::fs::Metadata) -> i64 {
+    meta.ctime() * 1_000_000_000 + meta.ctime_nsec()
 }
 
-pub fn now_ns() -> i128 {
+pub fn now_ns() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i128)
+        .map(|d| d.as_nanos() as i64)
         .unwrap_or(0)
 }
 
@@ -121,7 +121,12 @@ pub fn file_state(path: &Path) -> std::io::Result<FileState> {
 /// Records `paths` as inputs. A file modified after `started_ns` (while the
 /// evaluation ran) gets no hash, so the generation is invalid at once and the next
 /// request evaluates again instead of trusting a result of unknown content.
-pub fn record_inputs(paths: &BTreeSet<PathBuf>, started_ns: i128) -> Vec<Input> {
+/// `written` is a file the evaluation itself wrote (a new flake.lock), exempt.
+pub fn record_inputs(
+    paths: &BTreeSet<PathBuf>,
+    started_ns: i64,
+    written: Option<&Path>,
+) -> Vec<Input> {
     paths
         .iter()
         .map(|path| {
@@ -129,6 +134,7 @@ pub fn record_inputs(paths: &BTreeSet<PathBuf>, started_ns: i128) -> Vec<Input> 
             if let FileState::File { hash, mtime_ns, .. } | FileState::Dir { hash, mtime_ns, .. } =
                 &mut state
                 && *mtime_ns >= started_ns
+                && written != Some(path.as_path())
             {
                 hash.clear();
             }
@@ -162,11 +168,11 @@ pub fn generation_key(context: &str, inputs: &[Input]) -> String {
 }
 
 /// Nanoseconds of timestamp granularity within which a stat match is not trusted.
-const RACY_NS: i128 = 1_000_000_000;
+const RACY_NS: i64 = 1_000_000_000;
 
 /// Whether `input` still has its recorded content. Returns the refreshed state when
 /// the content matched but the stat had changed (so the next check is cheap).
-fn still_valid(input: &Input, recorded_at_ns: i128) -> (bool, Option<FileState>) {
+fn still_valid(input: &Input, recorded_at_ns: i64) -> (bool, Option<FileState>) {
     let meta = match std::fs::metadata(&input.path) {
         Ok(meta) => Some(meta),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -300,7 +306,7 @@ impl Cache {
                 }
             }
         }
-        found.sort_by(|a, b| b.evaluated_at_ms.cmp(&a.evaluated_at_ms));
+        found.sort_by_key(|g| std::cmp::Reverse(g.evaluated_at_ms));
         found
     }
 
@@ -368,7 +374,7 @@ impl Cache {
                 Some((g.evaluated_at_ms, path))
             })
             .collect();
-        all.sort_by(|a, b| b.0.cmp(&a.0));
+        all.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
         for (_, path) in all.into_iter().skip(KEEP) {
             let _ = std::fs::remove_file(path);
         }
@@ -406,7 +412,7 @@ mod tests {
         let file = dir.path().join("shell.nix");
         std::fs::write(&file, "a").unwrap();
         let paths: BTreeSet<PathBuf> = [file.clone(), dir.path().join("absent")].into();
-        let mut g = generation(dir.path(), record_inputs(&paths, now_ns()));
+        let mut g = generation(dir.path(), record_inputs(&paths, now_ns(), None));
         assert!(validate(&mut g).0);
         std::fs::write(&file, "b").unwrap();
         assert!(!validate(&mut g).0);
@@ -422,7 +428,7 @@ mod tests {
         let file = dir.path().join("x.nix");
         std::fs::write(&file, "a").unwrap();
         let paths: BTreeSet<PathBuf> = [file].into();
-        let mut g = generation(dir.path(), record_inputs(&paths, i128::MIN));
+        let mut g = generation(dir.path(), record_inputs(&paths, i64::MIN, None));
         assert!(!validate(&mut g).0);
     }
 

@@ -20,7 +20,7 @@ use std::sync::Mutex;
 /// A failed evaluation, remembered so that waiters and `status` can report it.
 #[derive(Clone, Debug)]
 struct Failure {
-    at_ns: i128,
+    at_ns: i64,
     message: String,
 }
 
@@ -154,7 +154,14 @@ impl Engine {
     ) -> Result<Generation, EvalError> {
         let started_ns = now_ns();
         let tools = self.tools()?;
+        let lock_existed = project.root.join("flake.lock").exists();
         let evaluation = evaluate(&tools, project, eval_env)?;
+        if project.kind == Kind::Flake
+            && !lock_existed
+            && let Err(e) = self.trust.accept_new_lock(project)
+        {
+            eprintln!("dwell: could not record the new flake.lock as trusted: {e}");
+        }
         let mut paths: BTreeSet<PathBuf> = evaluation.inputs;
         for name in ["flake.lock", ".dwell.toml"] {
             paths.insert(project.root.join(name));
@@ -162,7 +169,10 @@ impl Engine {
         for extra in &project.config.watch {
             paths.insert(project.root.join(extra));
         }
-        let inputs = record_inputs(&paths, started_ns);
+        // A flake.lock that Nix wrote during this evaluation is its output, not an
+        // edit racing with it.
+        let written = (!lock_existed).then(|| project.root.join("flake.lock"));
+        let inputs = record_inputs(&paths, started_ns, written.as_deref());
         let generation = Generation {
             format: crate::cache::FORMAT,
             key: generation_key(context, &inputs),
@@ -286,7 +296,7 @@ impl Engine {
         }
     }
 
-    fn failure_since(&self, root: &Path, since_ns: i128) -> Option<Failure> {
+    fn failure_since(&self, root: &Path, since_ns: i64) -> Option<Failure> {
         self.failures
             .lock()
             .unwrap()

@@ -8,7 +8,7 @@ use crate::value::Value;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::ffi::OsString;
 use std::io::Read;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -244,12 +244,12 @@ pub fn inputs_from_log(log: &str, store_dir: &Path) -> BTreeSet<PathBuf> {
             if let Some(dir) = quoted(rest) {
                 pending_copy = Some(PathBuf::from(dir));
             }
-        } else if let Some(rest) = line.strip_prefix("copied source ") {
-            if let Some(src) = quoted(rest) {
-                let src = PathBuf::from(src);
-                if !src.starts_with(store_dir) {
-                    inputs.insert(src);
-                }
+        } else if let Some(rest) = line.strip_prefix("copied source ")
+            && let Some(src) = quoted(rest)
+        {
+            let src = PathBuf::from(src);
+            if !src.starts_with(store_dir) {
+                inputs.insert(src);
             }
         }
     }
@@ -428,11 +428,6 @@ pub fn parse_env_dump(dump: &[u8]) -> Env {
         }
     }
     env
-}
-
-/// `OsString` from raw bytes.
-pub fn os(bytes: &[u8]) -> OsString {
-    OsString::from_vec(bytes.to_vec())
 }
 
 #[cfg(test)]

@@ -35,13 +35,6 @@ impl Flights {
         }
         None
     }
-
-    pub fn is_running(&self, key: &str) -> bool {
-        self.active
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains(key)
-    }
 }
 
 impl Drop for Leader<'_> {
@@ -69,17 +62,12 @@ mod tests {
         std::thread::scope(|s| {
             for _ in 0..8 {
                 s.spawn(|| {
-                    match {
-                        start.wait();
-                        flights.lead_or_wait("p")
-                    } {
-                        Some(_leader) => {
-                            led.fetch_add(1, Ordering::SeqCst);
-                            std::thread::sleep(std::time::Duration::from_millis(500));
-                        }
-                        None => {
-                            waited.fetch_add(1, Ordering::SeqCst);
-                        }
+                    start.wait();
+                    if let Some(_leader) = flights.lead_or_wait("p") {
+                        led.fetch_add(1, Ordering::SeqCst);
+                        std::thread::sleep(std::time::Duration::from_millis(500));
+                    } else {
+                        waited.fetch_add(1, Ordering::SeqCst);
                     }
                 });
             }

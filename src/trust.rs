@@ -110,6 +110,35 @@ impl TrustStore {
         }
     }
 
+    /// Nix writes `flake.lock` itself on a flake's first evaluation: a lock that did
+    /// not exist when the project was allowed, written by our own evaluation of the
+    /// allowed `flake.nix`, is accepted into the record. A lock that appears any
+    /// other way (a pull, a checkout) still asks again.
+    pub fn accept_new_lock(&self, project: &Project) -> std::io::Result<()> {
+        let path = self.record_path(&project.root);
+        let Ok(bytes) = std::fs::read(&path) else {
+            return Ok(());
+        };
+        let Ok(mut record) = serde_json::from_slice::<Record>(&bytes) else {
+            return Ok(());
+        };
+        if !record.allowed || record.files.get("flake.lock") != Some(&None) {
+            return Ok(());
+        }
+        let Ok(lock) = std::fs::read(project.root.join("flake.lock")) else {
+            return Ok(());
+        };
+        record.files.insert(
+            "flake.lock".into(),
+            Some(blake3::hash(&lock).to_hex().to_string()),
+        );
+        write_atomic(&self.copies_dir(&project.root).join("flake.lock"), &lock)?;
+        write_atomic(
+            &path,
+            &serde_json::to_vec_pretty(&record).expect("record serializes"),
+        )
+    }
+
     pub fn allow(&self, project: &Project) -> std::io::Result<()> {
         self.write(project, true)
     }

@@ -1,0 +1,537 @@
+//! End-to-end flows through `dwell export json` with a real daemon and real Nix,
+//! applied by a simulated shell: allow, enter, leave, venv, cache, refresh, errors.
+
+use crate::util::*;
+use std::path::Path;
+
+#[test]
+fn shell_nix_needs_allow_then_loads_and_unloads() {
+    need!("nix");
+    let w = World::new();
+    let p = w.shell_nix("api");
+    let mut sh = SimShell::new(&w);
+    let before = sh.env.clone();
+
+    let out = sh.prompt(&p).clone();
+    assert!(
+        sh.last_stderr.contains("is not allowed yet"),
+        "{}",
+        sh.last_stderr
+    );
+    assert!(sh.last_stderr.contains("dwell allow"));
+    assert_eq!(sh.get("FOO"), None);
+    assert_eq!(w.evaluations("api"), 0, "nothing runs before allow");
+    assert_eq!(out["project"]["trust"]["state"], "not-allowed");
+
+    // The notice is shown once per entry.
+    sh.prompt(&p);
+    assert!(
+        !sh.last_stderr.contains("not allowed"),
+        "{}",
+        sh.last_stderr
+    );
+
+    w.allow(&p);
+    let out = sh.prompt(&p).clone();
+    assert_eq!(out["freshness"], "evaluated");
+    assert_eq!(sh.get("FOO").as_deref(), Some("bar"));
+    assert_eq!(sh.get("HOOKED").as_deref(), Some("yes"));
+    let path = sh.path();
+    assert!(path[0].ends_with("-hello/bin"), "{path:?}");
+    assert!(
+        path.contains(&"/usr/bin".to_string()),
+        "the shell's PATH is kept"
+    );
+    assert!(!path.iter().any(|e| e.is_empty() || e == "/path-not-set"));
+    for stripped in ["TMPDIR", "NIX_BUILD_TOP", "SHLVL", "BASH", "HOME"] {
+        assert_eq!(sh.env.get(stripped), before.get(stripped), "{stripped}");
+    }
+    assert!(
+        sh.last_stderr.contains("shell.nix · evaluated"),
+        "{}",
+        sh.last_stderr
+    );
+
+    // A subdirectory belongs to the project: nothing changes.
+    let sub = p.join("nix");
+    let out = sh.prompt(&sub).clone();
+    assert!(out["changes"].as_object().unwrap().is_empty(), "{out}");
+
+    // Leaving restores the shell exactly.
+    sh.prompt(&w.dir);
+    assert!(sh.last_stderr.contains("unloaded"), "{}", sh.last_stderr);
+    assert_eq!(sh.env, before);
+    assert_eq!(w.evaluations("api"), 1);
+}
+
+#[test]
+fn flake_devshell_loads() {
+    need!("nix");
+    let w = World::new();
+    let p = w.flake("web");
+    w.allow(&p);
+    let mut sh = SimShell::new(&w);
+    let before = sh.env.clone();
+    let out = sh.prompt(&p).clone();
+    assert_eq!(out["project"]["kind"], "flake", "{out}");
+    assert_eq!(sh.get("FLAKE_VAR").as_deref(), Some("from-flake"));
+    assert_eq!(sh.get("FLAKE_HOOKED").as_deref(), Some("yes"));
+    assert!(sh.path()[0].ends_with("-hello/bin"));
+    sh.prompt(&w.dir);
+    assert_eq!(sh.env, before);
+
+    // Editing an imported file of the flake refreshes; editing a README does not.
+    std::fs::write(p.join("README.md"), "docs").unwrap();
+    sh.prompt(&p);
+    assert_eq!(
+        w.evaluations("web"),
+        1,
+        "a file the evaluation did not read"
+    );
+    std::fs::write(p.join("nix/value.nix"), "\"edited\"\n").unwrap();
+    sh.prompt(&p.join("nix"));
+    assert_eq!(sh.get("FLAKE_VAR").as_deref(), Some("edited"));
+    assert_eq!(w.evaluations("web"), 2);
+}
+
+#[test]
+fn venv_is_layered_on_top_of_nix() {
+    need!("nix");
+    let w = World::new();
+    let p = w.shell_nix("ml");
+    let venv = w.venv(&p);
+    w.allow(&p);
+    let mut sh = SimShell::new(&w);
+    sh.env.insert("PYTHONHOME".into(), "/somewhere".into());
+    let before = sh.env.clone();
+    sh.prompt(&p);
+    let path = sh.path();
+    assert_eq!(path[0], venv.join("bin").display().to_string());
+    assert!(
+        path[1].ends_with("-hello/bin"),
+        "venv first, then Nix: {path:?}"
+    );
+    assert_eq!(sh.get("VIRTUAL_ENV"), Some(venv.display().to_string()));
+    assert_eq!(sh.get("VIRTUAL_ENV_PROMPT").as_deref(), Some(".venv"));
+    assert_eq!(
+        sh.get("PYTHONPATH"),
+        None,
+        "Nix's PYTHONPATH must not leak in"
+    );
+    assert_eq!(sh.get("PYTHONHOME"), None);
+    assert_eq!(sh.get("FOO").as_deref(), Some("bar"));
+
+    // `python` resolves to the venv's.
+    let which = std::process::Command::new("bash")
+        .args(["-c", "command -v python"])
+        .env_clear()
+        .envs(&sh.env)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&which.stdout).trim(),
+        venv.join("bin/python").display().to_string()
+    );
+    sh.prompt(&w.dir);
+    assert_eq!(sh.env, before);
+}
+
+#[test]
+fn venv_only_project_works_without_nix_evaluation() {
+    need!("nix");
+    let w = World::new();
+    let p = w.project("plain", &[("src/app.py", "print(1)\n")]);
+    let venv = w.venv(&p);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p.join("src"));
+    assert!(
+        sh.last_stderr.contains("(venv) is not allowed yet"),
+        "{}",
+        sh.last_stderr
+    );
+    w.allow(&p);
+    let out = sh.prompt(&p.join("src")).clone();
+    assert_eq!(out["project"]["kind"], "venv");
+    assert_eq!(sh.get("VIRTUAL_ENV"), Some(venv.display().to_string()));
+    assert_eq!(sh.path()[0], venv.join("bin").display().to_string());
+}
+
+#[test]
+fn leaving_keeps_what_the_user_changed_inside() {
+    need!("nix");
+    let w = World::new();
+    let p = w.shell_nix("undo");
+    w.allow(&p);
+    let mut sh = SimShell::new(&w);
+    sh.env.insert("FOO".into(), "original".into());
+    sh.env.insert("KEEP".into(), "k".into());
+    sh.prompt(&p);
+    assert_eq!(sh.get("FOO").as_deref(), Some("bar"));
+
+    // Inside, the user prepends to PATH and changes HOOKED.
+    let path = format!("/my/tools:{}", sh.get("PATH").unwrap());
+    sh.env.insert("PATH".into(), path.into());
+    sh.env.insert("HOOKED".into(), "mine".into());
+    sh.prompt(&w.dir);
+
+    assert_eq!(sh.get("FOO").as_deref(), Some("original"), "restored");
+    assert_eq!(
+        sh.get("HOOKED").as_deref(),
+        Some("mine"),
+        "user's change survives"
+    );
+    let path = sh.path();
+    assert_eq!(path[0], "/my/tools", "user's PATH entry survives");
+    assert!(!path.iter().any(|e| e.contains("-hello")), "{path:?}");
+    assert_eq!(sh.get("KEEP").as_deref(), Some("k"));
+}
+
+#[test]
+fn moving_between_projects_swaps_environments() {
+    need!("nix");
+    let w = World::new();
+    let a = w.shell_nix("a");
+    let b = w.flake("b");
+    w.allow(&a);
+    w.allow(&b);
+    let mut sh = SimShell::new(&w);
+    let before = sh.env.clone();
+    sh.prompt(&a);
+    sh.prompt(&b);
+    assert_eq!(sh.get("FOO"), None, "a's variables are gone");
+    assert_eq!(sh.get("FLAKE_VAR").as_deref(), Some("from-flake"));
+    assert_eq!(sh.path().iter().filter(|e| e.contains("-hello")).count(), 1);
+    sh.prompt(&w.dir);
+    assert_eq!(sh.env, before);
+}
+
+#[test]
+fn nearest_project_upward_wins() {
+    need!("nix");
+    let w = World::new();
+    let outer = w.shell_nix("outer");
+    let inner = outer.join("services/inner");
+    std::fs::create_dir_all(&inner).unwrap();
+    std::fs::write(
+        inner.join("shell.nix"),
+        "{ pkgs ? import <nixpkgs> {} }: pkgs.mkShell { INNER = \"1\"; }\n",
+    )
+    .unwrap();
+    w.allow(&outer);
+    w.allow(&inner);
+    let mut sh = SimShell::new(&w);
+    let out = sh.prompt(&inner.join("..")).clone();
+    assert_eq!(out["project"]["root"], outer.display().to_string());
+    let out = sh.prompt(&inner).clone();
+    assert_eq!(out["project"]["root"], inner.display().to_string());
+    assert_eq!(sh.get("INNER").as_deref(), Some("1"));
+    assert_eq!(sh.get("FOO"), None);
+}
+
+#[test]
+fn cached_for_a_second_shell_and_for_a_fresh_daemon() {
+    need!("nix");
+    let w = World::new();
+    let p = w.shell_nix("cache");
+    w.allow(&p);
+    let mut first = SimShell::new(&w);
+    first.prompt(&p);
+    assert_eq!(w.evaluations("cache"), 1);
+
+    let mut second = SimShell::new(&w);
+    let out = second.prompt(&p).clone();
+    assert_eq!(out["freshness"], "cached");
+    assert_eq!(second.get("FOO").as_deref(), Some("bar"));
+
+    w.stop();
+    let mut third = SimShell::new(&w);
+    let out = third.prompt(&p).clone();
+    assert_eq!(
+        out["freshness"], "cached",
+        "the disk cache serves a new daemon"
+    );
+    assert_eq!(
+        w.evaluations("cache"),
+        1,
+        "no Nix evaluation after the first"
+    );
+}
+
+#[test]
+fn editing_an_imported_file_refreshes_and_reverting_is_a_hit() {
+    need!("nix");
+    let w = World::new();
+    let p = w.shell_nix("edit");
+    w.allow(&p);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    std::fs::write(p.join("nix/foo.nix"), "\"baz\"\n").unwrap();
+    let out = sh.prompt(&p).clone();
+    assert_eq!(out["freshness"], "evaluated");
+    assert_eq!(sh.get("FOO").as_deref(), Some("baz"));
+    // Back to the old content (a branch switched back): served from the cache.
+    std::fs::write(p.join("nix/foo.nix"), "\"bar\"\n").unwrap();
+    let out = sh.prompt(&p).clone();
+    assert_eq!(out["freshness"], "cached");
+    assert_eq!(sh.get("FOO").as_deref(), Some("bar"));
+    assert_eq!(w.evaluations("edit"), 2);
+    // A touch without a content change is not a change.
+    let f = std::fs::File::options()
+        .append(true)
+        .open(p.join("shell.nix"))
+        .unwrap();
+    f.set_modified(std::time::SystemTime::now()).unwrap();
+    sh.prompt(&p);
+    assert_eq!(w.evaluations("edit"), 2);
+}
+
+#[test]
+fn single_flight_one_evaluation_for_many_shells() {
+    need!("nix");
+    let w = World::new();
+    let p = w.shell_nix("flight");
+    w.allow(&p);
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            w.dwell(&p, &["export", "json"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    // `spawn` inherits nothing but our env; collect all outputs.
+    for h in handles {
+        let out = h.wait_with_output().unwrap();
+        assert!(out.status.success());
+    }
+    assert_eq!(w.evaluations("flight"), 1, "eight shells, one evaluation");
+}
+
+#[test]
+fn status_reports_project_cache_and_daemon() {
+    need!("nix");
+    let w = World::new();
+    let p = w.shell_nix("stat");
+    let status = |w: &World| -> serde_json::Value {
+        serde_json::from_slice(&w.ok(&p, &["status", "--json"]).stdout).unwrap()
+    };
+    let s = status(&w);
+    assert_eq!(s["project"]["root"], p.display().to_string());
+    assert_eq!(s["project"]["kind"], "shell-nix");
+    assert_eq!(s["project"]["trust"]["state"], "not-allowed");
+    assert_eq!(s["cache"], "never-evaluated");
+    w.allow(&p);
+    SimShell::new(&w).prompt(&p);
+    let s = status(&w);
+    assert_eq!(s["cache"], "fresh");
+    assert_eq!(s["project"]["trust"]["state"], "allowed");
+    let inputs: Vec<String> = s["generation"]["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i.as_str().unwrap().to_string())
+        .collect();
+    assert!(inputs.contains(&p.join("shell.nix").display().to_string()));
+    assert!(inputs.contains(&p.join("nix/foo.nix").display().to_string()));
+    assert!(s["generation"]["eval_ms"].as_u64().is_some());
+    assert!(s["daemon"]["pid"].as_u64().unwrap() > 0);
+    std::fs::write(p.join("nix/foo.nix"), "\"changed\"\n").unwrap();
+    assert_eq!(status(&w)["cache"], "stale");
+    let text = String::from_utf8(w.ok(&p, &["status"]).stdout).unwrap();
+    for needle in ["project", "shell.nix", "allowed", "stale", "daemon", "pid"] {
+        assert!(text.contains(needle), "{needle} missing from:\n{text}");
+    }
+}
+
+#[test]
+fn exec_runs_in_the_project_environment() {
+    need!("nix");
+    let w = World::new();
+    let p = w.shell_nix("exec");
+    let refused = w
+        .dwell(&w.dir, &["exec", p.to_str().unwrap(), "--", "true"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("dwell allow"));
+    w.allow(&p);
+    let out = w.ok(
+        &w.dir,
+        &[
+            "exec",
+            p.to_str().unwrap(),
+            "--",
+            "bash",
+            "-c",
+            "echo \"$FOO\"; hello",
+        ],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "bar\nhello from the stand-in nixpkgs\n"
+    );
+}
+
+#[test]
+fn deny_silences_a_project() {
+    need!("nix");
+    let w = World::new();
+    let p = w.shell_nix("denied");
+    w.ok(&p, &["deny"]);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    assert_eq!(sh.last_stderr, "");
+    assert_eq!(sh.get("FOO"), None);
+    assert_eq!(w.evaluations("denied"), 0);
+}
+
+#[test]
+fn editing_an_allowed_entry_file_asks_again_and_says_what_changed() {
+    need!("nix");
+    let w = World::new();
+    let p = w.shell_nix("trust");
+    w.allow(&p);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    assert_eq!(sh.get("FOO").as_deref(), Some("bar"));
+    let text = std::fs::read_to_string(p.join("shell.nix")).unwrap();
+    std::fs::write(
+        p.join("shell.nix"),
+        text.replace("HOOKED=yes", "HOOKED=evil"),
+    )
+    .unwrap();
+    sh.prompt(&p);
+    assert!(
+        sh.last_stderr
+            .contains("shell.nix changed since you allowed it"),
+        "{}",
+        sh.last_stderr
+    );
+    assert_eq!(sh.get("FOO"), None, "unloaded until allowed again");
+    assert_eq!(w.evaluations("trust"), 1);
+    w.allow(&p);
+    sh.prompt(&p);
+    assert_eq!(sh.get("HOOKED").as_deref(), Some("evil"));
+}
+
+#[test]
+fn broken_nix_keeps_last_good_env_and_tells_once() {
+    need!("nix");
+    let w = World::new();
+    let p = w.shell_nix("broken");
+    w.allow(&p);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    std::fs::write(p.join("nix/foo.nix"), "\"unterminated\n").unwrap();
+    let out = sh.prompt(&p).clone();
+    assert_eq!(out["freshness"], "stale");
+    assert!(out["error"].as_str().unwrap().contains("error:"), "{out}");
+    assert_eq!(sh.get("FOO").as_deref(), Some("bar"), "last good env kept");
+    let errors = sh.last_stderr.matches("evaluation failed").count();
+    assert_eq!(errors, 1, "{}", sh.last_stderr);
+    sh.prompt(&p);
+    assert!(
+        !sh.last_stderr.contains("evaluation failed"),
+        "shown once: {}",
+        sh.last_stderr
+    );
+    // Fixing the file recovers without a command.
+    std::fs::write(p.join("nix/foo.nix"), "\"fixed\"\n").unwrap();
+    sh.prompt(&p);
+    assert_eq!(sh.get("FOO").as_deref(), Some("fixed"));
+}
+
+#[test]
+fn syntax_error_on_first_entry_is_one_clear_line_and_no_env() {
+    need!("nix");
+    let w = World::new();
+    let p = w.project(
+        "syntax",
+        &[(
+            "shell.nix",
+            "{ pkgs ? import <nixpkgs> {} }: pkgs.mkShell {\n",
+        )],
+    );
+    w.allow(&p);
+    let mut sh = SimShell::new(&w);
+    let before = sh.env.clone();
+    sh.prompt(&p);
+    assert!(
+        sh.last_stderr.contains("evaluation failed"),
+        "{}",
+        sh.last_stderr
+    );
+    assert!(
+        sh.last_stderr.contains("syntax error"),
+        "{}",
+        sh.last_stderr
+    );
+    sh.env.remove("DWELL_STATE");
+    assert_eq!(sh.env, before);
+}
+
+#[test]
+fn flake_without_devshell_for_this_system_says_so() {
+    need!("nix");
+    let w = World::new();
+    let p = w.project("nodev", &[("flake.nix", "{ outputs = { self }: { }; }\n")]);
+    w.allow(&p);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    assert!(sh.last_stderr.contains("devShells"), "{}", sh.last_stderr);
+}
+
+#[test]
+fn missing_nix_is_a_clear_error() {
+    need!("nix");
+    let mut w = World::new();
+    let p = w.shell_nix("nonix");
+    w.allow(&p);
+    w.env
+        .insert("PATH".into(), "/usr/bin/nonexistent:/bin-none".into());
+    // The dwell binary itself is found by absolute path; bash and env are not needed.
+    let out = w
+        .dwell(&p, &["--no-daemon", "export", "json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("nix was not found"), "{stderr}");
+}
+
+#[test]
+fn hostile_values_arrive_byte_exact() {
+    need!("nix");
+    let w = World::new();
+    // shellHook produces values no Nix string literal could: quotes, $(), backticks,
+    // newlines, backslashes, invalid UTF-8.
+    let p = w.project(
+        "hostile",
+        &[(
+            "shell.nix",
+            r#"{ pkgs ? import <nixpkgs> {} }: pkgs.mkShell {
+  QUOTES = "it's \"quoted\" $(touch /tmp/dwell-pwned) `id`";
+  shellHook = ''
+    export NEWLINES=$'line1\nline2\n\ttab\\back'
+    export BYTES=$'\xff\xfe caf\xc3\xa9'
+  '';
+}
+"#,
+        )],
+    );
+    w.allow(&p);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    assert_eq!(
+        sh.get("QUOTES").as_deref(),
+        Some("it's \"quoted\" $(touch /tmp/dwell-pwned) `id`")
+    );
+    assert_eq!(
+        sh.get("NEWLINES").as_deref(),
+        Some("line1\nline2\n\ttab\\back")
+    );
+    use std::os::unix::ffi::OsStrExt;
+    assert_eq!(sh.env["BYTES"].as_bytes(), b"\xff\xfe caf\xc3\xa9");
+    assert!(!Path::new("/tmp/dwell-pwned").exists());
+}

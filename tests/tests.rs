@@ -1,0 +1,8 @@
+//! Integration tests, built as one binary: real nix, real daemon, real shells.
+
+#[macro_use]
+mod util;
+
+mod bash;
+mod daemon;
+mod flows;

@@ -1,0 +1,340 @@
+//! Test harness: an isolated world (HOME, XDG dirs, a Nix store of its own) in a
+//! temp dir, projects built from the stand-in nixpkgs, the real `dwell` binary, and
+//! a simulated shell that applies `dwell export json` as a shell would.
+
+#![allow(dead_code)]
+
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub const DWELL: &str = env!("CARGO_BIN_EXE_dwell");
+
+pub const NIX_CONFIG: &str = "substituters =\nbuild-users-group =\nsandbox = false\nexperimental-features = nix-command flakes";
+
+pub fn fixture_nixpkgs() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/nixpkgs")
+}
+
+/// Finds `tool` on PATH. Missing: a failure under CI, a skip (None) elsewhere.
+pub fn require(tool: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|d| d.join(tool))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        if std::env::var_os("CI").is_some() {
+            panic!("{tool} is required for this test and CI is set: install it (see .ci/run)");
+        }
+        eprintln!("skipping: {tool} is not installed");
+    }
+    found
+}
+
+/// Skips the test (outside CI) when a tool is missing.
+#[macro_export]
+macro_rules! need {
+    ($($tool:expr),+) => {
+        $( if $crate::util::require($tool).is_none() { return; } )+
+    };
+}
+
+pub struct World {
+    _tmp: tempfile::TempDir,
+    pub dir: PathBuf,
+    pub home: PathBuf,
+    pub runtime: PathBuf,
+    /// The environment every process of the world starts with.
+    pub env: BTreeMap<String, OsString>,
+}
+
+impl World {
+    pub fn new() -> World {
+        let tmp = tempfile::Builder::new()
+            .prefix("dwell-test")
+            .tempdir()
+            .unwrap();
+        let dir = tmp.path().canonicalize().unwrap();
+        let home = dir.join("home");
+        let runtime = dir.join("run");
+        for d in [&home, &runtime] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let mut env = BTreeMap::new();
+        let nix_dir = require("nix")
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .unwrap_or_else(|| "/usr/bin".into());
+        let set = |env: &mut BTreeMap<String, OsString>, k: &str, v: &Path| {
+            env.insert(k.to_string(), v.as_os_str().to_owned());
+        };
+        env.insert(
+            "PATH".into(),
+            format!("{}:/usr/local/bin:/usr/bin:/bin", nix_dir.display()).into(),
+        );
+        set(&mut env, "HOME", &home);
+        set(&mut env, "XDG_RUNTIME_DIR", &runtime);
+        set(&mut env, "XDG_CACHE_HOME", &home.join(".cache"));
+        set(&mut env, "XDG_STATE_HOME", &home.join(".local/state"));
+        set(&mut env, "XDG_DATA_HOME", &home.join(".local/share"));
+        set(&mut env, "XDG_CONFIG_HOME", &home.join(".config"));
+        set(&mut env, "TMPDIR", &dir);
+        set(&mut env, "NIX_STORE_DIR", &dir.join("nix/store"));
+        set(&mut env, "NIX_STATE_DIR", &dir.join("nix/var"));
+        set(&mut env, "NIX_LOG_DIR", &dir.join("nix/log"));
+        env.insert("NIX_CONFIG".into(), NIX_CONFIG.into());
+        env.insert(
+            "NIX_PATH".into(),
+            format!("nixpkgs={}", fixture_nixpkgs().display()).into(),
+        );
+        env.insert("TERM".into(), "dumb".into());
+        env.insert("USER".into(), "tester".into());
+        World {
+            _tmp: tmp,
+            dir,
+            home,
+            runtime,
+            env,
+        }
+    }
+
+    /// A `dwell` command in this world, run in `cwd`.
+    pub fn dwell(&self, cwd: &Path, args: &[&str]) -> Command {
+        let mut cmd = Command::new(DWELL);
+        cmd.args(args)
+            .current_dir(cwd)
+            .env_clear()
+            .envs(&self.env)
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs dwell and returns its output; panics with stderr if it failed.
+    pub fn ok(&self, cwd: &Path, args: &[&str]) -> Output {
+        let out = self.dwell(cwd, args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "dwell {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    pub fn allow(&self, dir: &Path) {
+        self.ok(dir, &["allow"]);
+    }
+
+    /// Writes `files` (relative path, content) under `dir`, creating it.
+    pub fn write(&self, dir: &Path, files: &[(&str, &str)]) {
+        for (rel, content) in files {
+            let path = dir.join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, content).unwrap();
+        }
+    }
+
+    pub fn project(&self, name: &str, files: &[(&str, &str)]) -> PathBuf {
+        let dir = self.dir.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        self.write(&dir, files);
+        dir
+    }
+
+    /// The file a test shellHook appends to on every evaluation.
+    pub fn count_file(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.evaluations"))
+    }
+
+    /// How many times the shellHook counting into `name` ran.
+    pub fn evaluations(&self, name: &str) -> usize {
+        std::fs::read_to_string(self.count_file(name))
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    }
+
+    /// A shell.nix project: hello on PATH, FOO from an imported file, a shellHook
+    /// that exports HOOKED and counts evaluations.
+    pub fn shell_nix(&self, name: &str) -> PathBuf {
+        let count = self.count_file(name);
+        let shell = format!(
+            r#"{{ pkgs ? import <nixpkgs> {{}} }}:
+pkgs.mkShell {{
+  packages = [ pkgs.hello ];
+  FOO = import ./nix/foo.nix;
+  PYTHONPATH = "/nix-python-path";
+  shellHook = ''
+    export HOOKED=yes
+    echo x >> {}
+  '';
+}}
+"#,
+            count.display()
+        );
+        self.project(name, &[("shell.nix", &shell), ("nix/foo.nix", "\"bar\"\n")])
+    }
+
+    /// A flake project using the stand-in nixpkgs as a `path:` input.
+    pub fn flake(&self, name: &str) -> PathBuf {
+        let count = self.count_file(name);
+        let flake = format!(
+            r#"{{
+  inputs.nixpkgs.url = "path:{}";
+  outputs = {{ self, nixpkgs }}:
+    let system = "{}"; pkgs = nixpkgs.legacyPackages.${{system}};
+    in {{
+      devShells.${{system}}.default = pkgs.mkShell {{
+        packages = [ pkgs.hello ];
+        FLAKE_VAR = import ./nix/value.nix;
+        shellHook = ''
+          export FLAKE_HOOKED=yes
+          echo x >> {}
+        '';
+      }};
+    }};
+}}
+"#,
+            fixture_nixpkgs().display(),
+            system(),
+            count.display()
+        );
+        self.project(
+            name,
+            &[("flake.nix", &flake), ("nix/value.nix", "\"from-flake\"\n")],
+        )
+    }
+
+    /// Makes a real venv (no pip: offline) at `dir/.venv`.
+    pub fn venv(&self, dir: &Path) -> PathBuf {
+        let venv = dir.join(".venv");
+        let out = Command::new(python())
+            .args(["-m", "venv", "--without-pip"])
+            .arg(&venv)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "venv: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        venv
+    }
+
+    pub fn stop(&self) {
+        let _ = self.dwell(&self.dir, &["stop"]).output();
+    }
+
+    /// The daemon's generation counter, if the file exists.
+    pub fn generation(&self) -> Option<String> {
+        std::fs::read_to_string(self.runtime.join("dwell/generation")).ok()
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+pub fn system() -> String {
+    let arch = std::env::consts::ARCH;
+    format!("{arch}-linux")
+}
+
+pub fn python() -> PathBuf {
+    ["/usr/bin/python3", "/usr/local/bin/python3"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .or_else(|| require("python3"))
+        .expect("python3")
+}
+
+/// A shell simulated in Rust: keeps an environment and applies `dwell export json`
+/// to it as the hook would.
+pub struct SimShell<'w> {
+    pub world: &'w World,
+    pub env: BTreeMap<String, OsString>,
+    pub last_stderr: String,
+    pub last_json: Json,
+}
+
+impl<'w> SimShell<'w> {
+    pub fn new(world: &'w World) -> SimShell<'w> {
+        SimShell {
+            world,
+            env: world.env.clone(),
+            last_stderr: String::new(),
+            last_json: Json::Null,
+        }
+    }
+
+    /// One prompt in `dir`: runs export and applies the changes.
+    pub fn prompt(&mut self, dir: &Path) -> &Json {
+        let out = Command::new(DWELL)
+            .args(["export", "json"])
+            .current_dir(dir)
+            .env_clear()
+            .envs(&self.env)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        self.last_stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        // Shown by the test harness when a test fails.
+        eprintln!("[prompt in {}]\n{}", dir.display(), self.last_stderr);
+        assert!(out.status.success(), "export failed: {}", self.last_stderr);
+        let json: Json = serde_json::from_slice(&out.stdout).unwrap();
+        for (name, value) in json["changes"].as_object().unwrap() {
+            match value {
+                Json::Null => {
+                    self.env.remove(name);
+                }
+                v => {
+                    self.env.insert(name.clone(), json_value(v));
+                }
+            }
+        }
+        self.last_json = json;
+        &self.last_json
+    }
+
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.env.get(name).map(|v| v.to_string_lossy().into_owned())
+    }
+
+    pub fn path(&self) -> Vec<String> {
+        self.get("PATH")
+            .unwrap_or_default()
+            .split(':')
+            .map(String::from)
+            .collect()
+    }
+}
+
+/// A value from the JSON form: a string, or `{"base64": …}` for other bytes.
+pub fn json_value(v: &Json) -> OsString {
+    use base64::Engine;
+    match v {
+        Json::String(s) => s.into(),
+        Json::Object(map) => OsString::from_vec(
+            base64::engine::general_purpose::STANDARD
+                .decode(map["base64"].as_str().unwrap())
+                .unwrap(),
+        ),
+        other => panic!("unexpected value {other}"),
+    }
+}
+
+/// Waits up to `secs` for `cond`.
+pub fn wait_for(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    cond()
+}
