@@ -163,8 +163,9 @@ impl Engine {
             eprintln!("dwell: could not record the new flake.lock as trusted: {e}");
         }
         let mut paths: BTreeSet<PathBuf> = evaluation.inputs;
-        for name in ["flake.lock", ".dwell.toml"] {
-            paths.insert(project.root.join(name));
+        paths.insert(project.root.join(".dwell.toml"));
+        if project.kind == Kind::Flake {
+            paths.insert(project.root.join("flake.lock"));
         }
         for extra in &project.config.watch {
             paths.insert(project.root.join(extra));
