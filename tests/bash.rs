@@ -305,6 +305,27 @@ fn coexists_with_prompt_command_and_keeps_exit_status() {
 }
 
 #[test]
+fn status_line_is_colored_on_a_terminal_unless_no_color() {
+    need!("nix", "bash");
+    let mut w = World::new();
+    let p = w.shell_nix("color");
+    w.allow(&p);
+    {
+        let mut t = Term::bash(&w);
+        let screen = t.run(&format!("cd '{}'", p.display()));
+        assert!(
+            screen.contains("\u{1b}["),
+            "colored on a terminal: {screen:?}"
+        );
+    }
+    w.env.insert("NO_COLOR".into(), "1".into());
+    let mut t = Term::bash(&w);
+    let screen = t.run(&format!("cd '{}'", p.display()));
+    assert!(screen.contains("cached"), "{screen:?}");
+    assert!(!screen.contains('\u{1b}'), "NO_COLOR: {screen:?}");
+}
+
+#[test]
 fn hook_is_clean_under_strict_mode() {
     need!("bash", "nix");
     let w = World::new();

@@ -218,3 +218,47 @@ fn cache_and_runtime_files_are_private() {
         }
     }
 }
+
+#[test]
+fn a_daemon_of_another_version_is_replaced() {
+    need!("nix");
+    let w = World::new();
+    let dir = w.runtime.join("dwell");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let listener = std::os::unix::net::UnixListener::bind(socket(&w)).unwrap();
+    let sock = socket(&w);
+    // An "old dwell" daemon: answers every request as version 0.0.0-old and goes
+    // away when asked to stop.
+    let old = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let mut line = String::new();
+            BufReader::new(&stream).read_line(&mut line).unwrap();
+            let request: serde_json::Value = serde_json::from_str(&line).unwrap();
+            let kind = request["request"].as_str().unwrap_or("").to_string();
+            let reply = if kind == "stop" {
+                "{\"protocol\":1,\"version\":\"0.0.0-old\",\"response\":\"done\"}\n"
+            } else {
+                "{\"protocol\":1,\"version\":\"0.0.0-old\",\"response\":\"error\",\"message\":\"old\"}\n"
+            };
+            stream.write_all(reply.as_bytes()).unwrap();
+            seen.push(kind.clone());
+            if kind == "stop" {
+                std::fs::remove_file(&sock).unwrap();
+                return seen;
+            }
+        }
+        seen
+    });
+    let p = w.shell_nix("upgrade");
+    w.allow(&p);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    assert_eq!(sh.get("FOO").as_deref(), Some("bar"), "{}", sh.last_stderr);
+    let seen = old.join().unwrap();
+    assert_eq!(seen.last().map(String::as_str), Some("stop"), "{seen:?}");
+    let reply = roundtrip(&w, b"{\"protocol\":1,\"request\":\"ping\"}\n");
+    assert_eq!(reply["version"], env!("CARGO_PKG_VERSION"));
+}

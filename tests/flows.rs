@@ -535,3 +535,118 @@ fn hostile_values_arrive_byte_exact() {
     assert_eq!(sh.env["BYTES"].as_bytes(), b"\xff\xfe caf\xc3\xa9");
     assert!(!Path::new("/tmp/dwell-pwned").exists());
 }
+
+#[test]
+fn shells_with_different_nix_settings_never_share_an_entry() {
+    need!("nix");
+    let w = World::new();
+    let p = w.project(
+        "settings",
+        &[(
+            "shell.nix",
+            "{ pkgs ? import <nixpkgs> {} }: pkgs.mkShell { UNFREE = builtins.getEnv \"NIXPKGS_ALLOW_UNFREE\"; }\n",
+        )],
+    );
+    w.allow(&p);
+    let mut plain = SimShell::new(&w);
+    plain.prompt(&p);
+    let mut unfree = SimShell::new(&w);
+    unfree.env.insert("NIXPKGS_ALLOW_UNFREE".into(), "1".into());
+    let out = unfree.prompt(&p).clone();
+    assert_eq!(
+        out["freshness"], "evaluated",
+        "a different setting is a different entry"
+    );
+    assert_eq!(unfree.get("UNFREE").as_deref(), Some("1"));
+    assert_eq!(plain.get("UNFREE").as_deref(), Some(""));
+    let mut plain_again = SimShell::new(&w);
+    assert_eq!(plain_again.prompt(&p)["freshness"], "cached");
+    assert_eq!(plain_again.get("UNFREE").as_deref(), Some(""));
+}
+
+#[test]
+fn dwell_toml_extra_variables_and_watch_files() {
+    need!("nix");
+    let w = World::new();
+    let p = w.shell_nix("toml");
+    w.write(
+        &p,
+        &[
+            (
+                ".dwell.toml",
+                "watch = [\"requirements.txt\"]\n[env]\nEXTRA = \"from toml\"\n\"bad-name\" = \"x\"\n",
+            ),
+            ("requirements.txt", "requests\n"),
+        ],
+    );
+    w.allow(&p);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    assert_eq!(sh.get("EXTRA").as_deref(), Some("from toml"));
+    assert_eq!(sh.get("FOO").as_deref(), Some("bar"));
+    assert!(
+        sh.last_stderr.contains("skipped variable \"bad-name\""),
+        "{}",
+        sh.last_stderr
+    );
+    assert_eq!(sh.env.get("bad-name"), None);
+    std::fs::write(p.join("requirements.txt"), "requests\nnumpy\n").unwrap();
+    let out = sh.prompt(&p).clone();
+    assert_eq!(out["freshness"], "evaluated", "a watched file is an input");
+    assert_eq!(w.evaluations("toml"), 2);
+}
+
+#[test]
+fn broken_dwell_toml_is_one_clear_line() {
+    need!("nix");
+    let w = World::new();
+    let p = w.shell_nix("badtoml");
+    w.write(&p, &[(".dwell.toml", "watch = [unclosed\n")]);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    assert!(
+        sh.last_stderr.contains(".dwell.toml is not valid"),
+        "{}",
+        sh.last_stderr
+    );
+    assert_eq!(sh.last_stderr.lines().count(), 1, "{}", sh.last_stderr);
+}
+
+#[test]
+fn a_directory_removed_under_the_shell_unloads_cleanly() {
+    need!("nix");
+    let w = World::new();
+    let p = w.shell_nix("vanish");
+    w.allow(&p);
+    let mut sh = SimShell::new(&w);
+    let before = sh.env.clone();
+    sh.prompt(&p);
+    let sub = p.join("gone");
+    std::fs::create_dir(&sub).unwrap();
+    // The shell sits in a directory that is then deleted.
+    let out = std::process::Command::new("bash")
+        .args([
+            "-c",
+            "cd \"$1\" && rmdir \"$1\" && exec \"$2\" export json",
+            "-",
+        ])
+        .arg(&sub)
+        .arg(DWELL)
+        .env_clear()
+        .envs(&sh.env)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for (name, value) in json["changes"].as_object().unwrap() {
+        match value {
+            serde_json::Value::Null => sh.env.remove(name),
+            v => sh.env.insert(name.clone(), json_value(v)),
+        };
+    }
+    assert_eq!(sh.env, before);
+}
