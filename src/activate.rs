@@ -80,7 +80,8 @@ fn tell_once(state: &mut State, root: &std::path::Path, what: &str) -> bool {
 }
 
 /// Plans the move of a shell with environment `current` to `resolution`.
-pub fn plan(current: &Env, resolution: &Resolution) -> Plan {
+/// `reserved` names variables the target shell manages itself: they are skipped.
+pub fn plan(current: &Env, resolution: &Resolution, reserved: &dyn Fn(&str) -> bool) -> Plan {
     let mut messages = Vec::new();
     let mut state = read_state(current, &mut messages);
     let mut env = current.clone();
@@ -139,14 +140,18 @@ pub fn plan(current: &Env, resolution: &Resolution) -> Plan {
                         .ops
                         .iter()
                         .filter(|op| {
-                            let ok = is_valid_name(op.name());
-                            if !ok {
-                                messages.push(Message::Warning(format!(
-                                    "skipped variable {:?}: not a valid shell variable name",
-                                    op.name()
-                                )));
-                            }
-                            ok
+                            let why = if !is_valid_name(op.name()) {
+                                "not a valid shell variable name"
+                            } else if reserved(op.name()) {
+                                "this shell manages it itself"
+                            } else {
+                                return true;
+                            };
+                            messages.push(Message::Warning(format!(
+                                "skipped variable {:?}: {why}",
+                                op.name()
+                            )));
+                            false
                         })
                         .cloned()
                         .collect();
@@ -277,9 +282,9 @@ mod tests {
     #[test]
     fn enter_then_leave_restores() {
         let r = resolution("/p", Trust::Allowed, vec![set("FOO", "1")], "k1");
-        let inside = plan(&base(), &r).env;
+        let inside = plan(&base(), &r, &|_| false).env;
         assert_eq!(inside["FOO"], Value::from("1"));
-        let out = plan(&inside, &Resolution::default());
+        let out = plan(&inside, &Resolution::default(), &|_| false);
         assert_eq!(out.env, base());
         assert!(matches!(out.messages[0], Message::Unloaded(_)));
     }
@@ -287,9 +292,9 @@ mod tests {
     #[test]
     fn same_key_changes_nothing_and_keeps_user_edits() {
         let r = resolution("/p", Trust::Allowed, vec![set("FOO", "1")], "k1");
-        let mut inside = plan(&base(), &r).env;
+        let mut inside = plan(&base(), &r, &|_| false).env;
         inside.insert("FOO".into(), "mine".into());
-        let again = plan(&inside, &r);
+        let again = plan(&inside, &r, &|_| false);
         assert!(again.changes.is_empty());
         assert!(again.messages.is_empty());
     }
@@ -297,10 +302,10 @@ mod tests {
     #[test]
     fn not_allowed_is_told_once() {
         let r = resolution("/p", Trust::NotAllowed, vec![set("FOO", "1")], "k1");
-        let first = plan(&base(), &r);
+        let first = plan(&base(), &r, &|_| false);
         assert_eq!(first.messages.len(), 1);
         assert!(!first.env.contains_key("FOO"));
-        let second = plan(&first.env, &r);
+        let second = plan(&first.env, &r, &|_| false);
         assert!(second.messages.is_empty());
         assert!(second.changes.is_empty());
     }
@@ -308,14 +313,14 @@ mod tests {
     #[test]
     fn error_without_env_keeps_loaded_project() {
         let ok = resolution("/p", Trust::Allowed, vec![set("FOO", "1")], "k1");
-        let inside = plan(&base(), &ok).env;
+        let inside = plan(&base(), &ok, &|_| false).env;
         let mut broken = ok.clone();
         broken.env = None;
         broken.error = Some("error: syntax error".into());
-        let after = plan(&inside, &broken);
+        let after = plan(&inside, &broken, &|_| false);
         assert_eq!(after.env["FOO"], Value::from("1"));
         assert_eq!(after.messages.len(), 1);
-        let again = plan(&after.env, &broken);
+        let again = plan(&after.env, &broken, &|_| false);
         assert!(again.messages.is_empty(), "the error is shown once");
     }
 
@@ -327,7 +332,7 @@ mod tests {
             vec![set("a-b", "1"), set("OK", "2")],
             "k",
         );
-        let p = plan(&base(), &r);
+        let p = plan(&base(), &r, &|_| false);
         assert!(!p.env.contains_key("a-b"));
         assert_eq!(p.env["OK"], Value::from("2"));
         assert!(p.messages.iter().any(|m| matches!(m, Message::Warning(_))));

@@ -31,7 +31,7 @@ pub fn hook(shell: HookShell, exe: &Path) -> String {
 }
 
 const FISH_HOOK: &str = include_str!("../shell-hooks/dwell.fish");
-const FISH_EXE_LINE: &str = "set -g __dwell_exe 'dwell'";
+const FISH_EXE_LINE: &str = "set -g __dwell_exe dwell";
 
 /// Quotes `value` for bash and zsh as `$'…'`, which carries every byte but NUL.
 pub fn quote_posix(value: &Value) -> String {
@@ -71,46 +71,132 @@ pub fn render_posix(changes: &[(String, Option<Value>)]) -> String {
     out
 }
 
-/// Quotes `value` for fish in single quotes (fish escapes only `'` and `\` there).
-/// Fish cannot hold every byte sequence faithfully; callers check [`fish_can_hold`].
+/// Quotes `value` for fish, byte-exact: plain characters stay, every other byte is
+/// written as fish's `\xHH` escape (a raw byte, so invalid UTF-8 survives) and other
+/// Unicode as `\UXXXXXXXX`. An empty value is `''`.
 pub fn quote_fish(value: &Value) -> String {
-    let text = value.lossy();
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('\'');
-    for c in text.chars() {
-        match c {
-            '\'' => out.push_str("\\'"),
-            '\\' => out.push_str("\\\\"),
-            _ => out.push(c),
+    if value.0.is_empty() {
+        return "''".into();
+    }
+    let mut out = String::with_capacity(value.0.len() + 8);
+    for chunk in value.0.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                'a'..='z'
+                | 'A'..='Z'
+                | '0'..='9'
+                | '_'
+                | '.'
+                | '/'
+                | ':'
+                | ','
+                | '+'
+                | '='
+                | '@' => out.push(c),
+                c if c.is_ascii() => out.push_str(&format!("\\x{:02x}", c as u32)),
+                c => out.push_str(&format!("\\U{:08x}", c as u32)),
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
         }
     }
-    out.push('\'');
     out
 }
 
-/// Whether fish can hold `value` exactly: valid UTF-8 only.
-pub fn fish_can_hold(value: &Value) -> bool {
-    std::str::from_utf8(&value.0).is_ok()
+/// Whether fish treats `name` as a path variable (a list joined with `:` on export).
+fn fish_path_var(name: &str) -> bool {
+    name.ends_with("PATH")
 }
 
-/// Code for fish; lists of PATH-like variables are set as fish lists.
+/// Code for fish. Path variables (PATH, MANPATH, …) are set as fish lists, one
+/// element per entry, so `$PATH` stays a list in the user's shell.
 pub fn render_fish(changes: &[(String, Option<Value>)]) -> String {
     let mut out = String::new();
     for (name, value) in changes {
         match value {
-            Some(v) if name == "PATH" || name.ends_with("PATH") || name.ends_with("_DIRS") => {
-                out.push_str(&format!("set -gx --path {name}"));
+            Some(v) if fish_path_var(name) && !v.0.is_empty() => {
+                out.push_str(&format!("set -gx -- {name}"));
                 for entry in crate::recipe::split_list(&v.0) {
                     out.push(' ');
                     out.push_str(&quote_fish(&entry));
                 }
                 out.push_str(";\n");
             }
-            Some(v) => out.push_str(&format!("set -gx {name} {};\n", quote_fish(v))),
-            None => out.push_str(&format!("set -e {name};\n")),
+            Some(v) => out.push_str(&format!("set -gx -- {name} {};\n", quote_fish(v))),
+            None => out.push_str(&format!("set -e -g {name};\n")),
         }
     }
     out
+}
+
+/// Variables each shell manages itself or ties to its own state: emitting them would
+/// break the shell (`path` is PATH's array in zsh, `status` is read-only in fish), so
+/// they are skipped with a warning.
+pub fn is_reserved(shell: HookShell, name: &str) -> bool {
+    const BASH: &[&str] = &[
+        "BASHOPTS",
+        "BASHPID",
+        "BASH_ARGC",
+        "BASH_ARGV",
+        "BASH_LINENO",
+        "BASH_SOURCE",
+        "BASH_VERSINFO",
+        "EUID",
+        "FUNCNAME",
+        "GROUPS",
+        "PPID",
+        "SHELLOPTS",
+        "UID",
+    ];
+    const ZSH: &[&str] = &[
+        "ARGC",
+        "EGID",
+        "EUID",
+        "GID",
+        "HISTCMD",
+        "LINENO",
+        "PPID",
+        "UID",
+        "USERNAME",
+        "argv",
+        "cdpath",
+        "fignore",
+        "fpath",
+        "histchars",
+        "mailpath",
+        "manpath",
+        "module_path",
+        "path",
+        "pipestatus",
+        "prompt",
+        "psvar",
+        "status",
+        "watch",
+        "zsh_eval_context",
+    ];
+    const FISH: &[&str] = &[
+        "FISH_VERSION",
+        "PWD",
+        "SHLVL",
+        "_",
+        "argv",
+        "fish_pid",
+        "history",
+        "hostname",
+        "last_pid",
+        "pipestatus",
+        "status",
+        "status_generation",
+        "umask",
+        "version",
+    ];
+    let list = match shell {
+        HookShell::Bash => BASH,
+        HookShell::Zsh => ZSH,
+        HookShell::Fish => FISH,
+    };
+    list.contains(&name)
 }
 
 #[cfg(test)]
@@ -121,6 +207,14 @@ mod tests {
     fn posix_quoting_escapes_everything_active() {
         let v = Value(b"a'b\\c$(x)`y`\n\xff".to_vec());
         assert_eq!(quote_posix(&v), "$'a\\'b\\\\c$(x)`y`\\x0a\\xff'");
+    }
+
+    #[test]
+    fn fish_quoting_escapes_everything_but_plain_characters() {
+        let v = Value(b"a b'$(x)\n\xff".to_vec());
+        assert_eq!(quote_fish(&v), "a\\x20b\\x27\\x24\\x28x\\x29\\x0a\\xff");
+        assert_eq!(quote_fish(&Value::from("caf\u{e9}")), "caf\\U000000e9");
+        assert_eq!(quote_fish(&Value::default()), "''");
     }
 
     #[test]

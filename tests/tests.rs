@@ -3,6 +3,6 @@
 #[macro_use]
 mod util;
 
-mod bash;
 mod daemon;
 mod flows;
+mod shells;

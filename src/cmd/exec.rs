@@ -39,7 +39,7 @@ pub fn run(
                 .unwrap_or_else(|| "no environment for this project".into())
         );
     }
-    let plan = plan(&process_env(), &resolution);
+    let plan = plan(&process_env(), &resolution, &|_| false);
     for message in &plan.messages {
         if matches!(message, Message::Error(_) | Message::Warning(_)) {
             eprintln!("{}", render(message, 0, false));

@@ -3,7 +3,7 @@
 
 use super::resolve;
 use crate::activate::{Plan, plan, process_env};
-use crate::cli::ExportFormat;
+use crate::cli::{ExportFormat, HookShell};
 use crate::status_line::{color_enabled, render};
 use std::io::Write;
 use std::process::ExitCode;
@@ -17,10 +17,17 @@ pub fn run(format: ExportFormat, no_daemon: bool) -> anyhow::Result<ExitCode> {
         Ok(dir) => resolve(&dir, no_daemon, false)?,
         Err(_) => Default::default(),
     };
-    let plan = plan(&current, &resolution);
+    let shell = match format {
+        ExportFormat::Bash => Some(HookShell::Bash),
+        ExportFormat::Zsh => Some(HookShell::Zsh),
+        ExportFormat::Fish => Some(HookShell::Fish),
+        ExportFormat::Json => None,
+    };
+    let reserved = |name: &str| shell.is_some_and(|s| crate::shell::is_reserved(s, name));
+    let plan = plan(&current, &resolution, &reserved);
     let code = match format {
         ExportFormat::Bash | ExportFormat::Zsh => crate::shell::render_posix(&plan.changes),
-        ExportFormat::Fish => fish(&plan),
+        ExportFormat::Fish => crate::shell::render_fish(&plan.changes),
         ExportFormat::Json => json(&plan, &resolution),
     };
     let elapsed = started.elapsed().as_millis() as u64;
@@ -32,19 +39,6 @@ pub fn run(format: ExportFormat, no_daemon: bool) -> anyhow::Result<ExitCode> {
     out.write_all(code.as_bytes())?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Fish cannot hold every byte sequence: such variables are left out, and said so.
-fn fish(plan: &Plan) -> String {
-    let (ok, skipped): (Vec<_>, Vec<_>) = plan
-        .changes
-        .iter()
-        .cloned()
-        .partition(|(_, v)| v.as_ref().is_none_or(crate::shell::fish_can_hold));
-    for (name, _) in skipped {
-        eprintln!("dwell: skipped {name}: fish cannot hold its value (not UTF-8)");
-    }
-    crate::shell::render_fish(&ok)
 }
 
 fn json(plan: &Plan, resolution: &crate::protocol::Resolution) -> String {

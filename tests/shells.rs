@@ -1,0 +1,674 @@
+//! The hooks in real interactive bash, zsh and fish on a pseudo-terminal: one set of
+//! scenarios, run against each shell, asserting on the environment the shell ends
+//! up with (dumped with `env -0`), not on screen text.
+
+use crate::util::*;
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sh {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+pub const ALL: [Sh; 3] = [Sh::Bash, Sh::Zsh, Sh::Fish];
+
+impl Sh {
+    pub fn name(self) -> &'static str {
+        match self {
+            Sh::Bash => "bash",
+            Sh::Zsh => "zsh",
+            Sh::Fish => "fish",
+        }
+    }
+
+    /// `dwell hook SHELL`, calling `exe` instead of the dwell binary.
+    fn hook(self, exe: &Path) -> String {
+        let out = Command::new(DWELL)
+            .args(["hook", self.name()])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .replacen(DWELL, &exe.display().to_string(), 1)
+    }
+
+    /// The startup file: a plain prompt, `pre`, the hook, `post`.
+    fn rc(self, pre: &str, hook: &str, post: &str) -> String {
+        match self {
+            Sh::Bash => format!("PS1='$ '\n{pre}\n{hook}\n{post}\n"),
+            Sh::Zsh => {
+                format!("PS1='$ '\nunsetopt PROMPT_SP\nPROMPT_EOL_MARK=''\n{pre}\n{hook}\n{post}\n")
+            }
+            Sh::Fish => format!(
+                "set -g fish_greeting\nfunction fish_prompt; printf '$ '; end\n{pre}\n{hook}\n{post}\n"
+            ),
+        }
+    }
+
+    /// The command that starts this shell interactively with startup file `rc`.
+    fn command(self, world: &World, rc: &Path) -> Command {
+        let mut cmd = Command::new(self.name());
+        cmd.env_clear().envs(&world.env);
+        match self {
+            Sh::Bash => {
+                cmd.args(["--noprofile", "--noediting", "--rcfile"])
+                    .arg(rc)
+                    .arg("-i");
+            }
+            Sh::Zsh => {
+                let zdot = rc.with_extension("zdotdir");
+                std::fs::create_dir_all(&zdot).unwrap();
+                std::fs::copy(rc, zdot.join(".zshrc")).unwrap();
+                cmd.args(["+Z", "-i"]).env("ZDOTDIR", zdot);
+            }
+            Sh::Fish => {
+                cmd.args(["--no-config", "-i", "-C"])
+                    .arg(format!("source '{}'", rc.display()));
+            }
+        }
+        cmd
+    }
+
+    /// A line that prints a marker the shell computes (so the echo of the typed
+    /// line never matches it).
+    fn marker(self, n: u32) -> (String, String) {
+        let line = match self {
+            Sh::Bash | Sh::Zsh => format!("echo \"@@$(( {n} * 1000 + 7 ))@@\""),
+            Sh::Fish => format!("echo @@(math '{n} * 1000 + 7')@@"),
+        };
+        (line, format!("@@{}@@", n * 1000 + 7))
+    }
+
+    fn prepend_path(self, dir: &str) -> String {
+        match self {
+            Sh::Bash | Sh::Zsh => format!("PATH={dir}:$PATH"),
+            Sh::Fish => format!("set -gx PATH {dir} $PATH"),
+        }
+    }
+
+    fn set(self, name: &str, value: &str) -> String {
+        match self {
+            Sh::Bash | Sh::Zsh => format!("{name}={value}"),
+            Sh::Fish => format!("set -gx {name} {value}"),
+        }
+    }
+}
+
+/// An interactive shell with the dwell hook, driven through a pty.
+pub struct Term<'w> {
+    world: &'w World,
+    pub sh: Sh,
+    session: rexpect::session::PtySession,
+    n: u32,
+}
+
+const TIMEOUT_MS: u64 = 60_000;
+
+impl<'w> Term<'w> {
+    fn start(world: &'w World, sh: Sh, exe: &Path, pre: &str, post: &str, cwd: &Path) -> Term<'w> {
+        let rc = world.dir.join(format!("rc-{}-{}", sh.name(), unique()));
+        std::fs::write(&rc, sh.rc(pre, &sh.hook(exe), post)).unwrap();
+        let mut cmd = sh.command(world, &rc);
+        cmd.current_dir(cwd);
+        let session = rexpect::session::spawn_command(cmd, Some(TIMEOUT_MS)).unwrap();
+        let mut term = Term {
+            world,
+            sh,
+            session,
+            n: 0,
+        };
+        term.sync();
+        term
+    }
+
+    fn new(world: &'w World, sh: Sh) -> Term<'w> {
+        Term::start(world, sh, Path::new(DWELL), "", "", &world.dir)
+    }
+
+    /// Waits until every line sent so far has run; returns what was printed.
+    fn sync(&mut self) -> String {
+        self.n += 1;
+        let (line, expect) = self.sh.marker(self.n);
+        self.session.send_line(&line).unwrap();
+        self.session.exp_string(&expect).unwrap()
+    }
+
+    /// Runs `line` (the hook runs at the prompt after it) and returns its output.
+    fn run(&mut self, line: &str) -> String {
+        self.session.send_line(line).unwrap();
+        self.sync()
+    }
+
+    fn env(&mut self) -> BTreeMap<String, OsString> {
+        let file = self.world.dir.join(format!("dump-{}", unique()));
+        self.run(&format!("/usr/bin/env -0 > '{}'", file.display()));
+        read_dump(&file)
+    }
+}
+
+impl Drop for Term<'_> {
+    fn drop(&mut self) {
+        let _ = self.session.send_line("exit");
+    }
+}
+
+pub fn read_dump(file: &Path) -> BTreeMap<String, OsString> {
+    let bytes = std::fs::read(file).unwrap();
+    bytes
+        .split(|&b| b == 0)
+        .filter(|e| !e.is_empty())
+        .filter_map(|e| {
+            let eq = e.iter().position(|&b| b == b'=')?;
+            Some((
+                String::from_utf8(e[..eq].to_vec()).ok()?,
+                OsString::from_vec(e[eq + 1..].to_vec()),
+            ))
+        })
+        .collect()
+}
+
+pub fn unique() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+fn s(v: Option<&OsString>) -> Option<String> {
+    v.map(|v| v.to_string_lossy().into_owned())
+}
+
+/// Variables that differ, ignoring what the shells themselves maintain.
+fn differences(a: &BTreeMap<String, OsString>, b: &BTreeMap<String, OsString>) -> Vec<String> {
+    // zsh exports LOGNAME itself when it is unset; fish resets USER to the real user.
+    let ignore = [
+        "_",
+        "OLDPWD",
+        "PWD",
+        "SHLVL",
+        "DWELL_STATE",
+        "ZDOTDIR",
+        "LOGNAME",
+        "USER",
+    ];
+    a.keys()
+        .chain(b.keys())
+        .filter(|k| !ignore.contains(&k.as_str()))
+        .filter(|k| a.get(*k) != b.get(*k))
+        .cloned()
+        .collect()
+}
+
+fn need_shell(sh: Sh) -> bool {
+    require(sh.name()).is_some()
+}
+
+/// A wrapper around dwell that logs each call, to count the hook's forks.
+fn counting_wrapper(w: &World) -> (PathBuf, PathBuf) {
+    let log = w.dir.join(format!("calls-{}.log", unique()));
+    let wrapper = w.dir.join(format!("dwell-wrapper-{}", unique()));
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/bash\necho \"$*\" >> '{}'\nexec '{DWELL}' \"$@\"\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    (wrapper, log)
+}
+
+fn calls(log: &Path) -> usize {
+    std::fs::read_to_string(log)
+        .map(|s| s.lines().filter(|l| l.starts_with("export")).count())
+        .unwrap_or(0)
+}
+
+// ---- the scenarios, each run against every shell ----
+
+fn allow_enter_leave(sh: Sh) {
+    let w = World::new();
+    let p = w.shell_nix("api");
+    let venv = w.venv(&p);
+    let mut t = Term::new(&w, sh);
+    let outside = t.env();
+
+    let screen = t.run(&format!("cd '{}'", p.display()));
+    assert!(screen.contains("is not allowed yet"), "{sh:?}: {screen}");
+    assert_eq!(s(t.env().get("FOO")), None);
+
+    // The prompt right after `dwell allow` loads the environment.
+    let screen = t.run(&format!("'{DWELL}' allow"));
+    assert!(screen.contains("evaluated in"), "{sh:?}: {screen}");
+    let inside = t.env();
+    assert_eq!(s(inside.get("FOO")).as_deref(), Some("bar"), "{sh:?}");
+    assert_eq!(s(inside.get("HOOKED")).as_deref(), Some("yes"));
+    assert_eq!(
+        s(inside.get("VIRTUAL_ENV")),
+        Some(venv.display().to_string())
+    );
+    assert_eq!(s(inside.get("PYTHONPATH")), None);
+    let which = t.run("command -v python");
+    assert!(
+        which.contains(&venv.join("bin/python").display().to_string()),
+        "{sh:?}: {which}"
+    );
+    let hello = t.run("hello");
+    assert!(
+        hello.contains("hello from the stand-in nixpkgs"),
+        "{sh:?}: {hello}"
+    );
+
+    // The user adds a PATH entry and sets a variable dwell set; then leaves.
+    t.run(&sh.prepend_path("/my/bin"));
+    t.run(&sh.set("FOO", "mine"));
+    let screen = t.run("cd ..");
+    assert!(screen.contains("unloaded"), "{sh:?}: {screen}");
+    let after = t.env();
+    assert_eq!(s(after.get("FOO")).as_deref(), Some("mine"), "{sh:?}");
+    let path = s(after.get("PATH")).unwrap();
+    assert_eq!(
+        path,
+        format!("/my/bin:{}", s(outside.get("PATH")).unwrap()),
+        "{sh:?}"
+    );
+    let mut expected = outside.clone();
+    expected.insert("PATH".into(), path.into());
+    expected.insert("FOO".into(), "mine".into());
+    assert_eq!(
+        differences(&expected, &after),
+        Vec::<String>::new(),
+        "{sh:?}"
+    );
+}
+
+fn idle_prompts_do_not_fork(sh: Sh) {
+    let w = World::new();
+    let p = w.shell_nix("idle");
+    w.allow(&p);
+    let (wrapper, log) = counting_wrapper(&w);
+    let mut t = Term::start(&w, sh, &wrapper, "", "", &w.dir);
+    t.run(&format!("cd '{}'", p.display()));
+    t.run("true");
+    assert_eq!(s(t.env().get("FOO")).as_deref(), Some("bar"), "{sh:?}");
+    let settled = calls(&log);
+    for _ in 0..10 {
+        t.run("true");
+    }
+    assert_eq!(
+        calls(&log),
+        settled,
+        "{sh:?}: idle prompts must not call dwell"
+    );
+    t.run("cd nix");
+    assert_eq!(
+        calls(&log),
+        settled + 1,
+        "{sh:?}: a cd calls it exactly once"
+    );
+    t.run("true");
+    assert_eq!(calls(&log), settled + 1, "{sh:?}");
+}
+
+fn installed_twice_runs_once(sh: Sh) {
+    let w = World::new();
+    let p = w.shell_nix("twice");
+    w.allow(&p);
+    let (wrapper, log) = counting_wrapper(&w);
+    let again = sh.hook(&wrapper);
+    let mut t = Term::start(&w, sh, &wrapper, "", &again, &w.dir);
+    t.run("true");
+    let before = calls(&log);
+    t.run(&format!("cd '{}'", p.display()));
+    assert_eq!(
+        calls(&log),
+        before + 1,
+        "{sh:?}: the hook is installed once"
+    );
+    assert_eq!(s(t.env().get("FOO")).as_deref(), Some("bar"));
+}
+
+fn edit_refreshes_at_next_prompt(sh: Sh) {
+    let w = World::new();
+    let p = w.shell_nix("refresh");
+    w.allow(&p);
+    let mut t = Term::new(&w, sh);
+    t.run(&format!("cd '{}'", p.display()));
+    assert_eq!(s(t.env().get("FOO")).as_deref(), Some("bar"), "{sh:?}");
+    let before = w.generation();
+    std::fs::write(p.join("nix/foo.nix"), "\"edited\"\n").unwrap();
+    // The daemon's watcher bumps the counter; the prompt after that sees it.
+    assert!(wait_for(10, || w.generation() != before), "no counter bump");
+    t.run("true");
+    assert_eq!(s(t.env().get("FOO")).as_deref(), Some("edited"), "{sh:?}");
+}
+
+fn starts_inside_a_project(sh: Sh) {
+    let w = World::new();
+    let p = w.shell_nix("inside");
+    w.allow(&p);
+    let sub = p.join("nix");
+    let mut t = Term::start(&w, sh, Path::new(DWELL), "", "", &sub);
+    assert_eq!(
+        s(t.env().get("FOO")).as_deref(),
+        Some("bar"),
+        "{sh:?}: first prompt activates"
+    );
+}
+
+fn hostile_values(sh: Sh) {
+    let w = World::new();
+    let p = w.project(
+        "hostile",
+        &[(
+            "shell.nix",
+            r#"{ pkgs ? import <nixpkgs> {} }: pkgs.mkShell {
+  Q = "a'b\"c $(touch ${builtins.getEnv "TMPDIR"}/pwned1) `touch ${builtins.getEnv "TMPDIR"}/pwned2` \\ end; %s {x} *";
+  shellHook = ''
+    export NL=$'one\ntwo\r\n'
+    export BIN=$'\x01\x7f\xff\xc3\xa9 %s %n -x'
+    export DASH='-e'
+  '';
+}
+"#,
+        )],
+    );
+    w.allow(&p);
+    let mut t = Term::new(&w, sh);
+    t.run(&format!("cd '{}'", p.display()));
+    let env = t.env();
+    let tmp = w.dir.display().to_string();
+    assert_eq!(
+        s(env.get("Q")),
+        Some(format!(
+            "a'b\"c $(touch {tmp}/pwned1) `touch {tmp}/pwned2` \\ end; %s {{x}} *"
+        )),
+        "{sh:?}"
+    );
+    assert_eq!(s(env.get("NL")).as_deref(), Some("one\ntwo\r\n"), "{sh:?}");
+    assert_eq!(
+        env["BIN"].as_bytes(),
+        b"\x01\x7f\xff\xc3\xa9 %s %n -x",
+        "{sh:?}"
+    );
+    assert_eq!(s(env.get("DASH")).as_deref(), Some("-e"), "{sh:?}");
+    assert!(!w.dir.join("pwned1").exists() && !w.dir.join("pwned2").exists());
+}
+
+macro_rules! for_each_shell {
+    ($($scenario:ident),+ $(,)?) => {
+        $(
+            mod $scenario {
+                use super::*;
+                #[test]
+                fn bash() {
+                    need!("nix");
+                    if need_shell(Sh::Bash) { super::$scenario(Sh::Bash) }
+                }
+                #[test]
+                fn zsh() {
+                    need!("nix");
+                    if need_shell(Sh::Zsh) { super::$scenario(Sh::Zsh) }
+                }
+                #[test]
+                fn fish() {
+                    need!("nix");
+                    if need_shell(Sh::Fish) { super::$scenario(Sh::Fish) }
+                }
+            }
+        )+
+    };
+}
+
+for_each_shell!(
+    allow_enter_leave,
+    idle_prompts_do_not_fork,
+    installed_twice_runs_once,
+    edit_refreshes_at_next_prompt,
+    starts_inside_a_project,
+    hostile_values,
+);
+
+// ---- what only some shells do ----
+
+#[test]
+fn zsh_and_fish_activate_on_a_cd_without_a_prompt() {
+    need!("nix");
+    for sh in [Sh::Zsh, Sh::Fish] {
+        if !need_shell(sh) {
+            continue;
+        }
+        let w = World::new();
+        let p = w.shell_nix("nopmt");
+        w.allow(&p);
+        let mut t = Term::new(&w, sh);
+        // One command line: the dump runs before any new prompt (as a key binding
+        // that cds would).
+        let file = w.dir.join("dump-nopmt");
+        t.run(&format!(
+            "cd '{}'; /usr/bin/env -0 > '{}'",
+            p.display(),
+            file.display()
+        ));
+        assert_eq!(
+            s(read_dump(&file).get("FOO")).as_deref(),
+            Some("bar"),
+            "{sh:?}"
+        );
+    }
+}
+
+#[test]
+fn exec_into_another_shell_keeps_a_correct_environment() {
+    need!("nix", "bash");
+    let w = World::new();
+    let p = w.shell_nix("exec");
+    w.allow(&p);
+    for to in [Sh::Zsh, Sh::Fish, Sh::Bash] {
+        if !need_shell(to) {
+            continue;
+        }
+        let mut t = Term::new(&w, Sh::Bash);
+        let outside = t.env();
+        t.run(&format!("cd '{}'", p.display()));
+        let inside = t.env();
+        // Replace bash by the other shell, with its own hook.
+        let rc = w.dir.join(format!("rc-exec-{}", unique()));
+        std::fs::write(&rc, to.rc("", &to.hook(Path::new(DWELL)), "")).unwrap();
+        let cmd = to.command(&w, &rc);
+        let mut line = String::from("exec");
+        for (k, v) in cmd.get_envs() {
+            if let Some(v) = v
+                && k == "ZDOTDIR"
+            {
+                line = format!("ZDOTDIR='{}' exec", v.to_string_lossy());
+            }
+        }
+        line.push(' ');
+        line.push_str(to.name());
+        for arg in cmd.get_args() {
+            line.push_str(&format!(" '{}'", arg.to_string_lossy()));
+        }
+        t.session.send_line(&line).unwrap();
+        t.sh = to;
+        t.sync();
+        let there = t.env();
+        assert_eq!(s(there.get("FOO")).as_deref(), Some("bar"), "{to:?}");
+        assert_eq!(
+            s(there.get("PATH")),
+            s(inside.get("PATH")),
+            "{to:?}: PATH not doubled"
+        );
+        t.run("cd ..");
+        let back = t.env();
+        assert_eq!(differences(&outside, &back), Vec::<String>::new(), "{to:?}");
+    }
+}
+
+#[test]
+fn bash_coexists_with_prompt_command_and_keeps_exit_status() {
+    need!("nix", "bash");
+    let w = World::new();
+    let log = w.dir.join("pc.log");
+    for (form, pre) in [
+        (
+            "string",
+            format!("PROMPT_COMMAND='echo ran >> {}'", log.display()),
+        ),
+        (
+            "array",
+            format!("PROMPT_COMMAND=('echo ran >> {}')", log.display()),
+        ),
+    ] {
+        let _ = std::fs::remove_file(&log);
+        // Installing twice (a re-sourced ~/.bashrc) must not stack the hook.
+        let hook = Sh::Bash.hook(Path::new(DWELL));
+        let mut t = Term::start(&w, Sh::Bash, Path::new(DWELL), &pre, &hook, &w.dir);
+        let pc = t.run("declare -p PROMPT_COMMAND");
+        assert_eq!(pc.matches("__dwell_hook").count(), 1, "{form}: {pc}");
+        t.run("PS1='[st=$?] '");
+        t.session.send_line("false").unwrap();
+        t.session.exp_string("[st=1]").unwrap();
+        t.session.send_line("true").unwrap();
+        t.session.exp_string("[st=0]").unwrap();
+        t.sync();
+        let ran = std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(
+            ran.lines().count() >= 2,
+            "{form}: the user's PROMPT_COMMAND runs"
+        );
+    }
+}
+
+#[test]
+fn status_line_is_colored_on_a_terminal_unless_no_color() {
+    need!("nix", "bash");
+    let mut w = World::new();
+    let p = w.shell_nix("color");
+    w.allow(&p);
+    {
+        let mut t = Term::new(&w, Sh::Bash);
+        let screen = t.run(&format!("cd '{}'", p.display()));
+        assert!(
+            screen.contains("\u{1b}["),
+            "colored on a terminal: {screen:?}"
+        );
+    }
+    w.env.insert("NO_COLOR".into(), "1".into());
+    let mut t = Term::new(&w, Sh::Bash);
+    let screen = t.run(&format!("cd '{}'", p.display()));
+    assert!(screen.contains("cached"), "{screen:?}");
+    assert!(!screen.contains('\u{1b}'), "NO_COLOR: {screen:?}");
+}
+
+/// Each hook, loaded under the shell's strict settings, prints nothing and fails
+/// nothing (as zoxide tests its init scripts).
+#[test]
+fn hooks_are_clean_under_strict_modes() {
+    need!("nix");
+    let w = World::new();
+    for sh in ALL {
+        if !need_shell(sh) {
+            continue;
+        }
+        let script = match sh {
+            Sh::Bash => {
+                format!("eval \"$('{DWELL}' hook bash)\"; __dwell_hook; __dwell_hook; echo done")
+            }
+            Sh::Zsh => {
+                format!("eval \"$('{DWELL}' hook zsh)\"; __dwell_hook; __dwell_hook; echo done")
+            }
+            Sh::Fish => format!("'{DWELL}' hook fish | source; and echo done"),
+        };
+        let mut cmd = Command::new(sh.name());
+        match sh {
+            Sh::Bash => cmd.args(["--noprofile", "--norc", "-e", "-u", "-o", "pipefail", "-c"]),
+            Sh::Zsh => cmd.args(["--no-rcs", "-e", "-u", "-o", "pipefail", "-c"]),
+            Sh::Fish => cmd.args(["--no-config", "-c"]),
+        };
+        let out = cmd
+            .arg(script)
+            .current_dir(&w.dir)
+            .env_clear()
+            .envs(&w.env)
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{sh:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "done\n", "{sh:?}");
+    }
+}
+
+fn hook_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("shell-hooks")
+        .join(name)
+}
+
+#[test]
+fn bash_hook_passes_shellcheck() {
+    let Some(shellcheck) = require("shellcheck") else {
+        return;
+    };
+    let out = Command::new(shellcheck)
+        .args(["--shell=bash", "--enable=all", "--exclude=SC2154"])
+        .arg(hook_file("dwell.bash"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn zsh_and_fish_hooks_parse_and_fish_is_indented() {
+    if let Some(zsh) = require("zsh") {
+        let out = Command::new(zsh)
+            .arg("-n")
+            .arg(hook_file("dwell.zsh"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    if require("fish").is_some() {
+        let out = Command::new("fish")
+            .arg("-n")
+            .arg(hook_file("dwell.fish"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = Command::new("fish_indent")
+            .arg("--check")
+            .arg(hook_file("dwell.fish"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "run fish_indent -w shell-hooks/dwell.fish"
+        );
+    }
+}
