@@ -473,51 +473,74 @@ fn zsh_and_fish_activate_on_a_cd_without_a_prompt() {
     }
 }
 
+/// `exec zsh` from an activated bash, and every other pair: the new shell inherits
+/// DWELL_STATE, keeps the environment as it is, and leaving restores the original.
 #[test]
 fn exec_into_another_shell_keeps_a_correct_environment() {
-    need!("nix", "bash");
+    need!("nix");
     let w = World::new();
     let p = w.shell_nix("exec");
     w.allow(&p);
-    for to in [Sh::Zsh, Sh::Fish, Sh::Bash] {
-        if !need_shell(to) {
-            continue;
-        }
-        let mut t = Term::new(&w, Sh::Bash);
-        let outside = t.env();
-        t.run(&format!("cd '{}'", p.display()));
-        let inside = t.env();
-        // Replace bash by the other shell, with its own hook.
-        let rc = w.dir.join(format!("rc-exec-{}", unique()));
-        std::fs::write(&rc, to.rc("", &to.hook(Path::new(DWELL)), "")).unwrap();
-        let cmd = to.command(&w, &rc);
-        let mut line = String::from("exec");
-        for (k, v) in cmd.get_envs() {
-            if let Some(v) = v
-                && k == "ZDOTDIR"
-            {
-                line = format!("ZDOTDIR='{}' exec", v.to_string_lossy());
+    for from in ALL {
+        for to in ALL {
+            if from == to || !need_shell(from) || !need_shell(to) {
+                continue;
             }
+            let mut t = Term::new(&w, from);
+            let outside = t.env();
+            t.run(&format!("cd '{}'", p.display()));
+            let inside = t.env();
+            // Replace the shell by the other one, with its own hook.
+            let rc = w.dir.join(format!("rc-exec-{}", unique()));
+            std::fs::write(&rc, to.rc("", &to.hook(Path::new(DWELL)), "")).unwrap();
+            let cmd = to.command(&w, &rc);
+            let mut line = String::from("exec");
+            if let Some((_, Some(zdot))) = cmd.get_envs().find(|(k, _)| *k == "ZDOTDIR") {
+                line = match from {
+                    Sh::Fish => format!("exec env ZDOTDIR='{}'", zdot.to_string_lossy()),
+                    _ => format!("ZDOTDIR='{}' exec", zdot.to_string_lossy()),
+                };
+            }
+            line.push(' ');
+            line.push_str(to.name());
+            for arg in cmd.get_args() {
+                line.push_str(&format!(" '{}'", arg.to_string_lossy()));
+            }
+            t.session.send_line(&line).unwrap();
+            t.sh = to;
+            t.sync();
+            let there = t.env();
+            let pair = format!("{from:?} -> {to:?}");
+            assert_eq!(s(there.get("FOO")).as_deref(), Some("bar"), "{pair}");
+            assert_eq!(
+                s(there.get("PATH")),
+                s(inside.get("PATH")),
+                "{pair}: PATH not doubled"
+            );
+            t.run("cd ..");
+            let back = t.env();
+            assert_eq!(differences(&outside, &back), Vec::<String>::new(), "{pair}");
         }
-        line.push(' ');
-        line.push_str(to.name());
-        for arg in cmd.get_args() {
-            line.push_str(&format!(" '{}'", arg.to_string_lossy()));
-        }
-        t.session.send_line(&line).unwrap();
-        t.sh = to;
-        t.sync();
-        let there = t.env();
-        assert_eq!(s(there.get("FOO")).as_deref(), Some("bar"), "{to:?}");
-        assert_eq!(
-            s(there.get("PATH")),
-            s(inside.get("PATH")),
-            "{to:?}: PATH not doubled"
-        );
-        t.run("cd ..");
-        let back = t.env();
-        assert_eq!(differences(&outside, &back), Vec::<String>::new(), "{to:?}");
     }
+}
+
+#[test]
+fn fish_gets_path_as_a_list() {
+    need!("nix", "fish");
+    let w = World::new();
+    let p = w.shell_nix("fishpath");
+    w.allow(&p);
+    let mut t = Term::new(&w, Sh::Fish);
+    t.run(&format!("cd '{}'", p.display()));
+    let out = t.run("echo entries=(count $PATH); contains -- /usr/bin $PATH; and echo has-usr-bin");
+    assert!(out.contains("has-usr-bin"), "{out}");
+    let count: usize = out
+        .rsplit("entries=")
+        .next()
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(count >= 4, "PATH is a list in fish: {out}");
 }
 
 #[test]

@@ -5,4 +5,5 @@ mod util;
 
 mod daemon;
 mod flows;
+mod quoting;
 mod shells;
