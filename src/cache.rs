@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// Bumped whenever the on-disk format or the meaning of a key changes.
-pub const FORMAT: u32 = 1;
-/// Generations kept per project.
+pub const FORMAT: u32 = 2;
+/// Generations kept per project, unless the user config says otherwise.
 pub const KEEP: usize = 8;
 
 /// The recorded state of one input file.
@@ -58,6 +58,44 @@ pub struct Generation {
     pub eval_ms: u64,
     /// When the inputs were stat'ed and hashed (ns since the epoch).
     pub recorded_at_ns: i64,
+    /// The Nix profile holding this environment's GC root.
+    #[serde(default)]
+    pub gc_root: Option<PathBuf>,
+    /// The store paths the environment refers to; if one vanished (garbage
+    /// collected despite the root), the generation is invalid.
+    #[serde(default)]
+    pub store_paths: Vec<PathBuf>,
+}
+
+impl Generation {
+    /// Whether every store path the environment refers to still exists.
+    pub fn store_paths_exist(&self) -> bool {
+        self.store_paths.iter().all(|p| p.exists())
+    }
+}
+
+/// Removes a Nix profile made for a generation: the profile link and its
+/// `NAME-N-link` generations. Nix drops the indirect roots that now dangle.
+pub fn remove_gc_root(profile: &Path) {
+    let _ = std::fs::remove_file(profile);
+    let (Some(dir), Some(name)) = (profile.parent(), profile.file_name()) else {
+        return;
+    };
+    let prefix = format!("{}-", name.to_string_lossy());
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.filter_map(|e| e.ok()) {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if let Some(rest) = file.strip_prefix(&prefix)
+                && rest.ends_with("-link")
+                && rest
+                    .trim_end_matches("-link")
+                    .chars()
+                    .all(|c| c.is_ascii_digit())
+            {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
 }
 
 fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
@@ -248,6 +286,9 @@ pub fn validate(generation: &mut Generation) -> (bool, bool) {
             (true, None) => {}
         }
     }
+    if !generation.store_paths_exist() {
+        return (false, false);
+    }
     if refreshed {
         generation.recorded_at_ns = now_ns();
     }
@@ -259,7 +300,8 @@ pub fn validate(generation: &mut Generation) -> (bool, bool) {
 pub struct Lookup {
     /// The newest generation whose inputs all match the files on disk.
     pub valid: Option<Generation>,
-    /// The newest generation at all (the last good one to fall back to).
+    /// The newest generation whose store paths still exist (the last good one
+    /// to fall back to when an evaluation fails).
     pub newest: Option<Generation>,
 }
 
@@ -267,19 +309,99 @@ pub struct Lookup {
 /// per project kept in memory.
 pub struct Cache {
     dir: PathBuf,
+    keep: usize,
     memory: Mutex<HashMap<(PathBuf, String), Generation>>,
 }
 
+/// What a prune removed (or would remove, in a dry run).
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Pruned {
+    pub generations: usize,
+    pub projects: BTreeSet<PathBuf>,
+    pub gc_roots: usize,
+    pub bytes: u64,
+}
+
 impl Cache {
-    pub fn new(cache_dir: &Path) -> Cache {
+    pub fn new(cache_dir: &Path, keep: usize) -> Cache {
         Cache {
             dir: cache_dir.join(format!("v{FORMAT}")),
+            keep: keep.max(1),
             memory: Mutex::new(HashMap::new()),
         }
     }
 
     fn project_dir(&self, root: &Path) -> PathBuf {
         self.dir.join(path_id(root))
+    }
+
+    fn file(&self, generation: &Generation) -> PathBuf {
+        self.project_dir(&generation.root)
+            .join(format!("{}.json", generation.key))
+    }
+
+    /// Marks `generation` as used now (the file's mtime is its last use), at most
+    /// once an hour, so serving from the cache costs no write.
+    pub fn touch(&self, generation: &Generation) {
+        let file = self.file(generation);
+        let stale = std::fs::metadata(&file)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > std::time::Duration::from_secs(3600));
+        if stale && let Ok(f) = std::fs::File::options().append(true).open(&file) {
+            let _ = f.set_modified(std::time::SystemTime::now());
+        }
+    }
+
+    /// Drops every generation not used within `older_than` (all projects), with
+    /// its GC root. In a dry run, only reports.
+    pub fn prune(&self, older_than: std::time::Duration, dry_run: bool) -> Pruned {
+        let mut pruned = Pruned::default();
+        let Ok(projects) = std::fs::read_dir(&self.dir) else {
+            return pruned;
+        };
+        for project in projects.filter_map(|e| e.ok()) {
+            let Ok(files) = std::fs::read_dir(project.path()) else {
+                continue;
+            };
+            for file in files.filter_map(|e| e.ok()) {
+                let path = file.path();
+                let Ok(meta) = file.metadata() else { continue };
+                let old = meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > older_than);
+                if !old || path.extension().is_none_or(|e| e != "json") {
+                    continue;
+                }
+                let generation = std::fs::read(&path)
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<Generation>(&b).ok());
+                pruned.generations += 1;
+                pruned.bytes += meta.len();
+                if let Some(g) = &generation {
+                    pruned.projects.insert(g.root.clone());
+                    if g.gc_root.is_some() {
+                        pruned.gc_roots += 1;
+                    }
+                }
+                if dry_run {
+                    continue;
+                }
+                if let Some(root) = generation.as_ref().and_then(|g| g.gc_root.as_ref()) {
+                    remove_gc_root(root);
+                }
+                let _ = std::fs::remove_file(&path);
+            }
+            if !dry_run {
+                // Removes the project's directory once it is empty.
+                let _ = std::fs::remove_dir(project.path());
+            }
+        }
+        self.memory.lock().unwrap().clear();
+        pruned
     }
 
     /// Every readable generation of `root` in `context`, newest first. Corrupt or
@@ -327,10 +449,10 @@ impl Cache {
         }
         let mut lookup = Lookup::default();
         for mut generation in self.generations(root, context) {
-            if lookup.newest.is_none() {
+            let (valid, refreshed) = validate(&mut generation);
+            if lookup.newest.is_none() && generation.store_paths_exist() {
                 lookup.newest = Some(generation.clone());
             }
-            let (valid, refreshed) = validate(&mut generation);
             if valid {
                 if refreshed {
                     let _ = self.store(&generation);
@@ -361,24 +483,46 @@ impl Cache {
         write_atomic(&dir.join(format!("{}.json", generation.key)), &bytes)
     }
 
-    /// Saves a new generation and drops the oldest beyond [`KEEP`].
+    /// Saves a new generation and drops the oldest beyond the number kept, with
+    /// their GC roots. A generation it replaces (same key) gives up its root.
     pub fn save(&self, generation: &Generation) -> std::io::Result<()> {
-        self.remember_and_store(generation);
+        let replaced = std::fs::read(self.file(generation))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Generation>(&b).ok());
+        if let Some(old) = replaced
+            && old.gc_root != generation.gc_root
+            && let Some(root) = &old.gc_root
+        {
+            remove_gc_root(root);
+        }
+        self.store(generation)?;
+        self.memory.lock().unwrap().insert(
+            (generation.root.clone(), generation.context.clone()),
+            generation.clone(),
+        );
         let dir = self.project_dir(&generation.root);
-        let mut all: Vec<(u64, PathBuf)> = std::fs::read_dir(&dir)?
+        let mut all: Vec<(u64, PathBuf, Option<PathBuf>)> = std::fs::read_dir(&dir)?
             .filter_map(|e| e.ok())
             .filter_map(|e| {
                 let path = e.path();
                 let bytes = std::fs::read(&path).ok()?;
                 let g: Generation = serde_json::from_slice(&bytes).ok()?;
-                Some((g.evaluated_at_ms, path))
+                Some((g.evaluated_at_ms, path, g.gc_root))
             })
             .collect();
-        all.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
-        for (_, path) in all.into_iter().skip(KEEP) {
+        all.sort_by_key(|(at, _, _)| std::cmp::Reverse(*at));
+        for (_, path, root) in all.into_iter().skip(self.keep) {
+            if let Some(root) = root {
+                remove_gc_root(&root);
+            }
             let _ = std::fs::remove_file(path);
         }
         Ok(())
+    }
+
+    /// Forgets every in-memory copy (after a prune by another process).
+    pub fn forget_all(&self) {
+        self.memory.lock().unwrap().clear();
     }
 
     /// Forgets the in-memory copy for `root` (after its inputs changed).
@@ -403,6 +547,8 @@ mod tests {
             evaluated_at_ms: crate::paths::now_ms(),
             eval_ms: 1,
             recorded_at_ns: now_ns(),
+            gc_root: None,
+            store_paths: Vec::new(),
         }
     }
 
@@ -435,13 +581,13 @@ mod tests {
     #[test]
     fn corrupt_files_are_ignored_and_removed() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::new(dir.path());
+        let cache = Cache::new(dir.path(), KEEP);
         let root = Path::new("/some/project");
         let g = generation(root, Vec::new());
         cache.save(&g).unwrap();
         let pdir = cache.project_dir(root);
         std::fs::write(pdir.join("bad.json"), "{\"format\": 1, trunc").unwrap();
-        let fresh = Cache::new(dir.path());
+        let fresh = Cache::new(dir.path(), KEEP);
         let found = fresh.lookup(root, "ctx");
         assert_eq!(found.valid.unwrap().key, g.key);
         assert!(!pdir.join("bad.json").exists());

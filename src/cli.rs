@@ -71,6 +71,15 @@ pub enum Command {
         #[arg(last = true, required = true)]
         command: Vec<OsString>,
     },
+    /// Drop cached generations not used recently, with their GC roots.
+    Prune {
+        /// Drop generations not used for this long (s, m, h, d, w).
+        #[arg(long, default_value = "30d", value_name = "DURATION")]
+        older_than: String,
+        /// Only say what would be dropped.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Run the daemon in the foreground (clients start it on their own).
     Daemon,
     /// Stop the running daemon.

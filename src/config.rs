@@ -42,6 +42,32 @@ pub struct UserConfig {
     pub trusted: Vec<PathBuf>,
     /// Print the status line on entering a project (default true).
     pub status_line: Option<bool>,
+    /// Generations kept per project (default 8).
+    pub generations: Option<usize>,
+    /// The daemon drops generations not used for this long (default "30d";
+    /// "off" never prunes).
+    pub prune_after: Option<String>,
+}
+
+/// Parses a duration like `30d`, `12h`, `90m`, `45s` or `2w`.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("{text:?} has no unit (s, m, h, d or w)"))?;
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} does not start with a number"))?;
+    let secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        "w" => 7 * 86400,
+        _ => return Err(format!("{text:?}: unknown unit {unit:?} (s, m, h, d or w)")),
+    };
+    Ok(std::time::Duration::from_secs(n * secs))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,5 +103,20 @@ impl UserConfig {
             }
         }
         Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30d").unwrap().as_secs(), 30 * 86400);
+        assert_eq!(parse_duration("2w").unwrap().as_secs(), 14 * 86400);
+        assert_eq!(parse_duration("0s").unwrap().as_secs(), 0);
+        assert!(parse_duration("30").is_err());
+        assert!(parse_duration("d").is_err());
+        assert!(parse_duration("3y").is_err());
     }
 }

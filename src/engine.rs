@@ -41,7 +41,7 @@ impl Engine {
     pub fn new(paths: Paths) -> Engine {
         let user = UserConfig::load(&paths.user_config()).unwrap_or_default();
         Engine {
-            cache: Cache::new(&paths.cache),
+            cache: Cache::new(&paths.cache, user.generations.unwrap_or(crate::cache::KEEP)),
             trust: TrustStore::new(&paths.data),
             user: Mutex::new(user),
             paths,
@@ -122,6 +122,12 @@ impl Engine {
         ops
     }
 
+    /// A generation handed to a shell: remembered as used, and watched.
+    fn served(&self, generation: &Generation) {
+        self.cache.touch(generation);
+        (self.on_served)(generation);
+    }
+
     fn serve(project: &Project, generation: Option<&Generation>, freshness: Freshness) -> Served {
         let mut ops = generation.map(|g| g.recipe.ops.clone()).unwrap_or_default();
         ops.extend(Self::layers(project));
@@ -155,7 +161,21 @@ impl Engine {
         let started_ns = now_ns();
         let tools = self.tools()?;
         let lock_existed = project.root.join("flake.lock").exists();
-        let evaluation = evaluate(&tools, project, eval_env)?;
+        let gcroots = self.paths.state.join("gcroots");
+        crate::paths::private_dir(&gcroots).map_err(std::io::Error::other)?;
+        let profile = gcroots.join(format!(
+            "{}-{}-{}",
+            crate::paths::path_id(&project.root),
+            now_ms(),
+            crate::paths::unique() % 100_000
+        ));
+        let evaluation = match evaluate(&tools, project, eval_env, &profile) {
+            Ok(evaluation) => evaluation,
+            Err(e) => {
+                crate::cache::remove_gc_root(&profile);
+                return Err(e);
+            }
+        };
         if project.kind == Kind::Flake
             && !lock_existed
             && let Err(e) = self.trust.accept_new_lock(project)
@@ -174,6 +194,23 @@ impl Engine {
         // edit racing with it.
         let written = (!lock_existed).then(|| project.root.join("flake.lock"));
         let inputs = record_inputs(&paths, started_ns, written.as_deref());
+        let store_dir = crate::eval::store_dir(eval_env);
+        let mut store_paths = std::collections::BTreeSet::new();
+        if let Ok(env_path) = std::fs::canonicalize(&profile) {
+            store_paths.insert(env_path);
+        }
+        for op in &evaluation.recipe.ops {
+            let values: Vec<&crate::value::Value> = match op {
+                Op::Set { value, .. } => vec![value],
+                Op::Prepend { entries, .. } | Op::Append { entries, .. } => {
+                    entries.iter().collect()
+                }
+                Op::Unset { .. } => vec![],
+            };
+            for value in values {
+                crate::store_path::find_in(value.as_bytes(), &store_dir, &mut store_paths);
+            }
+        }
         let generation = Generation {
             format: crate::cache::FORMAT,
             key: generation_key(context, &inputs),
@@ -185,6 +222,8 @@ impl Engine {
             evaluated_at_ms: now_ms(),
             eval_ms: evaluation.duration.as_millis() as u64,
             recorded_at_ns: now_ns(),
+            gc_root: Some(profile),
+            store_paths: store_paths.into_iter().collect(),
         };
         if let Err(e) = self.cache.save(&generation) {
             eprintln!("dwell: could not write the cache: {e}");
@@ -245,7 +284,7 @@ impl Engine {
     ) -> (Option<Served>, Option<String>) {
         let asked_ns = now_ns();
         if !force && let Some(g) = self.cache.lookup(&project.root, context).valid {
-            (self.on_served)(&g);
+            self.served(&g);
             return (
                 Some(Self::serve(project, Some(&g), Freshness::Cached)),
                 None,
@@ -257,7 +296,7 @@ impl Engine {
                 // Another request evaluated while we waited: use its result.
                 let lookup = self.cache.lookup(&project.root, context);
                 if let Some(g) = &lookup.valid {
-                    (self.on_served)(g);
+                    self.served(g);
                     return (Some(Self::serve(project, Some(g), Freshness::Cached)), None);
                 }
                 if let Some(failure) = self.failure_since(&project.root, asked_ns) {
@@ -266,7 +305,7 @@ impl Engine {
                 continue;
             };
             if !force && let Some(g) = self.cache.lookup(&project.root, context).valid {
-                (self.on_served)(&g);
+                self.served(&g);
                 return (
                     Some(Self::serve(project, Some(&g), Freshness::Cached)),
                     None,
@@ -275,7 +314,7 @@ impl Engine {
             return match self.evaluate_and_save(project, eval_env, context) {
                 Ok(g) => {
                     self.failures.lock().unwrap().remove(&project.root);
-                    (self.on_served)(&g);
+                    self.served(&g);
                     (
                         Some(Self::serve(project, Some(&g), Freshness::Evaluated)),
                         None,
@@ -329,6 +368,7 @@ impl Engine {
             generation: None,
             last_error: None,
             daemon: None,
+            not_traced: None,
         };
         let (project, trust) = match self.project(dir) {
             Ok(Some(found)) => found,
@@ -339,6 +379,10 @@ impl Engine {
             }
         };
         report.project = Some(Self::info(&project, trust));
+        if project.kind.is_nix() {
+            report.not_traced =
+                Some(crate::trace::coverage_gaps(project.kind == Kind::Flake).into());
+        }
         if project.kind == Kind::Venv {
             report.cache = Some(CacheState::NotNeeded);
             return report;
@@ -363,11 +407,23 @@ impl Engine {
             (None, None) => (CacheState::NeverEvaluated, None),
         };
         report.cache = Some(state);
+        let kept = self.cache.generations(&project.root, &context).len();
         report.generation = generation.map(|g| GenerationSummary {
             key: g.key.clone(),
             evaluated_at_ms: g.evaluated_at_ms,
             eval_ms: g.eval_ms,
             inputs: g.inputs.iter().map(|i| i.path.clone()).collect(),
+            gc_root: g.gc_root.clone(),
+            packages: match (
+                self.tools(),
+                g.gc_root
+                    .as_ref()
+                    .and_then(|r| std::fs::canonicalize(r).ok()),
+            ) {
+                (Ok(tools), Some(env_path)) => crate::eval::packages(&tools, &env_path, eval_env),
+                _ => Vec::new(),
+            },
+            generations: kept,
         });
         report
     }

@@ -4,6 +4,7 @@
 
 use crate::project::{Kind, Project};
 use crate::recipe::{Env, Recipe, diff};
+use crate::trace;
 use crate::value::Value;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::ffi::OsString;
@@ -215,59 +216,53 @@ pub fn error_tail(log: &str) -> String {
     }
 }
 
-/// Files read by an evaluation, from Nix's `-vv` log. Store copies of a flake's
-/// source are mapped back to the directory they were copied from.
-pub fn inputs_from_log(log: &str, store_dir: &Path) -> BTreeSet<PathBuf> {
-    fn quoted(rest: &str) -> Option<&str> {
-        let rest = rest.strip_prefix('\'')?;
-        Some(&rest[..rest.find('\'')?])
+/// The names of the derivations an environment was built from: the inputs of the
+/// devShell's `-env` derivation, found from the environment's store path.
+pub fn packages(tools: &Tools, env_path: &Path, eval_env: &EvalEnv) -> Vec<String> {
+    let nix_store = tools.nix.with_file_name("nix-store");
+    let deriver = Command::new(&nix_store)
+        .env_clear()
+        .envs(child_env(eval_env))
+        .args(["--query", "--deriver"])
+        .arg(env_path)
+        .stdin(Stdio::null())
+        .output();
+    let Ok(deriver) = deriver else {
+        return Vec::new();
+    };
+    let drv = String::from_utf8_lossy(&deriver.stdout).trim().to_string();
+    if !deriver.status.success() || !drv.ends_with(".drv") {
+        return Vec::new();
     }
-    let mut copies: Vec<(PathBuf, PathBuf)> = Vec::new();
-    let mut pending_copy: Option<PathBuf> = None;
-    let mut evaluated: Vec<PathBuf> = Vec::new();
-    let mut inputs = BTreeSet::new();
-    for line in log.lines() {
-        if let Some(rest) = line.strip_prefix("evaluating file ") {
-            let Some(file) = quoted(rest) else { continue };
-            let file = PathBuf::from(file);
-            // Nix 2.8 logs "copying '<dir>'..." for a flake source, then evaluates
-            // its flake.nix from the store copy: that pairs the copy with its origin.
-            if file.file_name().is_some_and(|n| n == "flake.nix")
-                && file.starts_with(store_dir)
-                && let Some(origin) = pending_copy.take()
-                && let Some(copy) = file.parent()
-            {
-                copies.push((copy.to_path_buf(), origin));
-            }
-            evaluated.push(file);
-        } else if let Some(rest) = line.strip_prefix("copying ") {
-            if let Some(dir) = quoted(rest) {
-                pending_copy = Some(PathBuf::from(dir));
-            }
-        } else if let Some(rest) = line.strip_prefix("copied source ")
-            && let Some(src) = quoted(rest)
-        {
-            let src = PathBuf::from(src);
-            if !src.starts_with(store_dir) {
-                inputs.insert(src);
-            }
-        }
-    }
-    for file in evaluated {
-        let mapped = copies
-            .iter()
-            .find_map(|(copy, origin)| file.strip_prefix(copy).ok().map(|rel| origin.join(rel)));
-        match mapped {
-            Some(path) => {
-                inputs.insert(path);
-            }
-            None if !file.starts_with(store_dir) => {
-                inputs.insert(file);
-            }
-            None => {}
-        }
-    }
-    inputs
+    let shown = Command::new(&tools.nix)
+        .env_clear()
+        .envs(child_env(eval_env))
+        .args([
+            "--extra-experimental-features",
+            "nix-command",
+            "show-derivation",
+        ])
+        .arg(&drv)
+        .stdin(Stdio::null())
+        .output();
+    let Ok(shown) = shown else { return Vec::new() };
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(&shown.stdout) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = json
+        .as_object()
+        .into_iter()
+        .flat_map(|drvs| drvs.values())
+        .filter_map(|d| d["inputDrvs"].as_object())
+        .flat_map(|inputs| inputs.keys())
+        .filter_map(|path| {
+            let base = Path::new(path).file_name()?.to_str()?;
+            let name = base.get(33..)?.strip_suffix(".drv")?;
+            Some(name.to_string())
+        })
+        .collect();
+    names.sort();
+    names
 }
 
 /// The store directory Nix uses under `eval_env`.
@@ -293,10 +288,12 @@ fn child_env(eval_env: &EvalEnv) -> Vec<(OsString, OsString)> {
 }
 
 /// Evaluates `project` (which must be a Nix project) and captures its environment.
+/// `profile` becomes a Nix profile (an indirect GC root) of the environment.
 pub fn evaluate(
     tools: &Tools,
     project: &Project,
     eval_env: &EvalEnv,
+    profile: &Path,
 ) -> Result<Evaluation, EvalError> {
     let started = Instant::now();
     let entry = project
@@ -312,7 +309,10 @@ pub fn evaluate(
             "--extra-experimental-features",
             "nix-command flakes",
             "print-dev-env",
-        ]);
+        ])
+        // The profile is the GC root that keeps this environment in the store.
+        .arg("--profile")
+        .arg(profile);
     match project.kind {
         Kind::Flake => {
             let dir = entry.parent().unwrap_or(&project.root);
@@ -324,10 +324,13 @@ pub fn evaluate(
             cmd.arg(flake_ref);
         }
         _ => {
-            cmd.arg("--file").arg(entry);
-            if let Some(attr) = &project.config.attr {
-                cmd.arg(attr);
-            }
+            // Through the tracing wrapper, so that readFile/readDir are seen.
+            cmd.args(["--impure", "--expr", trace::WRAPPER, "--argstr", "root"])
+                .arg(&project.root)
+                .args(["--argstr", "entry"])
+                .arg(entry)
+                .args(["--argstr", "attr"])
+                .arg(project.config.attr.as_deref().unwrap_or(""));
         }
     }
     let out = run(cmd, "nix")?;
@@ -335,8 +338,14 @@ pub fn evaluate(
     if !out.status.success() {
         return Err(EvalError::Nix(error_tail(&log)));
     }
-    let mut inputs = inputs_from_log(&log, &store_dir(eval_env));
+    let mut inputs = trace::inputs_from_log(&log, &store_dir(eval_env));
     inputs.insert(entry.clone());
+    if project.kind == Kind::Flake {
+        // Nix 2.8 does not log what a flake reads with readFile/readDir: take the
+        // relative paths its .nix files name (conservative: more, never fewer).
+        let named = trace::path_literal_inputs(&inputs, &project.root);
+        inputs.extend(named);
+    }
     let recipe = capture(tools, project, eval_env, &out.stdout)?;
     inputs.retain(|p| !p.as_os_str().is_empty());
     Ok(Evaluation {
@@ -433,30 +442,6 @@ pub fn parse_env_dump(dump: &[u8]) -> Env {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn flake_copies_map_back() {
-        let log = "copying '/p'...\n\
-            evaluating file '/s/aaa-source/flake.nix'\n\
-            copying '/np'...\n\
-            evaluating file '/s/bbb-source/flake.nix'\n\
-            evaluating file '/s/aaa-source/nix/py.nix'\n\
-            evaluating file '/s/ccc-other/x.nix'\n\
-            copied source '/p/data' -> '/s/ddd-data'\n\
-            evaluating file '/home/u/chan/default.nix'\n";
-        let inputs = inputs_from_log(log, Path::new("/s"));
-        let expect: BTreeSet<PathBuf> = [
-            "/p/flake.nix",
-            "/np/flake.nix",
-            "/p/nix/py.nix",
-            "/p/data",
-            "/home/u/chan/default.nix",
-        ]
-        .iter()
-        .map(PathBuf::from)
-        .collect();
-        assert_eq!(inputs, expect);
-    }
 
     #[test]
     fn error_tail_starts_at_error() {

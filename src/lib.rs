@@ -18,6 +18,8 @@ pub mod recipe;
 pub mod shell;
 pub mod state;
 pub mod status_line;
+pub mod store_path;
+pub mod trace;
 pub mod trust;
 pub mod value;
 pub mod venv;

@@ -16,6 +16,10 @@ fn main() -> ExitCode {
         Command::Status { dir, json } => cmd::status::run(dir, json, no_daemon),
         Command::Reload { dir } => cmd::reload::run(dir, no_daemon),
         Command::Exec { dir, command } => cmd::exec::run(dir, command, no_daemon),
+        Command::Prune {
+            older_than,
+            dry_run,
+        } => cmd::prune::run(&older_than, dry_run),
         Command::Daemon => cmd::daemon::run(),
         Command::Stop => cmd::stop::run(),
     };

@@ -114,6 +114,12 @@ pub struct GenerationSummary {
     pub evaluated_at_ms: u64,
     pub eval_ms: u64,
     pub inputs: Vec<PathBuf>,
+    /// The Nix profile that roots the environment against garbage collection.
+    pub gc_root: Option<PathBuf>,
+    /// The derivations the devShell is built from (`nix show-derivation`).
+    pub packages: Vec<String>,
+    /// Generations kept for this project and these settings.
+    pub generations: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -124,6 +130,8 @@ pub struct StatusReport {
     pub generation: Option<GenerationSummary>,
     pub last_error: Option<String>,
     pub daemon: Option<DaemonInfo>,
+    /// What input tracing cannot see for this kind of project.
+    pub not_traced: Option<String>,
 }
 
 impl<T> Envelope<T> {

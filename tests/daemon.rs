@@ -168,7 +168,7 @@ fn truncated_cache_file_is_ignored_and_replaced() {
     w.allow(&p);
     SimShell::new(&w).prompt(&p);
     w.stop();
-    let cache = w.home.join(".cache/dwell/v1");
+    let cache = cache_dir(&w);
     let mut files = Vec::new();
     for dir in std::fs::read_dir(&cache).unwrap() {
         for f in std::fs::read_dir(dir.unwrap().path()).unwrap() {
@@ -209,7 +209,7 @@ fn cache_and_runtime_files_are_private() {
     SimShell::new(&w).prompt(&p);
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&w.runtime.join("dwell")), 0o700);
-    let cache = w.home.join(".cache/dwell/v1");
+    let cache = cache_dir(&w);
     for dir in std::fs::read_dir(&cache).unwrap() {
         let dir = dir.unwrap().path();
         assert_eq!(mode(&dir), 0o700);

@@ -238,6 +238,30 @@ impl Drop for World {
     }
 }
 
+/// The versioned cache directory (`$XDG_CACHE_HOME/dwell/vN`).
+pub fn cache_dir(w: &World) -> PathBuf {
+    let base = w.home.join(".cache/dwell");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&base)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with('v'))
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    dirs.pop().unwrap()
+}
+
+/// Every generation file in the cache.
+pub fn generation_files(w: &World) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for dir in std::fs::read_dir(cache_dir(w)).unwrap() {
+        for f in std::fs::read_dir(dir.unwrap().path()).unwrap() {
+            files.push(f.unwrap().path());
+        }
+    }
+    files.sort();
+    files
+}
+
 pub fn system() -> String {
     let arch = std::env::consts::ARCH;
     format!("{arch}-linux")

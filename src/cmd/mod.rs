@@ -6,6 +6,7 @@ pub mod daemon;
 pub mod exec;
 pub mod export;
 pub mod hook;
+pub mod prune;
 pub mod reload;
 pub mod status;
 pub mod stop;

@@ -81,6 +81,10 @@ pub fn run(paths: Paths) -> Result<(), DaemonError> {
             }
         });
     }
+    {
+        let engine = engine.clone();
+        std::thread::spawn(move || prune_on_schedule(&engine));
+    }
     eprintln!(
         "dwell daemon {} (pid {}) serving {}",
         crate::client::VERSION,
@@ -105,4 +109,28 @@ pub fn run(paths: Paths) -> Result<(), DaemonError> {
     }
     drop(lock);
     Ok(())
+}
+
+/// Prunes by the user config's policy (`prune_after`, default 30 days) at start and
+/// then once a day.
+fn prune_on_schedule(engine: &Engine) {
+    loop {
+        let policy = engine.user.lock().unwrap().prune_after.clone();
+        let policy = policy.as_deref().unwrap_or("30d");
+        if policy != "off" {
+            match crate::config::parse_duration(policy) {
+                Ok(age) => {
+                    let pruned = engine.cache.prune(age, false);
+                    if pruned.generations > 0 {
+                        eprintln!(
+                            "dwell daemon: pruned {} generations not used for {policy}",
+                            pruned.generations
+                        );
+                    }
+                }
+                Err(e) => eprintln!("dwell daemon: prune_after in the user config: {e}"),
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_secs(24 * 3600));
+    }
 }

@@ -106,6 +106,7 @@ pub fn handle(mut stream: UnixStream, engine: &Engine, counter: &Counter) -> Aft
             (Response::Status(report), After::Continue)
         }
         Request::Changed => {
+            engine.cache.forget_all();
             counter.bump();
             (Response::Done, After::Continue)
         }

@@ -1,0 +1,34 @@
+//! `dwell prune [--older-than DUR] [--dry-run]`: drops generations not used since
+//! then, with their GC roots, and says what it freed.
+
+use crate::config::parse_duration;
+use crate::engine::Engine;
+use crate::paths::Paths;
+use anyhow::Context;
+use std::process::ExitCode;
+
+pub fn run(older_than: &str, dry_run: bool) -> anyhow::Result<ExitCode> {
+    let age = parse_duration(older_than)
+        .map_err(anyhow::Error::msg)
+        .context("could not read --older-than")?;
+    let engine = Engine::new(Paths::from_env()?);
+    let pruned = engine.cache.prune(age, dry_run);
+    if !dry_run {
+        super::notify_daemon();
+    }
+    let verb = if dry_run { "would drop" } else { "dropped" };
+    eprintln!(
+        "dwell: {verb} {} generations of {} projects not used for {older_than} ({} GC roots, {} KiB of cache)",
+        pruned.generations,
+        pruned.projects.len(),
+        pruned.gc_roots,
+        pruned.bytes.div_ceil(1024)
+    );
+    for project in &pruned.projects {
+        eprintln!("  {}", crate::paths::tildify(project));
+    }
+    if !dry_run && pruned.gc_roots > 0 {
+        eprintln!("dwell: run nix-collect-garbage to free the store paths they held");
+    }
+    Ok(ExitCode::SUCCESS)
+}

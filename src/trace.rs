@@ -1,0 +1,240 @@
+//! Input tracing: which files an evaluation read. Nix 2.8's `-vv` log names files
+//! it evaluated and paths it copied to the store, but not files read with
+//! `builtins.readFile` / `readDir`. For shell.nix and default.nix, dwell evaluates
+//! through [`WRAPPER`], which imports the project's own files with a `builtins` whose
+//! readers announce themselves with `builtins.trace`. A flake is evaluated by Nix's
+//! flake machinery, which cannot be wrapped that way: there the relative path
+//! literals in the flake's own .nix files are taken as inputs (conservative).
+//!
+//! | the evaluation reads a file by | shell.nix / default.nix | flake |
+//! |---|---|---|
+//! | the entry file | log | log (store copy mapped back) |
+//! | `import` of a project file | log | log (store copy mapped back) |
+//! | `readFile`, `fromJSON (readFile …)`, `fromTOML` | trace | literal paths |
+//! | `readDir` (the listing) | trace | literal paths |
+//! | a path copied to the store (`"${./x}"`) | log | literal paths |
+//! | `flake.lock`, `path:` inputs | n/a | always / log |
+//! | `.dwell.toml` `watch = [...]` | always | always |
+
+use std::collections::BTreeSet;
+use std::path::{Component, Path, PathBuf};
+
+/// The tracing wrapper for shell.nix/default.nix, called with `--argstr root`,
+/// `--argstr entry` and `--argstr attr` (a dotted attribute path, or empty).
+/// Files under the root are imported with `scopedImport`, so `import`, `readFile`,
+/// `readDir` and `pathExists` in them are the traced ones; everything else (nixpkgs)
+/// is imported normally and keeps Nix's import cache.
+pub const WRAPPER: &str = r#"{ root, entry, attr }:
+let
+  n = builtins.stringLength root;
+  isLocal = p: let s = toString p; in
+    s == root || builtins.substring 0 (n + 1) s == root + "/";
+  note = kind: p: builtins.trace "dwell-input ${kind} ${toString p}";
+  traced = builtins // {
+    readFile = p: note "file" p (builtins.readFile p);
+    readDir = p: note "dir" p (builtins.readDir p);
+    pathExists = p: note "exists" p (builtins.pathExists p);
+    import = scoped;
+  };
+  scope = { builtins = traced; import = scoped; };
+  scoped = p: if isLocal p then builtins.scopedImport scope p else builtins.import p;
+  value = scoped (/. + entry);
+  called = if builtins.isFunction value then value { } else value;
+  path = builtins.filter builtins.isString (builtins.split "\\." attr);
+in
+if attr == "" then called else builtins.foldl' (v: a: builtins.getAttr a v) called path
+"#;
+
+/// What each kind of project cannot have traced, for `dwell status`.
+pub fn coverage_gaps(flake: bool) -> &'static str {
+    if flake {
+        "flakes: files read through computed paths (readFile (./dir + name)) are not \
+         traced; the directory named is, by its listing. List such files under `watch`."
+    } else {
+        "files read through nixpkgs' own helpers from outside the project root are not \
+         traced. List such files under `watch`."
+    }
+}
+
+/// Files read by an evaluation, from Nix's `-vv` log and the wrapper's traces.
+/// Store copies of a flake's source are mapped back to the directory they came from.
+pub fn inputs_from_log(log: &str, store_dir: &Path) -> BTreeSet<PathBuf> {
+    fn quoted(rest: &str) -> Option<&str> {
+        let rest = rest.strip_prefix('\'')?;
+        Some(&rest[..rest.find('\'')?])
+    }
+    let mut copies: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let mut pending_copy: Option<PathBuf> = None;
+    let mut evaluated: Vec<PathBuf> = Vec::new();
+    let mut inputs = BTreeSet::new();
+    for line in log.lines() {
+        if let Some(rest) = line.strip_prefix("evaluating file ") {
+            let Some(file) = quoted(rest) else { continue };
+            let file = PathBuf::from(file);
+            // Nix 2.8 logs "copying '<dir>'..." for a flake source, then evaluates
+            // its flake.nix from the store copy: that pairs the copy with its origin.
+            if file.file_name().is_some_and(|n| n == "flake.nix")
+                && file.starts_with(store_dir)
+                && let Some(origin) = pending_copy.take()
+                && let Some(copy) = file.parent()
+            {
+                copies.push((copy.to_path_buf(), origin));
+            }
+            evaluated.push(file);
+        } else if let Some(rest) = line.strip_prefix("copying ") {
+            if let Some(dir) = quoted(rest) {
+                pending_copy = Some(PathBuf::from(dir));
+            }
+        } else if let Some(rest) = line.strip_prefix("copied source ")
+            && let Some(src) = quoted(rest)
+        {
+            evaluated.push(PathBuf::from(src));
+        } else if let Some(rest) = line.strip_prefix("trace: dwell-input ")
+            && let Some((_kind, path)) = rest.split_once(' ')
+        {
+            evaluated.push(PathBuf::from(path));
+        }
+    }
+    for file in evaluated {
+        let mapped = copies
+            .iter()
+            .find_map(|(copy, origin)| file.strip_prefix(copy).ok().map(|rel| origin.join(rel)));
+        match mapped {
+            Some(path) => {
+                inputs.insert(path);
+            }
+            None if !file.starts_with(store_dir) && file.is_absolute() => {
+                inputs.insert(file);
+            }
+            None => {}
+        }
+    }
+    inputs
+}
+
+/// The relative path literals (`./x`, `../y/z.json`) in Nix source, resolved
+/// against `dir`. Literals inside strings and comments count too: over-approximation
+/// costs a re-evaluation at worst, never a stale environment.
+pub fn path_literals(source: &str, dir: &Path) -> Vec<PathBuf> {
+    let bytes = source.as_bytes();
+    let is_path_char = |b: u8| b.is_ascii_alphanumeric() || b"._-+/".contains(&b);
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let starts = bytes[i] == b'.'
+            && (i == 0 || !(is_path_char(bytes[i - 1]) || bytes[i - 1] == b':'))
+            && (bytes[i..].starts_with(b"./") || bytes[i..].starts_with(b"../"));
+        if !starts {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && is_path_char(bytes[i]) {
+            i += 1;
+        }
+        let literal = source[start..i].trim_end_matches('/');
+        if let Some(path) = normalize(&dir.join(literal)) {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// Resolves `.` and `..` lexically (as Nix does for path literals).
+fn normalize(path: &Path) -> Option<PathBuf> {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out.is_absolute().then_some(out)
+}
+
+/// For a flake: the files named by relative literals in the project's evaluated
+/// .nix files, excluding the project root itself (`./.`, the flake's own source,
+/// whose listing would make every new file a change).
+pub fn path_literal_inputs(evaluated: &BTreeSet<PathBuf>, root: &Path) -> BTreeSet<PathBuf> {
+    let mut named = BTreeSet::new();
+    for file in evaluated {
+        if !file.starts_with(root) || file.extension().is_none_or(|e| e != "nix") {
+            continue;
+        }
+        let Ok(source) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        let dir = file.parent().unwrap_or(root);
+        for path in path_literals(&source, dir) {
+            if path != root && path.starts_with(root) {
+                named.insert(path);
+            }
+        }
+    }
+    named
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flake_copies_map_back() {
+        let log = "copying '/p'...\n\
+            evaluating file '/s/aaa-source/flake.nix'\n\
+            copying '/np'...\n\
+            evaluating file '/s/bbb-source/flake.nix'\n\
+            evaluating file '/s/aaa-source/nix/py.nix'\n\
+            evaluating file '/s/ccc-other/x.nix'\n\
+            copied source '/p/data' -> '/s/ddd-data'\n\
+            evaluating file '/home/u/chan/default.nix'\n";
+        let inputs = inputs_from_log(log, Path::new("/s"));
+        let expect: BTreeSet<PathBuf> = [
+            "/p/flake.nix",
+            "/np/flake.nix",
+            "/p/nix/py.nix",
+            "/p/data",
+            "/home/u/chan/default.nix",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+        assert_eq!(inputs, expect);
+    }
+
+    #[test]
+    fn wrapper_traces_are_inputs() {
+        let log = "evaluating file '/p/shell.nix'\n\
+            trace: dwell-input file /p/.python-version\n\
+            trace: dwell-input dir /p/overlays\n\
+            trace: dwell-input file /s/abc-source/x\n";
+        let inputs = inputs_from_log(log, Path::new("/s"));
+        let expect: BTreeSet<PathBuf> = ["/p/shell.nix", "/p/.python-version", "/p/overlays"]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
+        assert_eq!(inputs, expect);
+    }
+
+    #[test]
+    fn literals_resolve_against_the_file() {
+        let src = r#"{ a = builtins.readFile ./data/a.json; b = ../shared/x.toml;
+            url = "github:o/r"; c = "${./cfg.toml}"; d = ./.; e = x./y; # ./comment.txt
+        }"#;
+        let found = path_literals(src, Path::new("/p/nix"));
+        let names: Vec<String> = found.iter().map(|p| p.display().to_string()).collect();
+        assert_eq!(
+            names,
+            [
+                "/p/nix/data/a.json",
+                "/p/shared/x.toml",
+                "/p/nix/cfg.toml",
+                "/p/nix",
+                "/p/nix/comment.txt"
+            ]
+        );
+    }
+}
