@@ -650,3 +650,26 @@ fn a_directory_removed_under_the_shell_unloads_cleanly() {
     }
     assert_eq!(sh.env, before);
 }
+
+#[test]
+fn status_line_can_be_turned_off_but_errors_still_show() {
+    need!("nix");
+    let w = World::new();
+    w.write(
+        &w.home.join(".config/dwell"),
+        &[("config.toml", "status_line = false\n")],
+    );
+    let p = w.shell_nix("quiet");
+    w.allow(&p);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    assert_eq!(sh.get("FOO").as_deref(), Some("bar"));
+    assert_eq!(sh.last_stderr, "");
+    std::fs::write(p.join("nix/foo.nix"), "\"broken\n").unwrap();
+    sh.prompt(&p);
+    assert!(
+        sh.last_stderr.contains("evaluation failed"),
+        "{}",
+        sh.last_stderr
+    );
+}

@@ -5,5 +5,7 @@ mod util;
 
 mod daemon;
 mod flows;
+mod gc;
 mod quoting;
 mod shells;
+mod tracing;

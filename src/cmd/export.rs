@@ -2,7 +2,7 @@
 //! directory's environment (the slow path of the hook), and the status line.
 
 use super::resolve;
-use crate::activate::{Plan, plan, process_env};
+use crate::activate::{Message, Plan, plan, process_env};
 use crate::cli::{ExportFormat, HookShell};
 use crate::status_line::{color_enabled, render};
 use std::io::Write;
@@ -32,7 +32,15 @@ pub fn run(format: ExportFormat, no_daemon: bool) -> anyhow::Result<ExitCode> {
     };
     let elapsed = started.elapsed().as_millis() as u64;
     let color = color_enabled();
+    let quiet = crate::paths::Paths::from_env()
+        .ok()
+        .and_then(|p| crate::config::UserConfig::load(&p.user_config()).ok())
+        .is_some_and(|c| c.status_line == Some(false));
     for message in &plan.messages {
+        // `status_line = false` silences the routine lines, never warnings or errors.
+        if quiet && matches!(message, Message::Loaded { .. } | Message::Unloaded(_)) {
+            continue;
+        }
         eprintln!("{}", render(message, elapsed, color));
     }
     let mut out = std::io::stdout().lock();

@@ -51,21 +51,26 @@ fn ago(ms: u64) -> String {
 
 fn text(report: &StatusReport) -> String {
     let mut out = String::new();
-    let mut line = |k: &str, v: String| out.push_str(&format!("{k:<10} {v}\n"));
+    let line = |out: &mut String, k: &str, v: String| out.push_str(&format!("{k:<10} {v}\n"));
+    let root = report.project.as_ref().map(|p| p.root.clone());
     match &report.project {
-        None => line("project", format!("none at {}", tildify(&report.dir))),
+        None => line(
+            &mut out,
+            "project",
+            format!("none at {}", tildify(&report.dir)),
+        ),
         Some(p) => {
-            line("project", tildify(&p.root));
-            line("kind", p.kind.label().to_string());
+            line(&mut out, "project", tildify(&p.root));
+            line(&mut out, "kind", p.kind.label().to_string());
             let trust = match &p.trust {
                 crate::trust::Trust::Changed { files } => {
                     format!("changed since allowed: {}", files.join(", "))
                 }
                 other => other.label().to_string(),
             };
-            line("trust", trust);
+            line(&mut out, "trust", trust);
             if let Some(venv) = &p.venv {
-                line("venv", tildify(venv));
+                line(&mut out, "venv", tildify(venv));
             }
         }
     }
@@ -76,30 +81,42 @@ fn text(report: &StatusReport) -> String {
             CacheState::NeverEvaluated => "never evaluated",
             CacheState::NotNeeded => "nothing to evaluate (venv only)",
         };
-        line("cache", label.to_string());
+        line(&mut out, "cache", label.to_string());
     }
     if let Some(g) = &report.generation {
-        line(
-            "evaluated",
-            format!(
-                "{} in {} ms (generation {})",
-                ago(g.evaluated_at_ms),
-                g.eval_ms,
-                &g.key[..12]
-            ),
-        );
-        line("inputs", format!("{} files", g.inputs.len()));
+        let kept = format!("{} (of {} kept)", &g.key[..12], g.generations);
+        line(&mut out, "generation", kept);
+        let when = format!("{} in {} ms", ago(g.evaluated_at_ms), g.eval_ms);
+        line(&mut out, "evaluated", when);
+        if !g.packages.is_empty() {
+            line(&mut out, "packages", g.packages.join(" "));
+        }
+        if let Some(gc_root) = &g.gc_root {
+            line(&mut out, "gc root", tildify(gc_root));
+        }
+        line(&mut out, "inputs", format!("{} files", g.inputs.len()));
         for input in &g.inputs {
-            out.push_str(&format!("{:<10}   {}\n", "", tildify(input)));
+            let shown = match root.as_ref().and_then(|r| input.strip_prefix(r).ok()) {
+                Some(rel) => rel.display().to_string(),
+                None => tildify(input),
+            };
+            let absent = if input.exists() { "" } else { "  (absent)" };
+            out.push_str(&format!("{:<10}   {shown}{absent}\n", ""));
         }
     }
-    let mut line = |k: &str, v: String| out.push_str(&format!("{k:<10} {v}\n"));
+    if let Some(gaps) = &report.not_traced {
+        line(&mut out, "not traced", gaps.clone());
+    }
     if let Some(error) = &report.last_error {
-        line("error", error.replace('\n', "\n           "));
+        line(&mut out, "error", error.replace('\n', "\n           "));
     }
     match &report.daemon {
-        Some(d) => line("daemon", format!("pid {} · dwell {}", d.pid, d.version)),
-        None => line("daemon", "not running".into()),
+        Some(d) => line(
+            &mut out,
+            "daemon",
+            format!("pid {} · dwell {}", d.pid, d.version),
+        ),
+        None => line(&mut out, "daemon", "not running".into()),
     }
     out
 }

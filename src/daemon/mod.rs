@@ -32,10 +32,18 @@ pub fn run(paths: Paths) -> Result<(), DaemonError> {
         .write(true)
         .open(paths.daemon_lock())
         .map_err(|e| DaemonError::Io("open the daemon lock", e))?;
-    if rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
-        return Err(DaemonError::AlreadyRunning(
-            paths.daemon_lock().display().to_string(),
-        ));
+    // A daemon that is shutting down still holds the lock for a moment after its
+    // socket is gone: wait for it. One that answers on the socket is running.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
+        if std::os::unix::net::UnixStream::connect(paths.socket()).is_ok()
+            || std::time::Instant::now() > deadline
+        {
+            return Err(DaemonError::AlreadyRunning(
+                paths.daemon_lock().display().to_string(),
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
     // We hold the lock: any socket file left is from a daemon that died.
     let socket = paths.socket();

@@ -1,0 +1,330 @@
+//! Input tracing, proved case by case: for each way an evaluation can read a file,
+//! for shell.nix and for flake projects, changing that file refreshes the
+//! environment, and changing a file that was not read does not.
+
+use crate::util::*;
+use std::path::Path;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    ShellNix,
+    Flake,
+}
+
+/// One row of the coverage table.
+struct Row {
+    name: &'static str,
+    /// Attribute bindings of the devShell; `V` is the variable checked.
+    attrs: &'static str,
+    files: &'static [(&'static str, &'static str)],
+    /// The change: write `content` to `file`.
+    edit: (&'static str, &'static str),
+    before: &'static str,
+    after: &'static str,
+}
+
+const ROWS: &[Row] = &[
+    Row {
+        name: "import of another .nix file",
+        attrs: "V = import ./nix/python.nix;",
+        files: &[("nix/python.nix", "\"3.11\"\n")],
+        edit: ("nix/python.nix", "\"3.12\"\n"),
+        before: "3.11",
+        after: "3.12",
+    },
+    Row {
+        name: "builtins.readFile",
+        attrs: "V = builtins.readFile ./.python-version;",
+        files: &[(".python-version", "3.11")],
+        edit: (".python-version", "3.12"),
+        before: "3.11",
+        after: "3.12",
+    },
+    Row {
+        name: "builtins.readDir (the listing)",
+        attrs: "V = builtins.concatStringsSep \",\" (builtins.attrNames (builtins.readDir ./overlays));",
+        files: &[("overlays/a.nix", "{}\n")],
+        edit: ("overlays/b.nix", "{}\n"),
+        before: "a.nix",
+        after: "a.nix,b.nix",
+    },
+    Row {
+        name: "a path copied to the store",
+        attrs: "V = builtins.readFile \"${./config.toml}\";",
+        files: &[("config.toml", "one")],
+        edit: ("config.toml", "two"),
+        before: "one",
+        after: "two",
+    },
+    Row {
+        name: "builtins.fromJSON (readFile …)",
+        attrs: "V = (builtins.fromJSON (builtins.readFile ./poetry.json)).version;",
+        files: &[("poetry.json", "{\"version\": \"1.0\"}")],
+        edit: ("poetry.json", "{\"version\": \"2.0\"}"),
+        before: "1.0",
+        after: "2.0",
+    },
+    Row {
+        name: "builtins.fromTOML (readFile …)",
+        attrs: "V = (builtins.fromTOML (builtins.readFile ./pyproject.toml)).project.version;",
+        files: &[("pyproject.toml", "[project]\nversion = \"0.1\"\n")],
+        edit: ("pyproject.toml", "[project]\nversion = \"0.2\"\n"),
+        before: "0.1",
+        after: "0.2",
+    },
+    Row {
+        name: "a file named in .dwell.toml watch",
+        attrs: "V = \"constant\";",
+        files: &[
+            (".dwell.toml", "watch = [\"data/schema.sql\"]\n"),
+            ("data/schema.sql", "a"),
+        ],
+        edit: ("data/schema.sql", "b"),
+        before: "constant",
+        after: "constant",
+    },
+];
+
+fn world_trusting_everything() -> World {
+    let w = World::new();
+    // Trusted by prefix: the rows edit entry files, which would otherwise ask for
+    // a new `dwell allow` each time.
+    w.write(
+        &w.home.join(".config/dwell"),
+        &[(
+            "config.toml",
+            &format!("trusted = [\"{}\"]\n", w.dir.display()),
+        )],
+    );
+    w
+}
+
+fn project(
+    w: &World,
+    kind: Kind,
+    name: &str,
+    attrs: &str,
+    files: &[(&str, &str)],
+) -> std::path::PathBuf {
+    let count = w.count_file(name);
+    let hook = format!("shellHook = \"echo x >> {}\";", count.display());
+    let p = match kind {
+        Kind::ShellNix => w.project(
+            name,
+            &[(
+                "shell.nix",
+                &format!("{{ pkgs ? import <nixpkgs> {{}} }}:\npkgs.mkShell {{\n  {attrs}\n  {hook}\n}}\n"),
+            )],
+        ),
+        Kind::Flake => w.project(
+            name,
+            &[(
+                "flake.nix",
+                &format!(
+                    "{{\n  inputs.nixpkgs.url = \"path:{}\";\n  outputs = {{ self, nixpkgs }}: {{\n    devShells.{sys}.default = nixpkgs.legacyPackages.{sys}.mkShell {{\n      {attrs}\n      {hook}\n    }};\n  }};\n}}\n",
+                    fixture_nixpkgs().display(),
+                    sys = system()
+                ),
+            )],
+        ),
+    };
+    w.write(&p, files);
+    p
+}
+
+fn row(kind: Kind, row: &Row) {
+    let w = world_trusting_everything();
+    let name = "row";
+    let p = project(&w, kind, name, row.attrs, row.files);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    assert_eq!(
+        sh.get("V").as_deref(),
+        Some(row.before),
+        "{kind:?} {}: {}",
+        row.name,
+        sh.last_stderr
+    );
+    assert_eq!(w.evaluations(name), 1);
+
+    // A file the evaluation did not read changes nothing.
+    w.write(&p, &[("README.md", "docs")]);
+    sh.prompt(&p);
+    assert_eq!(
+        w.evaluations(name),
+        1,
+        "{kind:?} {}: README.md is not an input",
+        row.name
+    );
+
+    w.write(&p, &[row.edit]);
+    let out = sh.prompt(&p).clone();
+    assert_eq!(
+        out["freshness"], "evaluated",
+        "{kind:?} {}: the change was missed",
+        row.name
+    );
+    assert_eq!(
+        sh.get("V").as_deref(),
+        Some(row.after),
+        "{kind:?} {}",
+        row.name
+    );
+    assert_eq!(w.evaluations(name), 2);
+}
+
+macro_rules! rows {
+    ($($test:ident: $index:expr),+ $(,)?) => {
+        $(
+            mod $test {
+                use super::*;
+                #[test]
+                fn shell_nix() {
+                    need!("nix");
+                    row(Kind::ShellNix, &ROWS[$index]);
+                }
+                #[test]
+                fn flake() {
+                    need!("nix");
+                    row(Kind::Flake, &ROWS[$index]);
+                }
+            }
+        )+
+    };
+}
+
+rows!(
+    import: 0,
+    read_file: 1,
+    read_dir: 2,
+    copied_to_store: 3,
+    from_json: 4,
+    from_toml: 5,
+    watch: 6,
+);
+
+#[test]
+fn the_entry_file_itself() {
+    need!("nix");
+    for kind in [Kind::ShellNix, Kind::Flake] {
+        let w = world_trusting_everything();
+        let p = project(&w, kind, "entry", "V = \"one\";", &[]);
+        let entry = p.join(if kind == Kind::Flake {
+            "flake.nix"
+        } else {
+            "shell.nix"
+        });
+        let mut sh = SimShell::new(&w);
+        sh.prompt(&p);
+        assert_eq!(sh.get("V").as_deref(), Some("one"));
+        let text = std::fs::read_to_string(&entry).unwrap();
+        std::fs::write(&entry, text.replace("\"one\"", "\"two\"")).unwrap();
+        sh.prompt(&p);
+        assert_eq!(sh.get("V").as_deref(), Some("two"), "{kind:?}");
+        assert_eq!(w.evaluations("entry"), 2);
+    }
+}
+
+#[test]
+fn the_flake_lock_and_a_path_input() {
+    need!("nix");
+    let w = world_trusting_everything();
+    let p = w.project(
+        "locked",
+        &[
+            (
+                "sub/flake.nix",
+                "{ outputs = { self }: { value = import ./value.nix; }; }\n",
+            ),
+            ("sub/value.nix", "\"one\"\n"),
+        ],
+    );
+    let count = w.count_file("locked");
+    w.write(
+        &p,
+        &[(
+            "flake.nix",
+            &format!(
+                "{{\n  inputs.nixpkgs.url = \"path:{}\";\n  inputs.local.url = \"path:{}/sub\";\n  outputs = {{ self, nixpkgs, local }}: {{\n    devShells.{sys}.default = nixpkgs.legacyPackages.{sys}.mkShell {{\n      V = local.value;\n      shellHook = \"echo x >> {}\";\n    }};\n  }};\n}}\n",
+                fixture_nixpkgs().display(),
+                p.display(),
+                count.display(),
+                sys = system()
+            ),
+        )],
+    );
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    assert_eq!(sh.get("V").as_deref(), Some("one"), "{}", sh.last_stderr);
+    assert!(p.join("flake.lock").exists());
+    // Nix keeps using the locked copy of the input until the lock is updated...
+    w.write(&p, &[("sub/value.nix", "\"two\"\n")]);
+    let lock = std::process::Command::new("nix")
+        .args(["flake", "lock", "--update-input", "local"])
+        .current_dir(&p)
+        .env_clear()
+        .envs(&w.env)
+        .output()
+        .unwrap();
+    assert!(
+        lock.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lock.stderr)
+    );
+    // ...and the updated flake.lock is an input: the next prompt re-evaluates.
+    sh.prompt(&p);
+    assert_eq!(sh.get("V").as_deref(), Some("two"));
+    assert_eq!(w.evaluations("locked"), 2);
+}
+
+#[test]
+fn status_lists_inputs_packages_gc_root_and_what_is_not_traced() {
+    need!("nix");
+    let w = world_trusting_everything();
+    let p = project(
+        &w,
+        Kind::Flake,
+        "st",
+        "packages = [ nixpkgs.legacyPackages.x86_64-linux.hello ]; V = builtins.readFile ./v.txt;",
+        &[("v.txt", "x")],
+    );
+    if system() != "x86_64-linux" {
+        return;
+    }
+    SimShell::new(&w).prompt(&p);
+    let status: serde_json::Value =
+        serde_json::from_slice(&w.ok(&p, &["status", "--json"]).stdout).unwrap();
+    let g = &status["generation"];
+    let inputs: Vec<&str> = g["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i.as_str().unwrap())
+        .collect();
+    assert!(
+        inputs.contains(&p.join("v.txt").to_str().unwrap()),
+        "{inputs:?}"
+    );
+    assert!(inputs.contains(&p.join("flake.lock").to_str().unwrap()));
+    assert!(
+        g["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n == "hello"),
+        "{g}"
+    );
+    assert!(Path::new(g["gc_root"].as_str().unwrap()).exists());
+    assert!(status["not_traced"].as_str().unwrap().contains("watch"));
+    let text = String::from_utf8(w.ok(&p, &["status"]).stdout).unwrap();
+    for needle in [
+        "generation",
+        "packages",
+        "hello",
+        "gc root",
+        "v.txt",
+        "not traced",
+    ] {
+        assert!(text.contains(needle), "{needle} missing:\n{text}");
+    }
+}
