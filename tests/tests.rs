@@ -6,6 +6,7 @@ mod util;
 mod daemon;
 mod flows;
 mod gc;
+mod packaging;
 mod quoting;
 mod shells;
 mod tracing;
