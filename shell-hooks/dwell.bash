@@ -32,6 +32,8 @@ __dwell_hook() {
 # Interactive shells only, and once: sourcing ~/.bashrc again adds nothing.
 # PROMPT_COMMAND may be a string or (bash 5.1+) an array; both are kept.
 if [[ $- == *i* ]]; then
+  # Tells `dwell doctor` (a child process) that the hook is installed.
+  export DWELL_SHELL=bash
   __dwell_pc=$(\builtin declare -p PROMPT_COMMAND 2>/dev/null) || __dwell_pc=''
   if [[ ${__dwell_pc} == "declare -a"* ]]; then
     if [[ " ${PROMPT_COMMAND[*]} " != *" __dwell_hook "* ]]; then

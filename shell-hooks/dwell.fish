@@ -8,6 +8,8 @@
 set -g __dwell_exe dwell
 
 if status is-interactive
+    # Tells `dwell doctor` (a child process) that the hook is installed.
+    set -gx DWELL_SHELL fish
     # The counter file's path, as the daemon computes it (uid looked up once).
     if string match -q -- '/*' "$XDG_RUNTIME_DIR"
         set -g __dwell_file $XDG_RUNTIME_DIR/dwell/generation

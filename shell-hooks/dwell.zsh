@@ -28,6 +28,8 @@ __dwell_hook() {
 }
 
 if [[ -o interactive ]]; then
+  # Tells `dwell doctor` (a child process) that the hook is installed.
+  export DWELL_SHELL=zsh
   \builtin autoload -Uz add-zsh-hook
   # add-zsh-hook adds a function once, however often this runs.
   add-zsh-hook precmd __dwell_hook

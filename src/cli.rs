@@ -84,4 +84,14 @@ pub enum Command {
     Daemon,
     /// Stop the running daemon.
     Stop,
+    /// Check the installation: nix, the hook, the daemon, permissions, inotify limits.
+    Doctor,
+    /// Print shell completions.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages into DIR (for packagers; the repository keeps them in man/).
+    #[command(hide = true)]
+    GenerateMan { dir: PathBuf },
 }

@@ -34,7 +34,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 struct Reply {
     protocol: u32,
     #[serde(default)]
-    version: String,
+    dwell: String,
     #[serde(flatten)]
     body: serde_json::Value,
 }
@@ -105,7 +105,7 @@ pub fn request(
     let mut restarted = false;
     loop {
         match exchange(paths, request, timeout) {
-            Ok(reply) if reply.protocol == PROTOCOL && reply.version == VERSION => {
+            Ok(reply) if reply.protocol == PROTOCOL && reply.dwell == VERSION => {
                 return decode(reply);
             }
             Ok(_) if !restarted => {

@@ -11,6 +11,7 @@ pub mod daemon;
 pub mod engine;
 pub mod eval;
 pub mod flight;
+pub mod man;
 pub mod paths;
 pub mod project;
 pub mod protocol;

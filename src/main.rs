@@ -22,6 +22,9 @@ fn main() -> ExitCode {
         } => cmd::prune::run(&older_than, dry_run),
         Command::Daemon => cmd::daemon::run(),
         Command::Stop => cmd::stop::run(),
+        Command::Doctor => cmd::doctor::run(),
+        Command::Completions { shell } => cmd::completions::run(shell),
+        Command::GenerateMan { dir } => cmd::completions::man(&dir),
     };
     match result {
         Ok(code) => code,

@@ -239,9 +239,9 @@ fn a_daemon_of_another_version_is_replaced() {
             let request: serde_json::Value = serde_json::from_str(&line).unwrap();
             let kind = request["request"].as_str().unwrap_or("").to_string();
             let reply = if kind == "stop" {
-                "{\"protocol\":1,\"version\":\"0.0.0-old\",\"response\":\"done\"}\n"
+                "{\"protocol\":1,\"dwell\":\"0.0.0-old\",\"response\":\"done\"}\n"
             } else {
-                "{\"protocol\":1,\"version\":\"0.0.0-old\",\"response\":\"error\",\"message\":\"old\"}\n"
+                "{\"protocol\":1,\"dwell\":\"0.0.0-old\",\"response\":\"error\",\"message\":\"old\"}\n"
             };
             stream.write_all(reply.as_bytes()).unwrap();
             seen.push(kind.clone());

@@ -190,8 +190,10 @@ fn s(v: Option<&OsString>) -> Option<String> {
 
 /// Variables that differ, ignoring what the shells themselves maintain.
 fn differences(a: &BTreeMap<String, OsString>, b: &BTreeMap<String, OsString>) -> Vec<String> {
-    // zsh exports LOGNAME itself when it is unset; fish resets USER to the real user.
+    // zsh exports LOGNAME itself when it is unset; fish resets USER to the real user;
+    // each hook exports DWELL_SHELL with its own shell's name.
     let ignore = [
+        "DWELL_SHELL",
         "_",
         "OLDPWD",
         "PWD",

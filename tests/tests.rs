@@ -9,4 +9,5 @@ mod gc;
 mod packaging;
 mod quoting;
 mod shells;
+mod ship;
 mod tracing;

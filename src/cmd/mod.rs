@@ -2,7 +2,9 @@
 //! returns an exit code; errors carry context for the user.
 
 pub mod allow;
+pub mod completions;
 pub mod daemon;
+pub mod doctor;
 pub mod exec;
 pub mod export;
 pub mod hook;

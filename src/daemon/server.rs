@@ -20,7 +20,8 @@ pub enum After {
 #[derive(Serialize)]
 struct Reply<'a> {
     protocol: u32,
-    version: &'a str,
+    /// The daemon's dwell version (the client restarts a daemon of another one).
+    dwell: &'a str,
     #[serde(flatten)]
     body: &'a Response,
 }
@@ -28,7 +29,7 @@ struct Reply<'a> {
 fn send(stream: &mut UnixStream, response: &Response) {
     let mut line = serde_json::to_vec(&Reply {
         protocol: PROTOCOL,
-        version: VERSION,
+        dwell: VERSION,
         body: response,
     })
     .expect("response serializes");

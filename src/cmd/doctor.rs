@@ -1,0 +1,209 @@
+//! `dwell doctor`: checks the installation and says what to fix.
+
+use crate::client::{VERSION, request_running};
+use crate::paths::Paths;
+use crate::protocol::{Request, Response};
+use std::os::unix::fs::MetadataExt;
+use std::process::ExitCode;
+
+/// One finding.
+struct Check {
+    ok: bool,
+    what: String,
+    fix: Option<String>,
+}
+
+fn ok(what: impl Into<String>) -> Check {
+    Check {
+        ok: true,
+        what: what.into(),
+        fix: None,
+    }
+}
+
+fn problem(what: impl Into<String>, fix: impl Into<String>) -> Check {
+    Check {
+        ok: false,
+        what: what.into(),
+        fix: Some(fix.into()),
+    }
+}
+
+/// The lowest inotify watch limit at which watching stays reliable.
+pub const MIN_INOTIFY_WATCHES: u64 = 8192;
+
+/// Judges the inotify watch limit.
+pub fn inotify_check(max_user_watches: Option<u64>) -> Result<String, String> {
+    match max_user_watches {
+        None => Ok("inotify: limit unknown (not Linux?); changes are checked by stat".into()),
+        Some(n) if n < MIN_INOTIFY_WATCHES => Err(format!(
+            "inotify: max_user_watches is {n}, below {MIN_INOTIFY_WATCHES}"
+        )),
+        Some(n) => Ok(format!("inotify: max_user_watches {n}")),
+    }
+}
+
+fn read_number(path: &str) -> Option<u64> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+fn checks(paths: &Paths) -> Vec<Check> {
+    let mut found = Vec::new();
+    match crate::eval::Tools::find() {
+        Ok(tools) => {
+            let version = tools.nix_version.clone();
+            let modern = version
+                .rsplit(' ')
+                .next()
+                .and_then(|v| {
+                    let mut parts = v.split('.');
+                    Some((
+                        parts.next()?.parse::<u32>().ok()?,
+                        parts.next()?.parse::<u32>().ok()?,
+                    ))
+                })
+                .is_some_and(|(major, minor)| major > 2 || (major == 2 && minor >= 4));
+            if modern {
+                found.push(ok(format!("nix: {version} at {}", tools.nix.display())));
+                found.push(ok(
+                    "nix features: dwell turns on nix-command and flakes for its own calls",
+                ));
+            } else {
+                found.push(problem(
+                    format!("nix: {version} is older than 2.4 (no print-dev-env)"),
+                    "install a newer Nix",
+                ));
+            }
+        }
+        Err(e) => found.push(problem(
+            format!("nix: {e}"),
+            "install Nix (Debian: apt-get install nix-bin)",
+        )),
+    }
+    match std::env::var("DWELL_SHELL") {
+        Ok(shell) if !shell.is_empty() => {
+            found.push(ok(format!("hook: installed in this {shell}")))
+        }
+        _ => {
+            let shell = std::env::var("SHELL").unwrap_or_default();
+            let line = if shell.ends_with("fish") {
+                "dwell hook fish | source   (in ~/.config/fish/config.fish)"
+            } else if shell.ends_with("zsh") {
+                "eval \"$(dwell hook zsh)\"   (in ~/.zshrc)"
+            } else {
+                "eval \"$(dwell hook bash)\"   (in ~/.bashrc)"
+            };
+            found.push(problem(
+                "hook: not installed in this shell",
+                format!("add {line}, then open a new shell"),
+            ));
+        }
+    }
+    let uid = rustix::process::getuid().as_raw();
+    match std::fs::metadata(&paths.runtime) {
+        Ok(meta) if meta.uid() != uid || meta.mode() & 0o077 != 0 => found.push(problem(
+            format!(
+                "runtime dir {}: owner {} mode {:o}, not private to you",
+                paths.runtime.display(),
+                meta.uid(),
+                meta.mode() & 0o777
+            ),
+            format!(
+                "chmod 700 {} (or remove it; dwell recreates it)",
+                paths.runtime.display()
+            ),
+        )),
+        Ok(_) => found.push(ok(format!(
+            "runtime dir {} is private",
+            paths.runtime.display()
+        ))),
+        Err(_) => found.push(ok(format!(
+            "runtime dir {} not created yet",
+            paths.runtime.display()
+        ))),
+    }
+    match std::fs::metadata(&paths.cache) {
+        Ok(meta) if meta.uid() != uid || meta.mode() & 0o077 != 0 => found.push(problem(
+            format!(
+                "cache dir {} is open to others (mode {:o})",
+                paths.cache.display(),
+                meta.mode() & 0o777
+            ),
+            format!("chmod 700 {}", paths.cache.display()),
+        )),
+        Ok(_) => found.push(ok(format!(
+            "cache dir {} is private",
+            paths.cache.display()
+        ))),
+        Err(_) => found.push(ok(format!(
+            "cache dir {} not created yet",
+            paths.cache.display()
+        ))),
+    }
+    match request_running(paths, &Request::Ping) {
+        Ok(Some(Response::Pong(info))) if info.version == VERSION => found.push(ok(format!(
+            "daemon: pid {}, dwell {}",
+            info.pid, info.version
+        ))),
+        Ok(Some(Response::Pong(info))) => found.push(problem(
+            format!(
+                "daemon: pid {} runs dwell {}, this is {VERSION}",
+                info.pid, info.version
+            ),
+            "dwell stop (the next prompt starts the new version)",
+        )),
+        Ok(Some(_)) => found.push(problem(
+            "daemon: answers, but not as this dwell expects (another version?)",
+            "dwell stop",
+        )),
+        Ok(None) => found.push(ok("daemon: not running (the next prompt starts it)")),
+        Err(e) => found.push(problem(
+            format!("daemon: {e}"),
+            "dwell stop, or remove the stale socket",
+        )),
+    }
+    match inotify_check(read_number("/proc/sys/fs/inotify/max_user_watches")) {
+        Ok(text) => found.push(ok(text)),
+        Err(text) => found.push(problem(
+            text,
+            "sysctl fs.inotify.max_user_watches=524288 (edits are still noticed by stat, but later)",
+        )),
+    }
+    found
+}
+
+pub fn run() -> anyhow::Result<ExitCode> {
+    let paths = Paths::from_env()?;
+    let found = checks(&paths);
+    let mut problems = 0;
+    for check in &found {
+        if check.ok {
+            println!("ok       {}", check.what);
+        } else {
+            problems += 1;
+            println!("PROBLEM  {}", check.what);
+            if let Some(fix) = &check.fix {
+                println!("         fix: {fix}");
+            }
+        }
+    }
+    if problems == 0 {
+        println!("\nno problems found");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("\n{problems} problem(s) found");
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inotify_limits() {
+        assert!(inotify_check(Some(1024)).is_err());
+        assert!(inotify_check(Some(MIN_INOTIFY_WATCHES)).is_ok());
+        assert!(inotify_check(None).is_ok());
+    }
+}

@@ -1,0 +1,93 @@
+//! Man pages: `dwell.1` and one page per subcommand, rendered from the clap
+//! definitions, plus `dwell.toml.5` for the configuration files. `man/` in the
+//! repository holds their output (`dwell generate-man man`); a test keeps it in sync.
+
+use clap::CommandFactory;
+
+/// Every page as (file name, roff text).
+pub fn pages() -> std::io::Result<Vec<(String, Vec<u8>)>> {
+    let mut cmd = crate::cli::Cli::command();
+    cmd.build();
+    let mut pages = Vec::new();
+    let mut top = Vec::new();
+    clap_mangen::Man::new(cmd.clone()).render(&mut top)?;
+    pages.push(("dwell.1".to_string(), top));
+    for sub in cmd.get_subcommands() {
+        if sub.is_hide_set() || sub.get_name() == "help" {
+            continue;
+        }
+        let name = format!("dwell-{}", sub.get_name());
+        let mut page = Vec::new();
+        clap_mangen::Man::new(sub.clone().name(name.clone())).render(&mut page)?;
+        pages.push((format!("{name}.1"), page));
+    }
+    pages.push(("dwell.toml.5".to_string(), CONFIG_PAGE.as_bytes().to_vec()));
+    Ok(pages)
+}
+
+const CONFIG_PAGE: &str = r#".TH dwell.toml 5 "" "dwell" "File Formats"
+.SH NAME
+dwell.toml \- project and user configuration for dwell
+.SH SYNOPSIS
+\fI<project>/.dwell.toml\fR
+.br
+\fI$XDG_CONFIG_HOME/dwell/config.toml\fR
+.SH DESCRIPTION
+Both files are TOML. Both are optional. Unknown keys are an error, reported in one
+line by the next prompt in the project (or by \fBdwell status\fR).
+.SH PROJECT FILE (.dwell.toml)
+A \fB.dwell.toml\fR marks its directory as a project root, like \fBflake.nix\fR or
+\fBshell.nix\fR do. It is one of the files \fBdwell allow\fR records: changing it asks
+for a new allow.
+.TP
+\fBfile\fR = "nix/dev.nix"
+The Nix file to evaluate, relative to the root, instead of the discovered
+\fBflake.nix\fR, \fBshell.nix\fR or \fBdefault.nix\fR.
+.TP
+\fBattr\fR = "devShells.x86_64-linux.api"
+The attribute to evaluate: a flake output, or a dotted attribute path into the value
+of a Nix file.
+.TP
+\fBwatch\fR = ["requirements.txt"]
+More files whose change refreshes the environment, relative to the root.
+.TP
+\fB[venv]\fR \fBpath\fR = ".venv"
+The Python virtual environment layered on top of the Nix environment; relative to the
+root, and may lie outside it ("../shared-venv").
+.TP
+\fB[venv]\fR \fBenable\fR = false
+Turns the venv layer off.
+.TP
+\fB[env]\fR \fINAME\fR = "value"
+Extra variables, set on top of everything else.
+.SH USER FILE (config.toml)
+.TP
+\fBtrusted\fR = ["~/src/mine"]
+Projects under these directories are activated without \fBdwell allow\fR.
+.TP
+\fBgenerations\fR = 8
+Generations kept per project; switching back to a kept one needs no evaluation.
+.TP
+\fBprune_after\fR = "30d"
+The daemon drops generations not used for this long (units s, m, h, d, w), with their
+GC roots; "off" never prunes.
+.TP
+\fBstatus_line\fR = true
+Whether the one-line status is printed on entering and leaving a project. Warnings and
+errors are always printed.
+.SH FILES
+.TP
+\fI$XDG_CACHE_HOME/dwell/\fR
+The cached generations.
+.TP
+\fI$XDG_STATE_HOME/dwell/gcroots/\fR
+The Nix profiles that keep cached environments from being garbage-collected.
+.TP
+\fI$XDG_STATE_HOME/dwell/daemon.log\fR
+The daemon's log.
+.TP
+\fI$XDG_DATA_HOME/dwell/trust/\fR
+The allow and deny decisions, with copies of the files allowed.
+.SH SEE ALSO
+\fBdwell\fR(1), \fBdwell-allow\fR(1), \fBdwell-prune\fR(1)
+"#;
