@@ -169,6 +169,17 @@ pub fn plan(current: &Env, resolution: &Resolution, reserved: &dyn Fn(&str) -> b
                 None if same_root => {}
                 None => leave(&mut env, &mut state, &mut messages),
             }
+            if resolution.pending {
+                let what = if resolution.env.is_some() {
+                    "the last good environment until then"
+                } else {
+                    "the environment arrives at a later prompt"
+                };
+                messages.push(Message::Info(format!(
+                    "{}: evaluating in the background; {what}",
+                    tildify(&project.root)
+                )));
+            }
             match &resolution.error {
                 Some(error) => {
                     let what = format!("error:{}", Value::from(error.as_str()).fingerprint());
@@ -265,6 +276,7 @@ mod tests {
                 eval_ms: 5,
             }),
             error: None,
+            pending: false,
         }
     }
 

@@ -271,6 +271,13 @@ fn same_content(a: &FileState, b: &FileState) -> bool {
     }
 }
 
+/// Whether every one of `inputs` still has its recorded content.
+pub fn inputs_unchanged(inputs: &[Input], recorded_at_ns: i64) -> bool {
+    inputs
+        .iter()
+        .all(|input| still_valid(input, recorded_at_ns).0)
+}
+
 /// Checks every input; refreshes recorded stats whose content proved unchanged.
 /// Returns whether the generation is valid and whether it was refreshed.
 pub fn validate(generation: &mut Generation) -> (bool, bool) {

@@ -10,6 +10,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +25,8 @@ pub enum ClientError {
     Protocol(String),
     #[error(transparent)]
     Paths(#[from] crate::paths::PathsError),
+    #[error("interrupted")]
+    Interrupted,
 }
 
 /// The crate version, which client and daemon must share.
@@ -39,28 +42,76 @@ struct Reply {
     body: serde_json::Value,
 }
 
-/// Sends one request on a new connection and reads the reply.
+/// Called with each progress line and the milliseconds elapsed.
+pub type OnProgress<'a> = &'a mut dyn FnMut(&str, u64);
+
+/// How a client follows a long request: progress lines, and a flag (set by
+/// SIGINT) that stops waiting.
+#[derive(Default)]
+pub struct Follow<'a> {
+    pub on_progress: Option<OnProgress<'a>>,
+    pub interrupted: Option<&'a AtomicBool>,
+}
+
+/// Sends one request on a new connection and reads the reply, passing progress
+/// lines to `follow` on the way.
 fn exchange(
     paths: &Paths,
     request: &Request,
     timeout: Option<Duration>,
+    follow: &mut Follow,
 ) -> Result<Reply, ClientError> {
     let socket = paths.socket();
     let mut stream = UnixStream::connect(&socket)
         .map_err(|e| ClientError::Connect(socket.display().to_string(), e))?;
-    stream.set_read_timeout(timeout)?;
+    // With an interrupt flag, wake up regularly to look at it.
+    let poll = follow.interrupted.map(|_| Duration::from_millis(100));
+    stream.set_read_timeout(poll.or(timeout))?;
     let mut line = serde_json::to_vec(&Envelope::new(request)).expect("request serializes");
     line.push(b'\n');
     stream.write_all(&line)?;
-    let mut reader = BufReader::new(stream).take(MAX_MESSAGE as u64 + 1);
-    let mut buf = Vec::new();
-    reader.read_until(b'\n', &mut buf)?;
-    if buf.is_empty() {
-        return Err(ClientError::Protocol(
-            "the daemon closed the connection".into(),
-        ));
+    let mut reader = BufReader::new(stream);
+    let started = Instant::now();
+    loop {
+        let mut buf = Vec::new();
+        loop {
+            match (&mut reader)
+                .take(MAX_MESSAGE as u64 + 1)
+                .read_until(b'\n', &mut buf)
+            {
+                Ok(_) => break,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    if follow.interrupted.is_some_and(|f| f.load(Ordering::SeqCst)) {
+                        return Err(ClientError::Interrupted);
+                    }
+                    if poll.is_some() && timeout.is_some_and(|t| started.elapsed() > t) {
+                        return Err(ClientError::Io(e));
+                    }
+                }
+                Err(e) => return Err(ClientError::Io(e)),
+            }
+        }
+        if buf.is_empty() {
+            return Err(ClientError::Protocol(
+                "the daemon closed the connection".into(),
+            ));
+        }
+        let reply: Reply =
+            serde_json::from_slice(&buf).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        if reply.body.get("response").and_then(|r| r.as_str()) == Some("progress") {
+            if let Some(f) = follow.on_progress.as_mut() {
+                let line = reply.body["line"].as_str().unwrap_or("");
+                f(line, reply.body["elapsed_ms"].as_u64().unwrap_or(0));
+            }
+            continue;
+        }
+        return Ok(reply);
     }
-    serde_json::from_slice(&buf).map_err(|e| ClientError::Protocol(e.to_string()))
 }
 
 use std::io::Read as _;
@@ -74,7 +125,12 @@ fn is_absent(e: &ClientError) -> bool {
 
 /// Sends `request` to a running daemon; never starts one. None if no daemon runs.
 pub fn request_running(paths: &Paths, request: &Request) -> Result<Option<Response>, ClientError> {
-    match exchange(paths, request, Some(Duration::from_secs(10))) {
+    match exchange(
+        paths,
+        request,
+        Some(Duration::from_secs(10)),
+        &mut Follow::default(),
+    ) {
         Ok(reply) => decode(reply).map(Some),
         Err(e) if is_absent(&e) => Ok(None),
         Err(e) => Err(e),
@@ -96,6 +152,7 @@ pub fn request(
     paths: &Paths,
     request: &Request,
     daemon_env: &Env,
+    follow: &mut Follow,
 ) -> Result<Response, ClientError> {
     // Evaluations can take minutes: a resolve waits as long as the daemon works.
     let timeout = match request {
@@ -104,13 +161,18 @@ pub fn request(
     };
     let mut restarted = false;
     loop {
-        match exchange(paths, request, timeout) {
+        match exchange(paths, request, timeout, follow) {
             Ok(reply) if reply.protocol == PROTOCOL && reply.dwell == VERSION => {
                 return decode(reply);
             }
             Ok(_) if !restarted => {
                 // Another dwell's daemon: ask it to go, then start ours.
-                let _ = exchange(paths, &Request::Stop, Some(Duration::from_secs(5)));
+                let _ = exchange(
+                    paths,
+                    &Request::Stop,
+                    Some(Duration::from_secs(5)),
+                    &mut Follow::default(),
+                );
                 wait_gone(paths);
                 start(paths, daemon_env)?;
                 restarted = true;

@@ -47,6 +47,14 @@ pub struct UserConfig {
     /// The daemon drops generations not used for this long (default "30d";
     /// "off" never prunes).
     pub prune_after: Option<String>,
+    /// Serve the last good environment at once and re-evaluate in the background,
+    /// instead of waiting at the prompt (default false).
+    #[serde(rename = "async")]
+    pub background: Option<bool>,
+    /// Stop an evaluation that takes longer than this (default: no limit).
+    pub eval_timeout: Option<String>,
+    /// Projects whose inputs are watched at most (least recently used first out).
+    pub watch_projects: Option<usize>,
 }
 
 /// Parses a duration like `30d`, `12h`, `90m`, `45s` or `2w`.

@@ -4,8 +4,9 @@
 
 use crate::cache::{Cache, Generation, Lookup, generation_key, now_ns, record_inputs};
 use crate::config::UserConfig;
+use crate::eval::Watch;
 use crate::eval::{EvalEnv, EvalError, Tools, evaluate};
-use crate::flight::Flights;
+use crate::jobs::{Job, Jobs, Joined};
 use crate::paths::{Paths, now_ms};
 use crate::project::{Kind, Project, ProjectError, discover};
 use crate::protocol::{
@@ -15,14 +16,33 @@ use crate::recipe::Op;
 use crate::trust::{Trust, TrustStore};
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-/// A failed evaluation, remembered so that waiters and `status` can report it.
+/// A failed evaluation, remembered with the inputs it had read, so that an
+/// unchanged broken project is not evaluated again at every prompt.
 #[derive(Clone, Debug)]
 struct Failure {
-    at_ns: i64,
     message: String,
+    inputs: Vec<crate::cache::Input>,
+    recorded_at_ns: i64,
 }
+
+/// How a request wants its answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Wait for an evaluation if one is needed.
+    Wait,
+    /// Answer at once: a needed evaluation runs in the background and the last
+    /// good generation is served meanwhile.
+    NoWait,
+    /// Evaluate even if the cache is valid, and wait.
+    Force,
+}
+
+/// A project re-evaluated in the background when its inputs change, if a shell
+/// asked for it within this long.
+pub const RECENT: Duration = Duration::from_secs(3600);
 
 pub struct Engine {
     pub paths: Paths,
@@ -30,11 +50,14 @@ pub struct Engine {
     pub trust: TrustStore,
     pub user: Mutex<UserConfig>,
     tools: Mutex<Option<Tools>>,
-    flights: Flights,
-    failures: Mutex<HashMap<PathBuf, Failure>>,
-    /// Called with each project whose generation was just evaluated or served, so
-    /// the daemon can watch its inputs.
+    jobs: Arc<Jobs>,
+    failures: Mutex<HashMap<(PathBuf, String), Failure>>,
+    /// Projects asked for, with the settings of the last request and when.
+    recent: Mutex<HashMap<PathBuf, (EvalEnv, Instant)>>,
+    /// Called with each generation served, so the daemon can watch its inputs.
     pub on_served: Box<dyn Fn(&Generation) + Send + Sync>,
+    /// Called when an evaluation ends (the daemon bumps the generation counter).
+    pub on_evaluated: Box<dyn Fn() + Send + Sync>,
 }
 
 impl Engine {
@@ -46,9 +69,11 @@ impl Engine {
             user: Mutex::new(user),
             paths,
             tools: Mutex::new(None),
-            flights: Flights::default(),
+            jobs: Arc::new(Jobs::default()),
             failures: Mutex::new(HashMap::new()),
+            recent: Mutex::new(HashMap::new()),
             on_served: Box::new(|_| {}),
+            on_evaluated: Box::new(|| {}),
         }
     }
 
@@ -157,6 +182,7 @@ impl Engine {
         project: &Project,
         eval_env: &EvalEnv,
         context: &str,
+        job: &Arc<Job>,
     ) -> Result<Generation, EvalError> {
         let started_ns = now_ns();
         let tools = self.tools()?;
@@ -169,7 +195,8 @@ impl Engine {
             now_ms(),
             crate::paths::unique() % 100_000
         ));
-        let evaluation = match evaluate(&tools, project, eval_env, &profile) {
+        let watch = self.watch_for(project, job);
+        let evaluation = match evaluate(&tools, project, eval_env, &profile, &watch) {
             Ok(evaluation) => evaluation,
             Err(e) => {
                 crate::cache::remove_gc_root(&profile);
@@ -231,8 +258,37 @@ impl Engine {
         Ok(generation)
     }
 
-    /// The environment for `dir`. `force` evaluates even when the cache is valid.
-    pub fn resolve(&self, dir: &Path, eval_env: &EvalEnv, force: bool) -> Resolution {
+    /// Progress reporting and the user's timeout for one evaluation.
+    fn watch_for(&self, project: &Project, job: &Arc<Job>) -> Watch {
+        let timeout = self
+            .user
+            .lock()
+            .unwrap()
+            .eval_timeout
+            .as_deref()
+            .and_then(|t| crate::config::parse_duration(t).ok());
+        let job = job.clone();
+        let root = project.root.clone();
+        Watch {
+            on_line: Some(Arc::new(move |line: &str| {
+                if let Some(progress) = progress_line(line, &root) {
+                    job.set_progress(progress);
+                }
+            })),
+            timeout,
+        }
+    }
+
+    /// The environment for `dir`. `progress` is called while an evaluation runs
+    /// (with what Nix is doing and for how long); it returns false when nobody
+    /// is listening any more, and the request stops waiting (the evaluation goes on).
+    pub fn resolve(
+        self: &Arc<Self>,
+        dir: &Path,
+        eval_env: &EvalEnv,
+        mode: Mode,
+        progress: &mut dyn FnMut(&str, Duration) -> bool,
+    ) -> Resolution {
         let (project, trust) = match self.project(dir) {
             Ok(Some(found)) => found,
             Ok(None) => return Resolution::default(),
@@ -254,7 +310,7 @@ impl Engine {
             return Resolution {
                 project: Some(info),
                 env: Some(Self::serve(&project, None, Freshness::Cached)),
-                error: None,
+                ..Resolution::default()
             };
         }
         let context = match self.context(&project, eval_env) {
@@ -262,101 +318,247 @@ impl Engine {
             Err(e) => {
                 return Resolution {
                     project: Some(info),
-                    env: None,
                     error: Some(e.to_string()),
+                    ..Resolution::default()
                 };
             }
         };
-        let (env, error) = self.generation_for(&project, eval_env, &context, force);
-        Resolution {
-            project: Some(info),
-            env,
-            error,
-        }
+        self.recent
+            .lock()
+            .unwrap()
+            .insert(project.root.clone(), (eval_env.clone(), Instant::now()));
+        let mut resolution = self.generation_for(&project, eval_env, &context, mode, progress);
+        resolution.project = Some(info);
+        resolution
     }
 
-    fn generation_for(
-        &self,
+    fn flight_key(project: &Project, context: &str) -> String {
+        format!("{}\0{}", project.root.display(), context)
+    }
+
+    /// The message of a remembered failure whose inputs are all unchanged.
+    fn known_failure(&self, root: &Path, context: &str) -> Option<String> {
+        let failures = self.failures.lock().unwrap();
+        let failure = failures.get(&(root.to_path_buf(), context.to_string()))?;
+        crate::cache::inputs_unchanged(&failure.inputs, failure.recorded_at_ns)
+            .then(|| failure.message.clone())
+    }
+
+    /// Joins or starts the evaluation of `project`, unless the cache became valid
+    /// or the project is known to fail with its current files.
+    fn ensure_job(
+        self: &Arc<Self>,
         project: &Project,
         eval_env: &EvalEnv,
         context: &str,
         force: bool,
-    ) -> (Option<Served>, Option<String>) {
-        let asked_ns = now_ns();
-        if !force && let Some(g) = self.cache.lookup(&project.root, context).valid {
-            self.served(&g);
-            return (
-                Some(Self::serve(project, Some(&g), Freshness::Cached)),
-                None,
-            );
-        }
-        let flight_key = format!("{}\0{}", project.root.display(), context);
-        loop {
-            let Some(_leader) = self.flights.lead_or_wait(&flight_key) else {
-                // Another request evaluated while we waited: use its result.
-                let lookup = self.cache.lookup(&project.root, context);
-                if let Some(g) = &lookup.valid {
-                    self.served(g);
-                    return (Some(Self::serve(project, Some(g), Freshness::Cached)), None);
-                }
-                if let Some(failure) = self.failure_since(&project.root, asked_ns) {
-                    return self.fallback(project, lookup, failure.message);
-                }
-                continue;
-            };
-            if !force && let Some(g) = self.cache.lookup(&project.root, context).valid {
-                self.served(&g);
-                return (
-                    Some(Self::serve(project, Some(&g), Freshness::Cached)),
-                    None,
-                );
+    ) -> Joined {
+        let key = Self::flight_key(project, context);
+        let engine = self.clone();
+        let (p, e, c) = (project.clone(), eval_env.clone(), context.to_string());
+        self.jobs.join_or_start(
+            &key,
+            || {
+                force
+                    || (self.cache.lookup(&project.root, context).valid.is_none()
+                        && self.known_failure(&project.root, context).is_none())
+            },
+            move |job| engine.run_job(&p, &e, &c, job),
+        )
+    }
+
+    /// The body of an evaluation job: evaluate, save or remember the failure.
+    fn run_job(&self, project: &Project, eval_env: &EvalEnv, context: &str, job: &Arc<Job>) {
+        let failure_key = (project.root.clone(), context.to_string());
+        match self.evaluate_and_save(project, eval_env, context, job) {
+            Ok(_) => {
+                self.failures.lock().unwrap().remove(&failure_key);
             }
-            return match self.evaluate_and_save(project, eval_env, context) {
-                Ok(g) => {
-                    self.failures.lock().unwrap().remove(&project.root);
-                    self.served(&g);
-                    (
-                        Some(Self::serve(project, Some(&g), Freshness::Evaluated)),
-                        None,
-                    )
+            Err(e) => {
+                let remembered = match &e {
+                    EvalError::Nix { inputs, .. } => Some(inputs.clone()),
+                    EvalError::Capture(_) => Some(BTreeSet::new()),
+                    // Not a property of the files: try again next time.
+                    _ => None,
+                };
+                match remembered {
+                    Some(mut inputs) => {
+                        inputs.extend(Self::always_inputs(project));
+                        let inputs = record_inputs(&inputs, i64::MAX, None);
+                        self.failures.lock().unwrap().insert(
+                            failure_key,
+                            Failure {
+                                message: e.to_string(),
+                                inputs,
+                                recorded_at_ns: now_ns(),
+                            },
+                        );
+                    }
+                    None => {
+                        // Shown to whoever waits, then forgotten.
+                        self.failures.lock().unwrap().insert(
+                            failure_key,
+                            Failure {
+                                message: e.to_string(),
+                                inputs: vec![crate::cache::Input {
+                                    path: PathBuf::new(),
+                                    state: crate::cache::FileState::Absent,
+                                }],
+                                recorded_at_ns: 0,
+                            },
+                        );
+                    }
                 }
-                Err(e) => {
-                    let message = e.to_string();
-                    self.failures.lock().unwrap().insert(
-                        project.root.clone(),
-                        Failure {
-                            at_ns: now_ns(),
-                            message: message.clone(),
-                        },
-                    );
-                    let lookup = self.cache.lookup(&project.root, context);
-                    self.fallback(project, lookup, message)
-                }
-            };
+            }
+        }
+        // Shells that took the last good environment meanwhile learn of the new
+        // one; the requests that waited for it already have it.
+        if job.is_announced() {
+            (self.on_evaluated)();
         }
     }
 
-    fn failure_since(&self, root: &Path, since_ns: i64) -> Option<Failure> {
-        self.failures
-            .lock()
-            .unwrap()
-            .get(root)
-            .filter(|f| f.at_ns >= since_ns)
-            .cloned()
+    /// Files that are inputs of every evaluation of `project`.
+    fn always_inputs(project: &Project) -> BTreeSet<PathBuf> {
+        let mut paths = BTreeSet::new();
+        if let Some(entry) = &project.entry {
+            paths.insert(entry.clone());
+        }
+        paths.insert(project.root.join(".dwell.toml"));
+        if project.kind == Kind::Flake {
+            paths.insert(project.root.join("flake.lock"));
+        }
+        for extra in &project.config.watch {
+            paths.insert(project.root.join(extra));
+        }
+        paths
     }
 
-    /// After a failed evaluation: the last good generation, marked stale.
-    fn fallback(
-        &self,
+    fn generation_for(
+        self: &Arc<Self>,
         project: &Project,
-        lookup: Lookup,
-        message: String,
-    ) -> (Option<Served>, Option<String>) {
-        let env = lookup
-            .newest
-            .as_ref()
-            .map(|g| Self::serve(project, Some(g), Freshness::Stale));
-        (env, Some(message))
+        eval_env: &EvalEnv,
+        context: &str,
+        mode: Mode,
+        progress: &mut dyn FnMut(&str, Duration) -> bool,
+    ) -> Resolution {
+        let asked_ms = now_ms();
+        if mode != Mode::Force
+            && let Some(g) = self.cache.lookup(&project.root, context).valid
+        {
+            self.served(&g);
+            return Self::answer(project, Some(&g), Freshness::Cached, None);
+        }
+        let mut force = mode == Mode::Force;
+        // A file that changes while Nix reads it makes the result untrustworthy:
+        // evaluate again, a few times at most.
+        for _ in 0..3 {
+            if !force && let Some(message) = self.known_failure(&project.root, context) {
+                return self.fallback(project, context, Some(message));
+            }
+            let job = match self.ensure_job(project, eval_env, context, force) {
+                Joined::Running(job) => job,
+                Joined::NotNeeded => {
+                    force = false;
+                    continue;
+                }
+            };
+            force = false;
+            if mode == Mode::NoWait {
+                job.announce();
+                let mut answer = self.fallback(project, context, None);
+                answer.pending = true;
+                return answer;
+            }
+            while !job.wait(Duration::from_millis(100)) {
+                if !progress(&job.progress(), job.started.elapsed()) {
+                    job.announce();
+                    return self.fallback(project, context, None);
+                }
+            }
+            if let Some(g) = self.cache.lookup(&project.root, context).valid {
+                self.served(&g);
+                let fresh = if g.evaluated_at_ms >= asked_ms {
+                    Freshness::Evaluated
+                } else {
+                    Freshness::Cached
+                };
+                return Self::answer(project, Some(&g), fresh, None);
+            }
+            if let Some(message) = self.known_failure(&project.root, context) {
+                return self.fallback(project, context, Some(message));
+            }
+            if let Some(failure) = self
+                .failures
+                .lock()
+                .unwrap()
+                .remove(&(project.root.clone(), context.to_string()))
+            {
+                return self.fallback(project, context, Some(failure.message));
+            }
+        }
+        self.fallback(
+            project,
+            context,
+            Some("the project's files kept changing while Nix read them".into()),
+        )
+    }
+
+    fn answer(
+        project: &Project,
+        generation: Option<&Generation>,
+        freshness: Freshness,
+        error: Option<String>,
+    ) -> Resolution {
+        Resolution {
+            project: None,
+            env: Some(Self::serve(project, generation, freshness)),
+            error,
+            pending: false,
+        }
+    }
+
+    /// Without a valid generation: the last good one, marked stale (if any).
+    fn fallback(&self, project: &Project, context: &str, error: Option<String>) -> Resolution {
+        let lookup: Lookup = self.cache.lookup(&project.root, context);
+        let env = lookup.newest.as_ref().map(|g| {
+            self.served(g);
+            Self::serve(project, Some(g), Freshness::Stale)
+        });
+        Resolution {
+            project: None,
+            env,
+            error,
+            pending: false,
+        }
+    }
+
+    /// Re-evaluates `root` in the background if a shell used it recently (after
+    /// its inputs changed). Returns whether an evaluation was started or joined.
+    pub fn refresh(self: &Arc<Self>, root: &Path) -> bool {
+        let recent = self.recent.lock().unwrap().get(root).cloned();
+        let Some((eval_env, at)) = recent else {
+            return false;
+        };
+        if at.elapsed() > RECENT {
+            return false;
+        }
+        let Ok(Some((project, trust))) = self.project(root) else {
+            return false;
+        };
+        if !trust.permits() || !project.kind.is_nix() || project.root != root {
+            return false;
+        }
+        let Ok(context) = self.context(&project, &eval_env) else {
+            return false;
+        };
+        match self.ensure_job(&project, &eval_env, &context, false) {
+            Joined::Running(job) => {
+                job.announce();
+                true
+            }
+            Joined::NotNeeded => false,
+        }
     }
 
     /// What is known about `dir`'s project, without evaluating.
@@ -369,6 +571,7 @@ impl Engine {
             last_error: None,
             daemon: None,
             not_traced: None,
+            watched: None,
         };
         let (project, trust) = match self.project(dir) {
             Ok(Some(found)) => found,
@@ -391,8 +594,9 @@ impl Engine {
             .failures
             .lock()
             .unwrap()
-            .get(&project.root)
-            .map(|f| f.message.clone());
+            .iter()
+            .find(|((root, _), _)| *root == project.root)
+            .map(|(_, f)| f.message.clone());
         let context = match self.context(&project, eval_env) {
             Ok(c) => c,
             Err(e) => {
@@ -427,4 +631,39 @@ impl Engine {
         });
         report
     }
+}
+
+/// What to show of one line of Nix's log while it evaluates, if anything.
+fn progress_line(line: &str, root: &Path) -> Option<String> {
+    let quoted = |rest: &str| -> Option<String> {
+        let rest = rest.strip_prefix('\'')?;
+        Some(rest[..rest.find('\'')?].to_string())
+    };
+    let short = |path: &str| -> String {
+        let path = Path::new(path);
+        match path.strip_prefix(root) {
+            Ok(rel) => rel.display().to_string(),
+            Err(_) => path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        }
+    };
+    if let Some(rest) = line.strip_prefix("building ") {
+        let drv = quoted(rest)?;
+        let name = Path::new(&drv).file_name()?.to_string_lossy().into_owned();
+        let name = name
+            .get(33..)
+            .unwrap_or(&name)
+            .trim_end_matches(".drv")
+            .to_string();
+        return Some(format!("building {name}"));
+    }
+    if let Some(rest) = line.strip_prefix("evaluating file ") {
+        return Some(format!("evaluating {}", short(&quoted(rest)?)));
+    }
+    if let Some(rest) = line.strip_prefix("copying ") {
+        return Some(format!("copying {}", short(&quoted(rest)?)));
+    }
+    None
 }

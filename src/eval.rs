@@ -13,7 +13,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The client's values of the variables that change what an evaluation produces.
@@ -60,8 +60,15 @@ pub enum EvalError {
     NixMissing,
     #[error("could not run {0}: {1}")]
     Spawn(String, std::io::Error),
-    #[error("{0}")]
-    Nix(String),
+    /// Nix failed; `inputs` are the files it had read by then, so an unchanged
+    /// broken project is not evaluated again at every prompt.
+    #[error("{message}")]
+    Nix {
+        message: String,
+        inputs: BTreeSet<PathBuf>,
+    },
+    #[error("evaluation timed out after {} s (eval_timeout in the user config)", .0.as_secs())]
+    TimedOut(Duration),
     #[error("the devShell's script failed in the capture shell: {0}")]
     Capture(String),
     #[error("evaluation was cancelled")]
@@ -154,8 +161,26 @@ struct Output {
     stderr: Vec<u8>,
 }
 
+/// Called with each line of Nix's log.
+pub type OnLine = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// How an evaluation reports what it is doing, and how long it may take.
+#[derive(Clone, Default)]
+pub struct Watch {
+    /// Called with each line of Nix's log as it arrives.
+    pub on_line: Option<OnLine>,
+    /// Past this, the evaluation's process group is terminated.
+    pub timeout: Option<Duration>,
+}
+
+fn signal_group(pgid: i32, signal: rustix::process::Signal) {
+    if let Some(pid) = rustix::process::Pid::from_raw(pgid) {
+        let _ = rustix::process::kill_process_group(pid, signal);
+    }
+}
+
 /// Runs `cmd` in its own process group, registered for shutdown, collecting output.
-fn run(mut cmd: Command, what: &str) -> Result<Output, EvalError> {
+fn run(mut cmd: Command, what: &str, watch: &Watch) -> Result<Output, EvalError> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -169,21 +194,66 @@ fn run(mut cmd: Command, what: &str) -> Result<Output, EvalError> {
     })?;
     let pgid = child.id() as i32;
     RUNNING.lock().unwrap_or_else(|e| e.into_inner()).push(pgid);
-    let mut stderr_pipe = child.stderr.take().expect("piped");
+    let stderr_pipe = child.stderr.take().expect("piped");
+    let on_line = watch.on_line.clone();
     let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
         let mut buf = Vec::new();
-        let _ = stderr_pipe.read_to_end(&mut buf);
+        let mut lines = std::io::BufReader::new(stderr_pipe);
+        loop {
+            let start = buf.len();
+            match lines.read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    if let Some(f) = &on_line {
+                        f(String::from_utf8_lossy(&buf[start..]).trim_end());
+                    }
+                }
+            }
+        }
         buf
     });
-    let mut stdout = Vec::new();
-    let read = child.stdout.take().expect("piped").read_to_end(&mut stdout);
-    let status = child.wait();
+    let mut stdout_pipe = child.stdout.take().expect("piped");
+    let stdout_reader = std::thread::spawn(move || {
+        let mut stdout = Vec::new();
+        let read = stdout_pipe.read_to_end(&mut stdout);
+        read.map(|_| stdout)
+    });
+    let status = match watch.timeout {
+        None => child.wait(),
+        Some(limit) => {
+            let deadline = Instant::now() + limit;
+            loop {
+                match child.try_wait() {
+                    Ok(Some(status)) => break Ok(status),
+                    Ok(None) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(10))
+                    }
+                    Ok(None) => {
+                        // Nix cleans up its builders on SIGTERM; KILL if it lingers.
+                        signal_group(pgid, rustix::process::Signal::TERM);
+                        let grace = Instant::now() + Duration::from_secs(3);
+                        while Instant::now() < grace && matches!(child.try_wait(), Ok(None)) {
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
+                        signal_group(pgid, rustix::process::Signal::KILL);
+                        let _ = child.wait();
+                        let _ = reader.join();
+                        let _ = stdout_reader.join();
+                        unregister(pgid);
+                        return Err(EvalError::TimedOut(limit));
+                    }
+                    Err(e) => break Err(e),
+                }
+            }
+        }
+    };
     let stderr = reader.join().unwrap_or_default();
-    RUNNING
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .retain(|&p| p != pgid);
-    read?;
+    let stdout = stdout_reader
+        .join()
+        .unwrap_or_else(|_| Err(std::io::Error::other("reader panicked")));
+    unregister(pgid);
+    let stdout = stdout?;
     let status = status?;
     use std::os::unix::process::ExitStatusExt;
     if status.signal().is_some() {
@@ -194,6 +264,13 @@ fn run(mut cmd: Command, what: &str) -> Result<Output, EvalError> {
         stdout,
         stderr,
     })
+}
+
+fn unregister(pgid: i32) {
+    RUNNING
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|&p| p != pgid);
 }
 
 /// The part of Nix's log worth showing: from the first `error:` line on.
@@ -294,6 +371,7 @@ pub fn evaluate(
     project: &Project,
     eval_env: &EvalEnv,
     profile: &Path,
+    watch: &Watch,
 ) -> Result<Evaluation, EvalError> {
     let started = Instant::now();
     let entry = project
@@ -333,10 +411,15 @@ pub fn evaluate(
                 .arg(project.config.attr.as_deref().unwrap_or(""));
         }
     }
-    let out = run(cmd, "nix")?;
+    let out = run(cmd, "nix", watch)?;
     let log = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
-        return Err(EvalError::Nix(error_tail(&log)));
+        let mut inputs = trace::inputs_from_log(&log, &store_dir(eval_env));
+        inputs.insert(entry.clone());
+        return Err(EvalError::Nix {
+            message: error_tail(&log),
+            inputs,
+        });
     }
     let mut inputs = trace::inputs_from_log(&log, &store_dir(eval_env));
     inputs.insert(entry.clone());
@@ -387,7 +470,7 @@ fn capture(
             .arg(&script_path)
             .arg(&dump_path)
             .arg(&tools.env);
-        let out = run(cmd, "bash")?;
+        let out = run(cmd, "bash", &Watch::default())?;
         if !out.status.success() {
             let log = String::from_utf8_lossy(&out.stderr);
             let tail: Vec<&str> = log.lines().rev().take(6).collect();

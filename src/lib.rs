@@ -10,7 +10,7 @@ pub mod config;
 pub mod daemon;
 pub mod engine;
 pub mod eval;
-pub mod flight;
+pub mod jobs;
 pub mod man;
 pub mod paths;
 pub mod project;

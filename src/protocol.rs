@@ -24,10 +24,14 @@ pub struct Envelope<T> {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "request", rename_all = "snake_case")]
 pub enum Request {
-    /// The environment for a directory (evaluating if needed).
+    /// The environment for a directory. With `wait` (the default), a needed
+    /// evaluation is waited for, with `Progress` replies meanwhile; without, the
+    /// last good environment is served at once and the evaluation runs on.
     Resolve {
         dir: PathBuf,
         eval_env: EvalEnv,
+        #[serde(default = "yes")]
+        wait: bool,
     },
     /// What is known about a directory's project, without evaluating.
     Status {
@@ -45,14 +49,25 @@ pub enum Request {
     Stop,
 }
 
+fn yes() -> bool {
+    true
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "response", rename_all = "snake_case")]
 pub enum Response {
+    /// Sent while an evaluation runs, before the final answer.
+    Progress {
+        line: String,
+        elapsed_ms: u64,
+    },
     Resolved(Resolution),
     Status(StatusReport),
     Pong(DaemonInfo),
     Done,
-    Error { message: String },
+    Error {
+        message: String,
+    },
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -96,6 +111,9 @@ pub struct Resolution {
     pub env: Option<Served>,
     /// An evaluation error (the environment, if any, is then stale).
     pub error: Option<String>,
+    /// An evaluation runs in the background; the environment is the last good one.
+    #[serde(default)]
+    pub pending: bool,
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -132,6 +150,9 @@ pub struct StatusReport {
     pub daemon: Option<DaemonInfo>,
     /// What input tracing cannot see for this kind of project.
     pub not_traced: Option<String>,
+    /// Whether the daemon watches the project's inputs now (None without daemon).
+    #[serde(default)]
+    pub watched: Option<bool>,
 }
 
 impl<T> Envelope<T> {

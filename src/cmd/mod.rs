@@ -15,12 +15,15 @@ pub mod stop;
 
 use crate::activate::{process_env, without_project};
 use crate::client;
-use crate::engine::Engine;
+use crate::engine::{Engine, Mode};
 use crate::eval::eval_env_from_process;
 use crate::paths::Paths;
 use crate::protocol::{Request, Resolution, Response};
 use anyhow::{Context, bail};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 /// The directory argument, or the current directory.
 pub fn dir_or_cwd(dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {
@@ -31,11 +34,14 @@ pub fn dir_or_cwd(dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     std::fs::canonicalize(&dir).with_context(|| format!("could not open {}", dir.display()))
 }
 
-/// Asks the daemon (starting it if needed) to resolve `dir`; evaluates in this
-/// process when told to or when no daemon can be reached.
+/// Asks the daemon (starting it if needed) to resolve `dir`, showing Nix's
+/// progress on stderr while an evaluation runs; evaluates in this process when
+/// told to or when no daemon can be reached. Ctrl-C while waiting asks again
+/// without waiting: the last good environment at once, the evaluation goes on.
 pub fn resolve(dir: &Path, no_daemon: bool, force: bool) -> anyhow::Result<Resolution> {
     let paths = Paths::from_env()?;
     let eval_env = eval_env_from_process();
+    let mut line = ProgressLine::new();
     if !no_daemon {
         let request = if force {
             Request::Reload {
@@ -46,17 +52,85 @@ pub fn resolve(dir: &Path, no_daemon: bool, force: bool) -> anyhow::Result<Resol
             Request::Resolve {
                 dir: dir.to_path_buf(),
                 eval_env: eval_env.clone(),
+                wait: true,
             }
         };
+        let interrupted = Arc::new(AtomicBool::new(false));
+        let handler = signal_hook::flag::register(signal_hook::consts::SIGINT, interrupted.clone());
         // The daemon gets the shell's environment as it was before dwell.
-        match client::request(&paths, &request, &without_project(&process_env())) {
+        let daemon_env = without_project(&process_env());
+        let mut show = |text: &str, ms: u64| line.show(text, ms);
+        let mut follow = client::Follow {
+            on_progress: Some(&mut show),
+            interrupted: Some(&interrupted),
+        };
+        let answer = client::request(&paths, &request, &daemon_env, &mut follow);
+        line.clear();
+        if let Ok(id) = handler {
+            signal_hook::low_level::unregister(id);
+        }
+        let answer = match answer {
+            Err(client::ClientError::Interrupted) => {
+                let now = Request::Resolve {
+                    dir: dir.to_path_buf(),
+                    eval_env: eval_env.clone(),
+                    wait: false,
+                };
+                client::request(&paths, &now, &daemon_env, &mut client::Follow::default())
+            }
+            other => other,
+        };
+        match answer {
             Ok(Response::Resolved(resolution)) => return Ok(resolution),
             Ok(Response::Error { message }) => bail!("the daemon refused the request: {message}"),
             Ok(other) => bail!("the daemon answered something unexpected: {other:?}"),
             Err(e) => eprintln!("dwell: {e}; evaluating in this process"),
         }
     }
-    Ok(Engine::new(paths).resolve(dir, &eval_env, force))
+    let mode = if force { Mode::Force } else { Mode::Wait };
+    let engine = Arc::new(Engine::new(paths));
+    let mut show = |text: &str, elapsed: std::time::Duration| {
+        line.show(text, elapsed.as_millis() as u64);
+        true
+    };
+    let resolution = engine.resolve(dir, &eval_env, mode, &mut show);
+    line.clear();
+    Ok(resolution)
+}
+
+/// One updating line on stderr, when stderr is a terminal.
+struct ProgressLine {
+    terminal: bool,
+    shown: bool,
+}
+
+impl ProgressLine {
+    fn new() -> ProgressLine {
+        ProgressLine {
+            terminal: std::io::stderr().is_terminal(),
+            shown: false,
+        }
+    }
+
+    fn show(&mut self, text: &str, elapsed_ms: u64) {
+        if !self.terminal {
+            return;
+        }
+        let mut text = format!(
+            "dwell: evaluating · {text} · {:.1} s (Ctrl-C: last good environment now)",
+            elapsed_ms as f64 / 1000.0
+        );
+        text.truncate(text.floor_char_boundary(160));
+        eprint!("\r\x1b[K{text}");
+        self.shown = true;
+    }
+
+    fn clear(&mut self) {
+        if self.shown {
+            eprint!("\r\x1b[K");
+            self.shown = false;
+        }
+    }
 }
 
 /// Tells a running daemon that something shells see has changed (never starts one).

@@ -7,6 +7,7 @@ mod server;
 mod watch;
 
 pub use counter::Counter;
+pub use watch::Watcher;
 
 use crate::engine::Engine;
 use crate::paths::{Paths, private_dir};
@@ -57,6 +58,8 @@ pub fn run(paths: Paths) -> Result<(), DaemonError> {
     let watcher = watch::Watcher::new(counter.clone());
     let served_watcher = watcher.clone();
     engine.on_served = Box::new(move |generation| served_watcher.watch(generation));
+    let evaluated_counter = counter.clone();
+    engine.on_evaluated = Box::new(move || evaluated_counter.bump());
     let engine = Arc::new(engine);
     watcher.attach(engine.clone());
 
@@ -104,9 +107,10 @@ pub fn run(paths: Paths) -> Result<(), DaemonError> {
             Ok(stream) => {
                 let engine = engine.clone();
                 let counter = counter.clone();
+                let watcher = watcher.clone();
                 let shutdown = shutdown.clone();
                 std::thread::spawn(move || {
-                    if server::handle(stream, &engine, &counter) == server::After::Stop {
+                    if server::handle(stream, &engine, &counter, &watcher) == server::After::Stop {
                         shutdown();
                         std::process::exit(0);
                     }

@@ -1,8 +1,15 @@
-//! Watching the inputs of served projects. notify watches each input's parent
-//! directory, non-recursively (editors save by rename, which a watch on the file
-//! itself would lose); access events are ignored, since hashing and Nix's own reads
-//! produce them. A change forgets the in-memory generation and bumps the counter,
-//! so every shell asks again at its next prompt.
+//! Watching the inputs of the projects shells use. notify watches each input's
+//! parent directory, non-recursively (editors save by rename, which a watch on the
+//! file itself would lose), plus directories that are inputs themselves (a
+//! `readDir` listing). Access events are ignored: hashing and Nix's own reads
+//! produce them. At most `limit` projects are watched, the least recently used
+//! dropped first, so inotify's limits are never exhausted; unwatched projects are
+//! validated by stat at their next request.
+//!
+//! A change is debounced (a burst of saves, a `git checkout`, is one change), then
+//! the project's in-memory generation is forgotten, a background evaluation starts
+//! if a shell used the project recently, and the generation counter is bumped, so
+//! every shell asks again at its next prompt.
 
 use super::Counter;
 use crate::cache::Generation;
@@ -10,18 +17,32 @@ use crate::engine::Engine;
 use notify::{EventKind, RecursiveMode, Watcher as _};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
-/// Directories watched at most; past it, projects are validated by stat alone.
-const MAX_DIRS: usize = 512;
+/// Projects watched at most, unless the user config says otherwise.
+pub const DEFAULT_LIMIT: usize = 64;
+/// A change is acted on once its project saw no event for this long...
+const QUIET: Duration = Duration::from_millis(150);
+/// ...or this long after its first event, whichever comes first.
+const MAX_DELAY: Duration = Duration::from_secs(1);
+
+#[derive(Default)]
+struct Project {
+    last_used: Option<Instant>,
+    inputs: HashSet<PathBuf>,
+    dirs: HashSet<PathBuf>,
+    keys: HashSet<String>,
+}
 
 #[derive(Default)]
 struct Watched {
-    dirs: HashSet<PathBuf>,
-    /// Input path to the project roots that read it.
-    inputs: HashMap<PathBuf, HashSet<PathBuf>>,
-    /// Generation keys already registered.
-    generations: HashSet<String>,
+    projects: HashMap<PathBuf, Project>,
+    /// How many watched projects need each directory.
+    dir_refs: HashMap<PathBuf, usize>,
+    /// Input path to the projects that read it.
+    input_roots: HashMap<PathBuf, HashSet<PathBuf>>,
     warned: bool,
 }
 
@@ -34,16 +55,17 @@ struct Inner {
     notify: Mutex<Option<notify::RecommendedWatcher>>,
     watched: Mutex<Watched>,
     engine: OnceLock<Arc<Engine>>,
-    counter: Arc<Counter>,
+    changes: Mutex<Sender<PathBuf>>,
 }
 
 impl Watcher {
     pub fn new(counter: Arc<Counter>) -> Watcher {
+        let (tx, rx) = channel();
         let inner = Arc::new(Inner {
             notify: Mutex::new(None),
             watched: Mutex::new(Watched::default()),
             engine: OnceLock::new(),
-            counter,
+            changes: Mutex::new(tx),
         });
         let weak = Arc::downgrade(&inner);
         let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
@@ -54,9 +76,12 @@ impl Watcher {
         match watcher {
             Ok(w) => *inner.notify.lock().unwrap() = Some(w),
             Err(e) => eprintln!(
-                "dwell daemon: cannot watch files ({e}); changes are noticed when a shell asks"
+                "dwell daemon: cannot watch files ({}); changes are noticed when a shell asks",
+                describe(&e)
             ),
         }
+        let refresher = inner.clone();
+        std::thread::spawn(move || refresher.refresh_loop(rx, counter));
         Watcher { inner }
     }
 
@@ -64,49 +89,123 @@ impl Watcher {
         let _ = self.inner.engine.set(engine);
     }
 
-    /// Watches the inputs of `generation` (once per generation).
+    fn limit(&self) -> usize {
+        self.inner
+            .engine
+            .get()
+            .and_then(|e| e.user.lock().unwrap().watch_projects)
+            .unwrap_or(DEFAULT_LIMIT)
+            .max(1)
+    }
+
+    /// Whether `root`'s inputs are watched now.
+    pub fn is_watched(&self, root: &Path) -> bool {
+        self.inner
+            .watched
+            .lock()
+            .unwrap()
+            .projects
+            .contains_key(root)
+    }
+
+    /// Watches the inputs of `generation`, marking its project as just used.
     pub fn watch(&self, generation: &Generation) {
-        let mut watched = self.inner.watched.lock().unwrap();
-        if !watched.generations.insert(generation.key.clone()) {
+        let limit = self.limit();
+        let mut guard = self.inner.watched.lock().unwrap();
+        let watched = &mut *guard;
+        let project = watched.projects.entry(generation.root.clone()).or_default();
+        project.last_used = Some(Instant::now());
+        if !project.keys.insert(generation.key.clone()) {
             return;
         }
         let mut notify = self.inner.notify.lock().unwrap();
         for input in &generation.inputs {
+            let mut dirs: Vec<PathBuf> = input
+                .path
+                .parent()
+                .map(Path::to_path_buf)
+                .into_iter()
+                .collect();
+            if input.path.is_dir() {
+                dirs.push(input.path.clone());
+            }
             watched
-                .inputs
+                .input_roots
                 .entry(input.path.clone())
                 .or_default()
                 .insert(generation.root.clone());
-            let Some(dir) = input.path.parent() else {
-                continue;
-            };
-            if watched.dirs.contains(dir) || !dir.is_dir() {
-                continue;
-            }
-            if watched.dirs.len() >= MAX_DIRS {
-                if !watched.warned {
+            project.inputs.insert(input.path.clone());
+            for dir in dirs {
+                if !dir.is_dir() || !project.dirs.insert(dir.clone()) {
+                    continue;
+                }
+                let refs = watched.dir_refs.entry(dir.clone()).or_insert(0);
+                *refs += 1;
+                if *refs > 1 {
+                    continue;
+                }
+                let Some(w) = notify.as_mut() else { continue };
+                if let Err(e) = w.watch(&dir, RecursiveMode::NonRecursive)
+                    && !watched.warned
+                {
                     eprintln!(
-                        "dwell daemon: watching {MAX_DIRS} directories; more are checked by stat"
+                        "dwell daemon: cannot watch {} ({}); changes there are noticed when a shell asks",
+                        dir.display(),
+                        describe(&e)
                     );
                     watched.warned = true;
                 }
-                continue;
-            }
-            let Some(w) = notify.as_mut() else { continue };
-            match w.watch(dir, RecursiveMode::NonRecursive) {
-                Ok(()) => {
-                    watched.dirs.insert(dir.to_path_buf());
-                }
-                Err(e) if !watched.warned => {
-                    eprintln!(
-                        "dwell daemon: cannot watch {} ({e}); changes there are noticed when a shell asks",
-                        dir.display()
-                    );
-                    watched.warned = true;
-                }
-                Err(_) => {}
             }
         }
+        while watched.projects.len() > limit {
+            let oldest = watched
+                .projects
+                .iter()
+                .filter(|(root, _)| **root != generation.root)
+                .min_by_key(|(_, p)| p.last_used)
+                .map(|(root, _)| root.clone());
+            let Some(oldest) = oldest else { break };
+            unwatch(watched, notify.as_mut(), &oldest);
+        }
+    }
+}
+
+/// Stops watching `root`, releasing the directories no other project needs.
+fn unwatch(watched: &mut Watched, notify: Option<&mut notify::RecommendedWatcher>, root: &Path) {
+    let Some(project) = watched.projects.remove(root) else {
+        return;
+    };
+    let mut notify = notify;
+    for dir in project.dirs {
+        let refs = watched.dir_refs.entry(dir.clone()).or_insert(1);
+        *refs -= 1;
+        if *refs == 0 {
+            watched.dir_refs.remove(&dir);
+            if let Some(w) = notify.as_deref_mut() {
+                let _ = w.unwatch(&dir);
+            }
+        }
+    }
+    for input in project.inputs {
+        if let Some(roots) = watched.input_roots.get_mut(&input) {
+            roots.remove(root);
+            if roots.is_empty() {
+                watched.input_roots.remove(&input);
+            }
+        }
+    }
+}
+
+/// inotify's resource errors, with what to do about them.
+fn describe(e: &notify::Error) -> String {
+    match &e.kind {
+        notify::ErrorKind::MaxFilesWatch => {
+            "the inotify watch limit is reached; raise fs.inotify.max_user_watches".into()
+        }
+        notify::ErrorKind::Io(io) if io.raw_os_error() == Some(24) => {
+            "too many open files; raise fs.inotify.max_user_instances".into()
+        }
+        _ => e.to_string(),
     }
 }
 
@@ -120,19 +219,61 @@ impl Inner {
             event
                 .paths
                 .iter()
-                .filter_map(|p| watched.inputs.get(p.as_path()))
-                .flatten()
-                .cloned()
+                .flat_map(|p| {
+                    // The file itself, or an entry of a directory that is an input.
+                    [Some(p.as_path()), p.parent()]
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|p| watched.input_roots.get(p))
+                        .flatten()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                })
                 .collect()
         };
-        if roots.is_empty() {
-            return;
+        let tx = self.changes.lock().unwrap();
+        for root in roots {
+            let _ = tx.send(root);
         }
-        if let Some(engine) = self.engine.get() {
-            for root in &roots {
-                engine.cache.forget(Path::new(root));
+    }
+
+    /// Debounces changes per project, then refreshes them.
+    fn refresh_loop(&self, rx: Receiver<PathBuf>, counter: Arc<Counter>) {
+        // Project root to (first event, last event).
+        let mut pending: HashMap<PathBuf, (Instant, Instant)> = HashMap::new();
+        loop {
+            let timeout = pending
+                .values()
+                .map(|(first, last)| (*last + QUIET).min(*first + MAX_DELAY))
+                .min()
+                .map(|due| due.saturating_duration_since(Instant::now()))
+                .unwrap_or(Duration::from_secs(3600));
+            match rx.recv_timeout(timeout) {
+                Ok(root) => {
+                    let now = Instant::now();
+                    pending
+                        .entry(root)
+                        .and_modify(|(_, last)| *last = now)
+                        .or_insert((now, now));
+                    continue;
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+            let now = Instant::now();
+            let due: Vec<PathBuf> = pending
+                .iter()
+                .filter(|(_, (first, last))| now >= *last + QUIET || now >= *first + MAX_DELAY)
+                .map(|(root, _)| root.clone())
+                .collect();
+            for root in due {
+                pending.remove(&root);
+                if let Some(engine) = self.engine.get() {
+                    engine.cache.forget(&root);
+                    engine.refresh(&root);
+                }
+                counter.bump();
             }
         }
-        self.counter.bump();
     }
 }
