@@ -370,11 +370,21 @@ impl Engine {
     /// The body of an evaluation job: evaluate, save or remember the failure.
     fn run_job(&self, project: &Project, eval_env: &EvalEnv, context: &str, job: &Arc<Job>) {
         let failure_key = (project.root.clone(), context.to_string());
+        eprintln!("dwell daemon: evaluating {}", project.root.display());
         match self.evaluate_and_save(project, eval_env, context, job) {
-            Ok(_) => {
+            Ok(g) => {
+                eprintln!(
+                    "dwell daemon: evaluated {} in {} ms",
+                    project.root.display(),
+                    g.eval_ms
+                );
                 self.failures.lock().unwrap().remove(&failure_key);
             }
             Err(e) => {
+                eprintln!(
+                    "dwell daemon: evaluation of {} failed: {e}",
+                    project.root.display()
+                );
                 let remembered = match &e {
                     EvalError::Nix { inputs, .. } => Some(inputs.clone()),
                     EvalError::Capture(_) => Some(BTreeSet::new()),

@@ -72,6 +72,17 @@ Generations kept per project; switching back to a kept one needs no evaluation.
 The daemon drops generations not used for this long (units s, m, h, d, w), with their
 GC roots; "off" never prunes.
 .TP
+\fBasync\fR = false
+When true, a prompt never waits for an evaluation: the last good environment is
+served at once and the new one arrives at a later prompt.
+.TP
+\fBeval_timeout\fR = "10m"
+Stop an evaluation that runs longer (default: no limit). Nothing is cached from it.
+.TP
+\fBwatch_projects\fR = 64
+Projects whose files the daemon watches at most, least recently used dropped first;
+the others are checked by stat when a shell asks.
+.TP
 \fBstatus_line\fR = true
 Whether the one-line status is printed on entering and leaving a project. Warnings and
 errors are always printed.

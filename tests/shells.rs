@@ -412,6 +412,63 @@ fn hostile_values(sh: Sh) {
     assert!(!w.dir.join("pwned1").exists() && !w.dir.join("pwned2").exists());
 }
 
+/// Ctrl-C while the prompt waits for an evaluation: the last good environment at
+/// once, the new one at a later prompt (the evaluation went on in the daemon).
+fn ctrl_c_gives_the_last_good_environment(sh: Sh) {
+    let w = World::new();
+    let count = w.count_file("slow");
+    let p = w.project(
+        "slow",
+        &[
+            (
+                "shell.nix",
+                &format!(
+                    "{{ pkgs ? import <nixpkgs> {{}} }}:\nlet tag = import ./nix/tag.nix; in\npkgs.mkShell {{\n  packages = [ (pkgs.slow 4 tag) ];\n  TAG = tag;\n  shellHook = \"echo x >> {}\";\n}}\n",
+                    count.display()
+                ),
+            ),
+            ("nix/tag.nix", "\"first\"\n"),
+        ],
+    );
+    w.allow(&p);
+    let mut t = Term::new(&w, sh);
+    t.run(&format!("cd '{}'", p.display()));
+    assert_eq!(s(t.env().get("TAG")).as_deref(), Some("first"), "{sh:?}");
+
+    let before = w.generation();
+    std::fs::write(p.join("nix/tag.nix"), "\"second\"\n").unwrap();
+    assert!(
+        wait_for(10, || w.generation() != before),
+        "no refresh started"
+    );
+    t.session.send_line("true").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let interrupted = std::time::Instant::now();
+    t.session.send_control('c').unwrap();
+    let screen = t.sync();
+    assert!(
+        screen.contains("evaluating"),
+        "{sh:?}: the prompt was not waiting: {screen}"
+    );
+    assert!(
+        interrupted.elapsed() < std::time::Duration::from_secs(3),
+        "{sh:?}: Ctrl-C did not return at once"
+    );
+    assert_eq!(
+        s(t.env().get("TAG")).as_deref(),
+        Some("first"),
+        "{sh:?}: last good"
+    );
+    // The evaluation went on; a later prompt has its result.
+    assert!(
+        wait_for(20, || w.evaluations("slow") == 2),
+        "{sh:?}: evaluation stopped"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    t.run("true");
+    assert_eq!(s(t.env().get("TAG")).as_deref(), Some("second"), "{sh:?}");
+}
+
 macro_rules! for_each_shell {
     ($($scenario:ident),+ $(,)?) => {
         $(
@@ -444,6 +501,7 @@ for_each_shell!(
     edit_refreshes_at_next_prompt,
     starts_inside_a_project,
     hostile_values,
+    ctrl_c_gives_the_last_good_environment,
 );
 
 // ---- what only some shells do ----

@@ -5,6 +5,7 @@ mod util;
 
 mod daemon;
 mod flows;
+mod fresh;
 mod gc;
 mod packaging;
 mod quoting;

@@ -70,6 +70,13 @@ pub fn resolve(dir: &Path, no_daemon: bool, force: bool) -> anyhow::Result<Resol
             signal_hook::low_level::unregister(id);
         }
         let answer = match answer {
+            // The daemon went away mid-request (stopped, killed): ask a new one.
+            Err(client::ClientError::Io(_) | client::ClientError::Protocol(_)) => client::request(
+                &paths,
+                &request,
+                &daemon_env,
+                &mut client::Follow::default(),
+            ),
             Err(client::ClientError::Interrupted) => {
                 let now = Request::Resolve {
                     dir: dir.to_path_buf(),

@@ -1,0 +1,339 @@
+//! Freshness with a real daemon: background re-evaluation after an edit (debounced,
+//! save-by-rename seen), failures remembered per input state, Ctrl-C to the last
+//! good environment, SIGTERM and timeouts that leave nothing behind, a bounded
+//! watch set, SIGHUP, and the async mode.
+
+use crate::util::*;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn status(w: &World, p: &Path) -> serde_json::Value {
+    serde_json::from_slice(&w.ok(p, &["status", "--json"]).stdout).unwrap()
+}
+
+/// How many evaluations of `root` the daemon started (from its log).
+fn evaluations_logged(w: &World, root: &Path) -> usize {
+    let log =
+        std::fs::read_to_string(w.home.join(".local/state/dwell/daemon.log")).unwrap_or_default();
+    let needle = format!("dwell daemon: evaluating {}\n", root.display());
+    log.matches(&needle).count()
+}
+
+/// A shell.nix whose build sleeps `seconds`, tagged by nix/tag.nix (changing the
+/// tag makes a new, slow, derivation).
+fn slow_project(w: &World, name: &str, seconds: u32) -> std::path::PathBuf {
+    let count = w.count_file(name);
+    w.project(
+        name,
+        &[
+            (
+                "shell.nix",
+                &format!(
+                    "{{ pkgs ? import <nixpkgs> {{}} }}:\nlet tag = import ./nix/tag.nix; in\npkgs.mkShell {{\n  packages = [ (pkgs.slow {seconds} tag) ];\n  TAG = tag;\n  shellHook = \"echo x >> {}\";\n}}\n",
+                    count.display()
+                ),
+            ),
+            ("nix/tag.nix", "\"first\"\n"),
+        ],
+    )
+}
+
+/// Processes whose command line contains `needle`.
+fn processes_with(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if text.contains(needle) {
+                found.push(format!("{}: {text}", entry.file_name().to_string_lossy()));
+            }
+        }
+    }
+    found
+}
+
+fn set_config(w: &World, text: &str) {
+    w.write(&w.home.join(".config/dwell"), &[("config.toml", text)]);
+}
+
+#[test]
+fn an_edit_is_evaluated_in_the_background_before_the_next_prompt() {
+    need!("nix");
+    let w = World::new();
+    let p = w.shell_nix("bg");
+    w.allow(&p);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    std::fs::write(p.join("nix/foo.nix"), "\"edited\"\n").unwrap();
+    assert!(
+        wait_for(15, || w.evaluations("bg") == 2
+            && status(&w, &p)["cache"] == "fresh"),
+        "no background evaluation"
+    );
+    let out = sh.prompt(&p).clone();
+    assert_eq!(out["freshness"], "cached", "ready before the prompt asked");
+    assert_eq!(sh.get("FOO").as_deref(), Some("edited"));
+}
+
+#[test]
+fn a_burst_of_writes_is_one_evaluation_of_the_last_content() {
+    need!("nix");
+    let w = World::new();
+    let p = w.shell_nix("burst");
+    w.allow(&p);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    for i in 0..20 {
+        std::fs::write(p.join("nix/foo.nix"), format!("\"v{i}\"\n")).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        wait_for(15, || w.evaluations("burst") >= 2),
+        "no background evaluation"
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(w.evaluations("burst"), 2, "twenty writes, one evaluation");
+    assert_eq!(evaluations_logged(&w, &p), 2);
+    let out = sh.prompt(&p).clone();
+    assert_eq!(out["freshness"], "cached");
+    assert_eq!(sh.get("FOO").as_deref(), Some("v19"));
+}
+
+#[test]
+fn a_save_by_rename_is_seen() {
+    need!("nix");
+    let w = World::new();
+    let p = w.shell_nix("rename");
+    w.allow(&p);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    let before = w.generation();
+    // As editors do: write a new file, rename it over the old one.
+    let tmp = p.join("nix/.foo.nix.swp");
+    std::fs::write(&tmp, "\"renamed\"\n").unwrap();
+    std::fs::rename(&tmp, p.join("nix/foo.nix")).unwrap();
+    assert!(
+        wait_for(10, || w.generation() != before),
+        "the rename was not seen"
+    );
+    assert!(wait_for(15, || w.evaluations("rename") == 2));
+    sh.prompt(&p);
+    assert_eq!(sh.get("FOO").as_deref(), Some("renamed"));
+}
+
+#[test]
+fn an_unchanged_broken_file_is_not_evaluated_at_every_prompt() {
+    need!("nix");
+    let w = World::new();
+    let p = w.shell_nix("broken");
+    w.allow(&p);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    std::fs::write(p.join("nix/foo.nix"), "\"unterminated\n").unwrap();
+    assert!(wait_for(15, || evaluations_logged(&w, &p) == 2));
+    std::thread::sleep(Duration::from_millis(300));
+    let mut errors = 0;
+    for _ in 0..4 {
+        let out = sh.prompt(&p).clone();
+        assert_eq!(out["freshness"], "stale");
+        assert_eq!(sh.get("FOO").as_deref(), Some("bar"), "last good kept");
+        errors += sh.last_stderr.matches("evaluation failed").count();
+    }
+    assert_eq!(errors, 1, "the error is shown once");
+    assert_eq!(
+        evaluations_logged(&w, &p),
+        2,
+        "the broken state was evaluated once"
+    );
+    assert!(
+        status(&w, &p)["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("error:")
+    );
+    // Fixed: recovers without a command.
+    std::fs::write(p.join("nix/foo.nix"), "\"fixed\"\n").unwrap();
+    assert!(wait_for(15, || w.evaluations("broken") == 2));
+    sh.prompt(&p);
+    assert_eq!(sh.get("FOO").as_deref(), Some("fixed"));
+}
+
+#[test]
+fn sigterm_during_an_evaluation_leaves_no_cache_entry_and_no_nix_process() {
+    need!("nix");
+    let w = World::new();
+    let p = slow_project(&w, "term", 37);
+    w.allow(&p);
+    let mut export = w
+        .dwell(&p, &["export", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(
+        wait_for(20, || !processes_with("/bin/sleep 37").is_empty()),
+        "the slow build did not start"
+    );
+    // The shell goes away (its evaluation goes on in the daemon), then the daemon
+    // is told to stop.
+    export.kill().unwrap();
+    let _ = export.wait();
+    let pid = status(&w, &p)["daemon"]["pid"].as_i64().unwrap() as i32;
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    let store = w.dir.join("nix/store");
+    assert!(
+        wait_for(10, || processes_with("/bin/sleep 37").is_empty()
+            && processes_with(&format!("{}", store.display())).is_empty()),
+        "orphaned: {:?}",
+        processes_with("/bin/sleep 37")
+    );
+    assert!(!w.runtime.join("dwell/daemon.sock").exists());
+    assert!(!w.runtime.join("dwell/generation").exists());
+    let cache = w.home.join(".cache/dwell");
+    let entries = walk(&cache);
+    assert!(
+        !entries
+            .iter()
+            .any(|e| e.extension().is_some_and(|x| x == "json")),
+        "no partial generation: {entries:?}"
+    );
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                out.extend(walk(&path));
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn an_evaluation_past_the_timeout_is_stopped_cleanly() {
+    need!("nix");
+    let w = World::new();
+    set_config(&w, "eval_timeout = \"1s\"\n");
+    let p = slow_project(&w, "timeout", 23);
+    w.allow(&p);
+    let started = Instant::now();
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert!(sh.last_stderr.contains("timed out"), "{}", sh.last_stderr);
+    assert_eq!(sh.get("TAG"), None);
+    assert!(
+        wait_for(10, || processes_with("/bin/sleep 23").is_empty()),
+        "orphaned build"
+    );
+    assert!(
+        generation_files_or_none(&w).is_empty(),
+        "no partial cache entry"
+    );
+}
+
+fn generation_files_or_none(w: &World) -> Vec<std::path::PathBuf> {
+    walk(&w.home.join(".cache/dwell"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect()
+}
+
+#[test]
+fn the_watch_set_is_bounded_and_unwatched_projects_are_checked_by_stat() {
+    need!("nix");
+    let w = World::new();
+    set_config(&w, "watch_projects = 2\n");
+    let projects: Vec<_> = (0..4).map(|i| w.shell_nix(&format!("w{i}"))).collect();
+    let mut sh = SimShell::new(&w);
+    for p in &projects {
+        w.allow(p);
+        sh.prompt(p);
+    }
+    let watched: Vec<bool> = projects
+        .iter()
+        .map(|p| status(&w, p)["watched"].as_bool().unwrap())
+        .collect();
+    assert_eq!(
+        watched,
+        [false, false, true, true],
+        "the two most recent only"
+    );
+    // An edit in an unwatched project bumps nothing...
+    let before = w.generation();
+    std::fs::write(projects[0].join("nix/foo.nix"), "\"cold\"\n").unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(w.generation(), before);
+    // ...and is still found by stat at the next request.
+    sh.prompt(&projects[0]);
+    assert_eq!(sh.get("FOO").as_deref(), Some("cold"));
+    assert!(
+        status(&w, &projects[0])["watched"].as_bool().unwrap(),
+        "used again: watched"
+    );
+}
+
+#[test]
+fn sighup_reloads_the_user_config() {
+    need!("nix");
+    let w = World::new();
+    let p = w.shell_nix("hup");
+    SimShell::new(&w).prompt(&p);
+    assert_eq!(status(&w, &p)["project"]["trust"]["state"], "not-allowed");
+    set_config(&w, &format!("trusted = [\"{}\"]\n", w.dir.display()));
+    let pid = status(&w, &p)["daemon"]["pid"].as_i64().unwrap() as i32;
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid).unwrap(),
+        rustix::process::Signal::HUP,
+    )
+    .unwrap();
+    assert!(
+        wait_for(5, || status(&w, &p)["project"]["trust"]["state"]
+            == "trusted-prefix"),
+        "the daemon did not reload its config"
+    );
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    assert_eq!(sh.get("FOO").as_deref(), Some("bar"));
+}
+
+#[test]
+fn async_mode_serves_the_last_good_environment_at_once() {
+    need!("nix");
+    let w = World::new();
+    set_config(&w, "async = true\n");
+    let p = slow_project(&w, "async", 3);
+    w.allow(&p);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    assert!(
+        sh.last_stderr.contains("evaluating in the background"),
+        "{}",
+        sh.last_stderr
+    );
+    assert!(wait_for(20, || status(&w, &p)["cache"] == "fresh"));
+    sh.prompt(&p);
+    assert_eq!(sh.get("TAG").as_deref(), Some("first"));
+    std::fs::write(p.join("nix/tag.nix"), "\"second\"\n").unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    let started = Instant::now();
+    let out = sh.prompt(&p).clone();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "async: no waiting"
+    );
+    assert_eq!(out["freshness"], "stale");
+    assert_eq!(sh.get("TAG").as_deref(), Some("first"));
+    assert!(wait_for(20, || status(&w, &p)["cache"] == "fresh"));
+    sh.prompt(&p);
+    assert_eq!(sh.get("TAG").as_deref(), Some("second"));
+}
