@@ -165,6 +165,9 @@ pub fn plan(current: &Env, resolution: &Resolution, reserved: &dyn Fn(&str) -> b
                         eval_ms: served.eval_ms,
                         summary: summary(&before, &env),
                     });
+                    for note in &served.notes {
+                        messages.push(Message::Warning(note.clone()));
+                    }
                 }
                 None if same_root => {}
                 None => leave(&mut env, &mut state, &mut messages),
@@ -274,6 +277,7 @@ mod tests {
                 ops,
                 freshness: Freshness::Cached,
                 eval_ms: 5,
+                notes: Vec::new(),
             }),
             error: None,
             pending: false,

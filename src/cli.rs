@@ -71,6 +71,17 @@ pub enum Command {
         #[arg(last = true, required = true)]
         command: Vec<OsString>,
     },
+    /// Create the project's Python venv with the Nix environment's python and
+    /// install its requirements (requirements*.txt with pip, or pyproject.toml).
+    Venv {
+        dir: Option<PathBuf>,
+        /// Build a new venv even if the current one is up to date.
+        #[arg(long)]
+        recreate: bool,
+        /// The python to create it with (default: the Nix environment's python3).
+        #[arg(long, value_name = "PATH")]
+        python: Option<PathBuf>,
+    },
     /// Drop cached generations not used recently, with their GC roots.
     Prune {
         /// Drop generations not used for this long (s, m, h, d, w).

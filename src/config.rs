@@ -31,6 +31,21 @@ pub struct VenvConfig {
     pub path: Option<PathBuf>,
     /// `false` turns the venv layer off.
     pub enable: Option<bool>,
+    /// Create the venv on first entry and keep it in sync with the requirements.
+    pub create: Option<bool>,
+    /// The requirements files (default: `requirements*.txt`, else `pyproject.toml`).
+    pub requirements: Option<Vec<PathBuf>>,
+    /// Put the library dirs of the Nix environment's packages on LD_LIBRARY_PATH,
+    /// so that manylinux wheels load: `true`, or a list of package names.
+    pub libraries: Option<Libraries>,
+}
+
+/// `libraries = true` or `libraries = ["zlib", "gcc-lib"]`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum Libraries {
+    All(bool),
+    Only(Vec<String>),
 }
 
 /// The user's config.

@@ -54,6 +54,10 @@ pub struct Engine {
     failures: Mutex<HashMap<(PathBuf, String), Failure>>,
     /// Projects asked for, with the settings of the last request and when.
     recent: Mutex<HashMap<PathBuf, (EvalEnv, Instant)>>,
+    /// Versions of the pythons of Nix environments, by interpreter path.
+    python_versions: Mutex<HashMap<PathBuf, Option<String>>>,
+    /// Venv syncs that failed, by project, with the fingerprint they failed for.
+    venv_failures: Mutex<HashMap<PathBuf, (String, String)>>,
     /// Called with each generation served, so the daemon can watch its inputs.
     pub on_served: Box<dyn Fn(&Generation) + Send + Sync>,
     /// Called when an evaluation ends (the daemon bumps the generation counter).
@@ -72,6 +76,8 @@ impl Engine {
             jobs: Arc::new(Jobs::default()),
             failures: Mutex::new(HashMap::new()),
             recent: Mutex::new(HashMap::new()),
+            python_versions: Mutex::new(HashMap::new()),
+            venv_failures: Mutex::new(HashMap::new()),
             on_served: Box::new(|_| {}),
             on_evaluated: Box::new(|| {}),
         }
@@ -131,12 +137,24 @@ impl Engine {
         Ok(hasher.finalize().to_hex()[..32].to_string())
     }
 
-    /// The operations layered on top of the Nix environment: the venv, then the
-    /// project's extra variables.
-    pub fn layers(project: &Project) -> Vec<Op> {
+    /// The operations layered on top of the Nix environment (the venv, the
+    /// library path for wheels, the project's extra variables), with notes for the
+    /// user (a broken venv).
+    fn layers(&self, project: &Project, generation: Option<&Generation>) -> (Vec<Op>, Vec<String>) {
         let mut ops = Vec::new();
+        let mut notes = Vec::new();
         if let Some(venv) = &project.venv {
+            let python = generation.and_then(|g| Self::nix_python(g, venv));
+            let version = python.as_deref().and_then(|p| self.python_version(p));
+            if let Some(problem) = crate::venv::health(venv, version.as_deref()) {
+                notes.push(problem);
+            }
             ops.extend(crate::venv::layer(venv));
+        }
+        if let (Some(which), Some(g)) = (&project.config.venv.libraries, generation)
+            && let Some(op) = crate::venv::libraries(&g.store_paths, which)
+        {
+            ops.push(op);
         }
         for (name, value) in &project.config.env {
             ops.push(Op::Set {
@@ -144,7 +162,23 @@ impl Engine {
                 value: value.as_str().into(),
             });
         }
-        ops
+        (ops, notes)
+    }
+
+    /// The `python3` of a generation's environment (not the venv's).
+    fn nix_python(generation: &Generation, venv: &Path) -> Option<PathBuf> {
+        crate::venv::python_of(&generation.recipe.ops, venv)
+    }
+
+    /// A python's version, asked once per interpreter path.
+    fn python_version(&self, python: &Path) -> Option<String> {
+        let mut known = self.python_versions.lock().unwrap();
+        if let Some(v) = known.get(python) {
+            return v.clone();
+        }
+        let v = crate::venv::python_version(python);
+        known.insert(python.to_path_buf(), v.clone());
+        v
     }
 
     /// A generation handed to a shell: remembered as used, and watched.
@@ -153,9 +187,15 @@ impl Engine {
         (self.on_served)(generation);
     }
 
-    fn serve(project: &Project, generation: Option<&Generation>, freshness: Freshness) -> Served {
+    fn serve(
+        &self,
+        project: &Project,
+        generation: Option<&Generation>,
+        freshness: Freshness,
+    ) -> Served {
         let mut ops = generation.map(|g| g.recipe.ops.clone()).unwrap_or_default();
-        ops.extend(Self::layers(project));
+        let (layers, notes) = self.layers(project, generation);
+        ops.extend(layers);
         let mut hasher = blake3::Hasher::new();
         hasher.update(generation.map(|g| g.key.as_str()).unwrap_or("-").as_bytes());
         hasher.update(&serde_json::to_vec(&ops).expect("ops serialize"));
@@ -164,7 +204,86 @@ impl Engine {
             ops,
             freshness,
             eval_ms: generation.map(|g| g.eval_ms).unwrap_or(0),
+            notes,
         }
+    }
+
+    /// With `[venv] create = true`: creates the venv, or re-installs into a new one
+    /// when the requirements (or the python) changed, waiting with progress. A
+    /// failure is a note; the previous venv stays. Returns the project as it is now.
+    fn sync_venv(
+        self: &Arc<Self>,
+        project: &Project,
+        generation: &Generation,
+        progress: &mut dyn FnMut(&str, Duration) -> bool,
+        notes: &mut Vec<String>,
+    ) -> Project {
+        if project.config.venv.create != Some(true) || project.config.venv.enable == Some(false) {
+            return project.clone();
+        }
+        let Some(python) = Self::nix_python(generation, &project.venv_path) else {
+            notes.push(crate::venv::VenvError::NoPython.to_string());
+            return project.clone();
+        };
+        let version = self.python_version(&python).unwrap_or_default();
+        let files = crate::venv::requirement_files(&project.root, &project.config);
+        let wanted = crate::venv::fingerprint(&files, &version);
+        let current = project
+            .venv
+            .as_deref()
+            .and_then(crate::venv::recorded_fingerprint);
+        if current.as_deref() == Some(wanted.as_str()) {
+            return project.clone();
+        }
+        if let Some((failed, message)) = self.venv_failures.lock().unwrap().get(&project.root)
+            && *failed == wanted
+        {
+            notes.push(message.clone());
+            return project.clone();
+        }
+        let mut env: crate::recipe::Env = crate::activate::process_env();
+        for op in &generation.recipe.ops {
+            crate::recipe::apply_op(&mut env, op);
+        }
+        let engine = self.clone();
+        let p = project.clone();
+        let key = format!("venv\0{}", project.root.display());
+        let joined = self.jobs.join_or_start(
+            &key,
+            || true,
+            move |job| {
+                let mut on_line = |line: &str| {
+                    if !line.trim().is_empty() {
+                        job.set_progress(format!("venv: {}", line.trim()));
+                    }
+                };
+                eprintln!("dwell daemon: syncing the venv of {}", p.root.display());
+                let result =
+                    crate::venv::create(&p.root, &p.venv_path, &python, &files, &env, &mut on_line);
+                let mut failures = engine.venv_failures.lock().unwrap();
+                match result {
+                    Ok(_) => {
+                        failures.remove(&p.root);
+                    }
+                    Err(e) => {
+                        eprintln!("dwell daemon: venv of {} failed: {e}", p.root.display());
+                        failures.insert(p.root.clone(), (wanted, e.to_string()));
+                    }
+                }
+            },
+        );
+        if let Joined::Running(job) = joined {
+            while !job.wait(Duration::from_millis(100)) {
+                if !progress(&job.progress(), job.started.elapsed()) {
+                    job.announce();
+                    break;
+                }
+            }
+        }
+        if let Some((_, message)) = self.venv_failures.lock().unwrap().get(&project.root) {
+            notes.push(message.clone());
+        }
+        crate::project::load(&project.root).unwrap_or_else(|_| project.clone())
     }
 
     fn info(project: &Project, trust: Trust) -> ProjectInfo {
@@ -309,7 +428,7 @@ impl Engine {
         if !project.kind.is_nix() {
             return Resolution {
                 project: Some(info),
-                env: Some(Self::serve(&project, None, Freshness::Cached)),
+                env: Some(self.serve(&project, None, Freshness::Cached)),
                 ..Resolution::default()
             };
         }
@@ -457,7 +576,7 @@ impl Engine {
             && let Some(g) = self.cache.lookup(&project.root, context).valid
         {
             self.served(&g);
-            return Self::answer(project, Some(&g), Freshness::Cached, None);
+            return self.answer(project, &g, Freshness::Cached, progress);
         }
         let mut force = mode == Mode::Force;
         // A file that changes while Nix reads it makes the result untrustworthy:
@@ -493,7 +612,7 @@ impl Engine {
                 } else {
                     Freshness::Cached
                 };
-                return Self::answer(project, Some(&g), fresh, None);
+                return self.answer(project, &g, fresh, progress);
             }
             if let Some(message) = self.known_failure(&project.root, context) {
                 return self.fallback(project, context, Some(message));
@@ -514,16 +633,22 @@ impl Engine {
         )
     }
 
+    /// The answer for a valid generation, after bringing the venv in sync.
     fn answer(
+        self: &Arc<Self>,
         project: &Project,
-        generation: Option<&Generation>,
+        generation: &Generation,
         freshness: Freshness,
-        error: Option<String>,
+        progress: &mut dyn FnMut(&str, Duration) -> bool,
     ) -> Resolution {
+        let mut notes = Vec::new();
+        let project = self.sync_venv(project, generation, progress, &mut notes);
+        let mut served = self.serve(&project, Some(generation), freshness);
+        served.notes.extend(notes);
         Resolution {
             project: None,
-            env: Some(Self::serve(project, generation, freshness)),
-            error,
+            env: Some(served),
+            error: None,
             pending: false,
         }
     }
@@ -533,7 +658,7 @@ impl Engine {
         let lookup: Lookup = self.cache.lookup(&project.root, context);
         let env = lookup.newest.as_ref().map(|g| {
             self.served(g);
-            Self::serve(project, Some(g), Freshness::Stale)
+            self.serve(project, Some(g), Freshness::Stale)
         });
         Resolution {
             project: None,

@@ -16,6 +16,11 @@ fn main() -> ExitCode {
         Command::Status { dir, json } => cmd::status::run(dir, json, no_daemon),
         Command::Reload { dir } => cmd::reload::run(dir, no_daemon),
         Command::Exec { dir, command } => cmd::exec::run(dir, command, no_daemon),
+        Command::Venv {
+            dir,
+            recreate,
+            python,
+        } => cmd::venv::run(dir, recreate, python, no_daemon),
         Command::Prune {
             older_than,
             dry_run,

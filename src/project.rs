@@ -47,6 +47,8 @@ pub struct Project {
     pub entry: Option<PathBuf>,
     /// The venv layered on top, when it exists.
     pub venv: Option<PathBuf>,
+    /// Where the venv is (or would be created): `[venv] path`, default `.venv`.
+    pub venv_path: PathBuf,
     pub config: ProjectConfig,
 }
 
@@ -110,13 +112,16 @@ pub fn load(root: &Path) -> Result<Project, ProjectError> {
     } else {
         (Kind::Venv, None)
     };
-    let venv_dir = root.join(config.venv.path.as_deref().unwrap_or(Path::new(".venv")));
-    let venv = (config.venv.enable != Some(false) && is_venv(&venv_dir)).then_some(venv_dir);
+    let configured = root.join(config.venv.path.as_deref().unwrap_or(Path::new(".venv")));
+    let venv_path = crate::trace::normalize(&configured).unwrap_or(configured);
+    let venv =
+        (config.venv.enable != Some(false) && is_venv(&venv_path)).then(|| venv_path.clone());
     Ok(Project {
         root: root.to_path_buf(),
         kind,
         entry,
         venv,
+        venv_path,
         config,
     })
 }

@@ -103,6 +103,9 @@ pub struct Served {
     pub ops: Vec<Op>,
     pub freshness: Freshness,
     pub eval_ms: u64,
+    /// Things the user should know about this environment (a broken venv).
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

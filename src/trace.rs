@@ -141,7 +141,7 @@ pub fn path_literals(source: &str, dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Resolves `.` and `..` lexically (as Nix does for path literals).
-fn normalize(path: &Path) -> Option<PathBuf> {
+pub fn normalize(path: &Path) -> Option<PathBuf> {
     let mut out = PathBuf::new();
     for component in path.components() {
         match component {

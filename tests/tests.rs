@@ -12,3 +12,4 @@ mod quoting;
 mod shells;
 mod ship;
 mod tracing;
+mod venv;

@@ -12,6 +12,7 @@ pub mod prune;
 pub mod reload;
 pub mod status;
 pub mod stop;
+pub mod venv;
 
 use crate::activate::{process_env, without_project};
 use crate::client;

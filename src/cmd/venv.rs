@@ -1,0 +1,86 @@
+//! `dwell venv [DIR] [--recreate] [--python PATH]`: creates or re-syncs the
+//! project's venv with the Nix environment's python, showing pip's progress.
+
+use super::{dir_or_cwd, notify_daemon, resolve};
+use crate::activate::{plan, process_env};
+use crate::paths::tildify;
+use anyhow::bail;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+pub fn run(
+    dir: Option<PathBuf>,
+    recreate: bool,
+    python: Option<PathBuf>,
+    no_daemon: bool,
+) -> anyhow::Result<ExitCode> {
+    let dir = dir_or_cwd(dir)?;
+    let resolution = resolve(&dir, no_daemon, false)?;
+    let Some(info) = &resolution.project else {
+        bail!("no project at {}", dir.display());
+    };
+    if !info.trust.permits() {
+        bail!(
+            "{} is {}; run `dwell allow` first",
+            tildify(&info.root),
+            info.trust.label()
+        );
+    }
+    let project = crate::project::load(&info.root)?;
+    if resolution.env.is_none() && project.kind.is_nix() {
+        bail!(
+            "{}",
+            resolution
+                .error
+                .unwrap_or_else(|| "no environment for this project".into())
+        );
+    }
+    // The project's environment without its venv: where its python lives.
+    let env = plan(&process_env(), &resolution, &|_| false).env;
+    let ops = resolution
+        .env
+        .as_ref()
+        .map(|e| e.ops.as_slice())
+        .unwrap_or_default();
+    let python = match python {
+        Some(p) => p,
+        None => crate::venv::python_of(ops, &project.venv_path)
+            .ok_or(crate::venv::VenvError::NoPython)?,
+    };
+    let files = crate::venv::requirement_files(&project.root, &project.config);
+    let version = crate::venv::python_version(&python).unwrap_or_default();
+    let wanted = crate::venv::fingerprint(&files, &version);
+    let healthy = project
+        .venv
+        .as_ref()
+        .is_some_and(|v| crate::venv::health(v, Some(&version)).is_none());
+    let current = project
+        .venv
+        .as_deref()
+        .and_then(crate::venv::recorded_fingerprint);
+    if !recreate && healthy && current.as_deref() == Some(wanted.as_str()) {
+        eprintln!("dwell: {} is up to date", tildify(&project.venv_path));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut env = env;
+    for name in ["VIRTUAL_ENV", "VIRTUAL_ENV_PROMPT"] {
+        env.remove(name);
+    }
+    let mut show = |line: &str| eprintln!("  {line}");
+    let new = crate::venv::create(
+        &project.root,
+        &project.venv_path,
+        &python,
+        &files,
+        &env,
+        &mut show,
+    )?;
+    notify_daemon();
+    eprintln!(
+        "dwell: {} is ready ({}, {} requirement files)",
+        tildify(&project.venv_path),
+        tildify(&new),
+        files.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,388 @@
+//! `dwell venv` and `[venv] create = true`, offline with real pip: a tiny wheel
+//! made in the test, installed with `--no-index --find-links`, into venvs made with
+//! the python of the project's Nix environment.
+
+use crate::util::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Writes `name-version-py3-none-any.whl` (a module `name` with VERSION) to `dir`.
+fn make_wheel(dir: &Path, name: &str, version: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    let script = r#"
+import sys, zipfile, hashlib, base64
+d, name, version = sys.argv[1:4]
+files = {
+    f"{name}/__init__.py": f"VERSION = {version!r}\n",
+    f"{name}-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+    f"{name}-{version}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: dwell-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+}
+record = []
+with zipfile.ZipFile(f"{d}/{name}-{version}-py3-none-any.whl", "w") as z:
+    for path, text in files.items():
+        data = text.encode()
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(data)}")
+        z.writestr(path, data)
+    record.append(f"{name}-{version}.dist-info/RECORD,,")
+    z.writestr(f"{name}-{version}.dist-info/RECORD", "\n".join(record) + "\n")
+"#;
+    let out = Command::new(python())
+        .args(["-c", script])
+        .arg(dir)
+        .args([name, version])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A world whose pip installs only from local wheels (no network).
+fn offline_world() -> (World, PathBuf) {
+    let mut w = World::new();
+    let wheels = w.dir.join("wheels");
+    make_wheel(&wheels, "tinypkg", "1.0");
+    make_wheel(&wheels, "tinypkg", "2.0");
+    w.env.insert("PIP_NO_INDEX".into(), "1".into());
+    // Debian keeps setuptools' wheel there, for building pyproject.toml projects.
+    w.env.insert(
+        "PIP_FIND_LINKS".into(),
+        format!("{} /usr/share/python-wheels", wheels.display()).into(),
+    );
+    w.env
+        .insert("PIP_DISABLE_PIP_VERSION_CHECK".into(), "1".into());
+    (w, wheels)
+}
+
+/// A level-1 project: python from Nix, a requirements.txt.
+fn level1(w: &World, name: &str, requirements: &str) -> PathBuf {
+    let p = w.project(
+        name,
+        &[
+            (
+                "shell.nix",
+                "{ pkgs ? import <nixpkgs> {} }: pkgs.mkShell { packages = [ pkgs.python3 ]; FOO = \"bar\"; }\n",
+            ),
+            ("requirements.txt", requirements),
+        ],
+    );
+    w.allow(&p);
+    p
+}
+
+/// `python -c CODE` in the project's environment (through `dwell exec`).
+fn python_in(w: &World, p: &Path, code: &str) -> (bool, String) {
+    let out = w
+        .dwell(p, &["exec", "--", "python", "-c", code])
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+            + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+fn syncs_logged(w: &World, root: &Path) -> usize {
+    std::fs::read_to_string(w.home.join(".local/state/dwell/daemon.log"))
+        .unwrap_or_default()
+        .matches(&format!("syncing the venv of {}\n", root.display()))
+        .count()
+}
+
+#[test]
+fn dwell_venv_creates_the_venv_with_the_nix_python_and_installs_requirements() {
+    need!("nix");
+    let (w, _) = offline_world();
+    let p = level1(&w, "api", "tinypkg==1.0\n");
+    let out = w.ok(&p, &["venv"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("is ready"), "{said}");
+    let (ok, text) = python_in(
+        &w,
+        &p,
+        "import sys, tinypkg; print(tinypkg.VERSION, sys.prefix)",
+    );
+    assert!(ok, "{text}");
+    assert!(text.starts_with("1.0 "), "{text}");
+    assert!(
+        text.contains(&format!("{}/.venv", p.display())),
+        "the venv's python: {text}"
+    );
+    // Made with the Nix environment's python: its home is in the Nix store.
+    let cfg = std::fs::read_to_string(p.join(".venv/pyvenv.cfg")).unwrap();
+    let store = w.dir.join("nix/store");
+    assert!(
+        cfg.contains(&format!("home = {}", store.display())),
+        "{cfg}"
+    );
+    // The prompt is the project's name.
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    assert_eq!(sh.get("VIRTUAL_ENV_PROMPT").as_deref(), Some("api"));
+    // Unchanged requirements: nothing to do.
+    let again = w.ok(&p, &["venv"]);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("is up to date"));
+}
+
+#[test]
+fn create_true_builds_and_syncs_the_venv_on_entry() {
+    need!("nix");
+    let (w, _) = offline_world();
+    let p = level1(&w, "auto", "tinypkg==1.0\n");
+    w.write(&p, &[(".dwell.toml", "[venv]\ncreate = true\n")]);
+    w.allow(&p);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    assert!(sh.get("VIRTUAL_ENV").is_some(), "{}", sh.last_stderr);
+    let (ok, text) = python_in(&w, &p, "import tinypkg; print(tinypkg.VERSION)");
+    assert!(ok && text.starts_with("1.0"), "{text}");
+    assert_eq!(syncs_logged(&w, &p), 1);
+
+    // The requirements change: one re-install, then served.
+    std::fs::write(p.join("requirements.txt"), "tinypkg==2.0\n").unwrap();
+    sh.prompt(&p);
+    let (ok, text) = python_in(&w, &p, "import tinypkg; print(tinypkg.VERSION)");
+    assert!(ok && text.starts_with("2.0"), "{text}");
+    assert_eq!(syncs_logged(&w, &p), 2);
+    // Unchanged: no re-install.
+    sh.prompt(&p);
+    let mut other = SimShell::new(&w);
+    other.prompt(&p);
+    assert_eq!(syncs_logged(&w, &p), 2);
+}
+
+#[test]
+fn a_failed_install_leaves_the_previous_venv_working() {
+    need!("nix");
+    let (w, _) = offline_world();
+    let p = level1(&w, "fail", "tinypkg==1.0\n");
+    w.ok(&p, &["venv"]);
+    let before = std::fs::read_link(p.join(".venv")).unwrap();
+    std::fs::write(
+        p.join("requirements.txt"),
+        "tinypkg==1.0\nno-such-package==9\n",
+    )
+    .unwrap();
+    let out = w.dwell(&p, &["venv"]).output().unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("installing the requirements failed"),
+        "{said}"
+    );
+    assert!(said.contains("previous venv is untouched"), "{said}");
+    assert_eq!(std::fs::read_link(p.join(".venv")).unwrap(), before);
+    let (ok, text) = python_in(&w, &p, "import tinypkg; print(tinypkg.VERSION)");
+    assert!(ok && text.starts_with("1.0"), "{text}");
+    // With create = true the failure is one line at entry, and the old venv stays.
+    w.write(&p, &[(".dwell.toml", "[venv]\ncreate = true\n")]);
+    w.allow(&p);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    assert!(
+        sh.last_stderr
+            .contains("installing the requirements failed"),
+        "{}",
+        sh.last_stderr
+    );
+    assert!(sh.get("VIRTUAL_ENV").is_some());
+    assert_eq!(std::fs::read_link(p.join(".venv")).unwrap(), before);
+    // Not retried at every prompt while the requirements stay broken.
+    sh.prompt(&p);
+    assert_eq!(syncs_logged(&w, &p), 1);
+}
+
+#[test]
+fn a_venv_whose_python_vanished_is_reported_and_recreated() {
+    need!("nix", "nix-collect-garbage");
+    let (w, _) = offline_world();
+    let p = level1(&w, "stale", "tinypkg==1.0\n");
+    // The venv is made with an older python package...
+    let old = w.project("old", &[(
+        "shell.nix",
+        "{ pkgs ? import <nixpkgs> {} }: pkgs.mkShell { packages = [ (pkgs.pythonNamed \"python3-old\") ]; }\n",
+    )]);
+    w.allow(&old);
+    let old_python = {
+        let out = w.ok(&old, &["exec", "--", "bash", "-c", "command -v python3"]);
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    w.ok(&p, &["venv", "--python", &old_python]);
+    // ...which is then garbage-collected (its project's roots pruned).
+    std::fs::remove_dir_all(&old).unwrap();
+    for f in generation_files(&w) {
+        let old_time = std::time::SystemTime::now() - std::time::Duration::from_secs(90 * 86400);
+        let text = std::fs::read_to_string(&f).unwrap();
+        if text.contains("\"root\":\"") && text.contains(&format!("{}\"", old.display())) {
+            std::fs::File::options()
+                .append(true)
+                .open(&f)
+                .unwrap()
+                .set_modified(old_time)
+                .unwrap();
+        }
+    }
+    w.ok(&p, &["prune", "--older-than", "30d"]);
+    w.stop();
+    let gc = Command::new("nix-collect-garbage")
+        .env_clear()
+        .envs(&w.env)
+        .output()
+        .unwrap();
+    assert!(gc.status.success());
+    assert!(!Path::new(&old_python).exists(), "the old python is gone");
+
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    assert!(
+        sh.last_stderr.contains("no longer exists"),
+        "{}",
+        sh.last_stderr
+    );
+    assert!(
+        sh.last_stderr.contains("dwell venv --recreate"),
+        "{}",
+        sh.last_stderr
+    );
+    assert_eq!(
+        sh.get("FOO").as_deref(),
+        Some("bar"),
+        "the rest is still served"
+    );
+    w.ok(&p, &["venv", "--recreate"]);
+    let (ok, text) = python_in(&w, &p, "import tinypkg; print(tinypkg.VERSION)");
+    assert!(ok && text.starts_with("1.0"), "{text}");
+}
+
+#[test]
+fn libraries_put_the_nix_packages_lib_dirs_on_ld_library_path() {
+    need!("nix");
+    let (w, _) = offline_world();
+    let shell = "{ pkgs ? import <nixpkgs> {} }: pkgs.mkShell { packages = [ pkgs.python3 pkgs.python3Packages.numpy ]; }\n";
+    let p = w.project("libs", &[("shell.nix", shell)]);
+    w.venv(&p);
+    w.allow(&p);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    assert_eq!(sh.get("LD_LIBRARY_PATH"), None, "off by default");
+    w.write(&p, &[(".dwell.toml", "[venv]\nlibraries = true\n")]);
+    w.allow(&p);
+    sh.prompt(&p);
+    let lib = sh.get("LD_LIBRARY_PATH").expect("set");
+    assert!(lib.split(':').any(|d| d.ends_with("-numpy/lib")), "{lib}");
+    w.write(
+        &p,
+        &[(".dwell.toml", "[venv]\nlibraries = [\"python3\"]\n")],
+    );
+    w.allow(&p);
+    sh.prompt(&p);
+    assert_eq!(
+        sh.get("LD_LIBRARY_PATH"),
+        None,
+        "python3 has no lib dir; numpy not listed"
+    );
+}
+
+#[test]
+fn a_venv_outside_the_root_and_a_pyproject_project() {
+    need!("nix");
+    let (w, _) = offline_world();
+    let p = w.project(
+        "app",
+        &[
+            (
+                "shell.nix",
+                "{ pkgs ? import <nixpkgs> {} }: pkgs.mkShell { packages = [ pkgs.python3 ]; }\n",
+            ),
+            (".dwell.toml", "[venv]\npath = \"../shared-venv\"\n"),
+            (
+                "pyproject.toml",
+                "[build-system]\nrequires = []\nbuild-backend = \"backend\"\nbackend-path = [\"build\"]\n\n[project]\nname = \"myapp\"\nversion = \"0.3\"\n",
+            ),
+            ("myapp/__init__.py", "VERSION = '0.3'\n"),
+            // An in-tree PEP 517 backend: setuptools would need the `wheel`
+            // package, which is not available offline.
+            ("build/backend.py", BACKEND),
+        ],
+    );
+    w.allow(&p);
+    let out = w.dwell(&p, &["venv"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shared = w.dir.join("shared-venv");
+    assert!(shared.join("pyvenv.cfg").exists());
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    assert_eq!(sh.get("VIRTUAL_ENV"), Some(shared.display().to_string()));
+    let (ok, text) = python_in(&w, &p, "import myapp; print(myapp.VERSION)");
+    assert!(ok && text.starts_with("0.3"), "{text}");
+}
+
+const BACKEND: &str = r#"
+import base64, hashlib, os, zipfile
+
+def _wheel(directory, editable):
+    name = "myapp-0.3-py3-none-any.whl"
+    files = {}
+    if editable:
+        files["myapp.pth"] = os.getcwd() + "\n"
+    else:
+        files["myapp/__init__.py"] = open("myapp/__init__.py").read()
+    files["myapp-0.3.dist-info/METADATA"] = "Metadata-Version: 2.1\nName: myapp\nVersion: 0.3\n"
+    files["myapp-0.3.dist-info/WHEEL"] = "Wheel-Version: 1.0\nGenerator: t\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    record = []
+    with zipfile.ZipFile(os.path.join(directory, name), "w") as z:
+        for path, text in files.items():
+            data = text.encode()
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            record.append(f"{path},sha256={digest},{len(data)}")
+            z.writestr(path, data)
+        record.append("myapp-0.3.dist-info/RECORD,,")
+        z.writestr("myapp-0.3.dist-info/RECORD", "\n".join(record) + "\n")
+    return name
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    return _wheel(wheel_directory, False)
+
+def build_editable(wheel_directory, config_settings=None, metadata_directory=None):
+    return _wheel(wheel_directory, True)
+"#;
+
+#[test]
+fn no_python_in_the_nix_environment_is_one_clear_line() {
+    need!("nix");
+    let (w, _) = offline_world();
+    let p = w.project(
+        "nopy",
+        &[(
+            "shell.nix",
+            "{ pkgs ? import <nixpkgs> {} }: pkgs.mkShell { packages = [ pkgs.hello ]; }\n",
+        )],
+    );
+    w.allow(&p);
+    let mut w2 = w;
+    // Make sure no python3 is found on the shell's own PATH either.
+    w2.env.insert(
+        "PATH".into(),
+        format!(
+            "{}:/bin",
+            require("nix").unwrap().parent().unwrap().display()
+        )
+        .into(),
+    );
+    let out = w2.dwell(&p, &["venv"]).output().unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("no python3 in the project's Nix environment"),
+        "{said}"
+    );
+    assert!(!p.join(".venv").exists());
+}
