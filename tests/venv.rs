@@ -323,6 +323,26 @@ fn a_venv_outside_the_root_and_a_pyproject_project() {
     assert_eq!(sh.get("VIRTUAL_ENV"), Some(shared.display().to_string()));
     let (ok, text) = python_in(&w, &p, "import myapp; print(myapp.VERSION)");
     assert!(ok && text.starts_with("0.3"), "{text}");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("uv (stand-in)"));
+
+    // With uv in the Nix environment, uv installs the pyproject project.
+    w.write(
+        &p,
+        &[(
+            "shell.nix",
+            "{ pkgs ? import <nixpkgs> {} }: pkgs.mkShell { packages = [ pkgs.python3 pkgs.uv ]; }\n",
+        )],
+    );
+    w.allow(&p);
+    let out = w.dwell(&p, &["venv", "--recreate"]).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("uv (stand-in) pip install --python"),
+        "{said}"
+    );
+    let (ok, text) = python_in(&w, &p, "import myapp; print(myapp.VERSION)");
+    assert!(ok && text.starts_with("0.3"), "{text}");
 }
 
 const BACKEND: &str = r#"
