@@ -26,6 +26,8 @@ struct Failure {
     message: String,
     inputs: Vec<crate::cache::Input>,
     recorded_at_ns: i64,
+    /// Not caused by the files (a timeout, a missing nix): never a known failure.
+    transient: bool,
 }
 
 /// How a request wants its answer.
@@ -329,13 +331,7 @@ impl Engine {
             eprintln!("dwell: could not record the new flake.lock as trusted: {e}");
         }
         let mut paths: BTreeSet<PathBuf> = evaluation.inputs;
-        paths.insert(project.root.join(".dwell.toml"));
-        if project.kind == Kind::Flake {
-            paths.insert(project.root.join("flake.lock"));
-        }
-        for extra in &project.config.watch {
-            paths.insert(project.root.join(extra));
-        }
+        paths.extend(Self::always_inputs(project));
         // A flake.lock that Nix wrote during this evaluation is its output, not an
         // edit racing with it.
         let written = (!lock_existed).then(|| project.root.join("flake.lock"));
@@ -459,8 +455,9 @@ impl Engine {
     fn known_failure(&self, root: &Path, context: &str) -> Option<String> {
         let failures = self.failures.lock().unwrap();
         let failure = failures.get(&(root.to_path_buf(), context.to_string()))?;
-        crate::cache::inputs_unchanged(&failure.inputs, failure.recorded_at_ns)
-            .then(|| failure.message.clone())
+        (!failure.transient
+            && crate::cache::inputs_unchanged(&failure.inputs, failure.recorded_at_ns))
+        .then(|| failure.message.clone())
     }
 
     /// Joins or starts the evaluation of `project`, unless the cache became valid
@@ -504,40 +501,24 @@ impl Engine {
                     "dwell daemon: evaluation of {} failed: {e}",
                     project.root.display()
                 );
-                let remembered = match &e {
-                    EvalError::Nix { inputs, .. } => Some(inputs.clone()),
-                    EvalError::Capture(_) => Some(BTreeSet::new()),
-                    // Not a property of the files: try again next time.
-                    _ => None,
+                // A Nix error or a failing shellHook comes from the files, and stays
+                // known while they do not change. A timeout or a missing nix does
+                // not: it is shown to the requests waiting now, and the next tries again.
+                let (mut inputs, transient) = match &e {
+                    EvalError::Nix { inputs, .. } => (inputs.clone(), false),
+                    EvalError::Capture(_) => (BTreeSet::new(), false),
+                    _ => (BTreeSet::new(), true),
                 };
-                match remembered {
-                    Some(mut inputs) => {
-                        inputs.extend(Self::always_inputs(project));
-                        let inputs = record_inputs(&inputs, i64::MAX, None);
-                        self.failures.lock().unwrap().insert(
-                            failure_key,
-                            Failure {
-                                message: e.to_string(),
-                                inputs,
-                                recorded_at_ns: now_ns(),
-                            },
-                        );
-                    }
-                    None => {
-                        // Shown to whoever waits, then forgotten.
-                        self.failures.lock().unwrap().insert(
-                            failure_key,
-                            Failure {
-                                message: e.to_string(),
-                                inputs: vec![crate::cache::Input {
-                                    path: PathBuf::new(),
-                                    state: crate::cache::FileState::Absent,
-                                }],
-                                recorded_at_ns: 0,
-                            },
-                        );
-                    }
-                }
+                inputs.extend(Self::always_inputs(project));
+                self.failures.lock().unwrap().insert(
+                    failure_key,
+                    Failure {
+                        message: e.to_string(),
+                        inputs: record_inputs(&inputs, i64::MAX, None),
+                        recorded_at_ns: now_ns(),
+                        transient,
+                    },
+                );
             }
         }
         // Shells that took the last good environment meanwhile learn of the new

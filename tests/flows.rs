@@ -13,11 +13,7 @@ fn shell_nix_needs_allow_then_loads_and_unloads() {
     let before = sh.env.clone();
 
     let out = sh.prompt(&p).clone();
-    assert!(
-        sh.last_stderr.contains("is not allowed yet"),
-        "{}",
-        sh.last_stderr
-    );
+    sh.said("is not allowed yet");
     assert!(sh.last_stderr.contains("dwell allow"));
     assert_eq!(sh.get("FOO"), None);
     assert_eq!(w.evaluations("api"), 0, "nothing runs before allow");
@@ -46,11 +42,7 @@ fn shell_nix_needs_allow_then_loads_and_unloads() {
     for stripped in ["TMPDIR", "NIX_BUILD_TOP", "SHLVL", "BASH", "HOME"] {
         assert_eq!(sh.env.get(stripped), before.get(stripped), "{stripped}");
     }
-    assert!(
-        sh.last_stderr.contains("shell.nix · evaluated"),
-        "{}",
-        sh.last_stderr
-    );
+    sh.said("shell.nix · evaluated");
 
     // A subdirectory belongs to the project: nothing changes.
     let sub = p.join("nix");
@@ -59,7 +51,7 @@ fn shell_nix_needs_allow_then_loads_and_unloads() {
 
     // Leaving restores the shell exactly.
     sh.prompt(&w.dir);
-    assert!(sh.last_stderr.contains("unloaded"), "{}", sh.last_stderr);
+    sh.said("unloaded");
     assert_eq!(sh.env, before);
     assert_eq!(w.evaluations("api"), 1);
 }
@@ -144,11 +136,7 @@ fn venv_only_project_works_without_nix_evaluation() {
     let venv = w.venv(&p);
     let mut sh = SimShell::new(&w);
     sh.prompt(&p.join("src"));
-    assert!(
-        sh.last_stderr.contains("(venv) is not allowed yet"),
-        "{}",
-        sh.last_stderr
-    );
+    sh.said("(venv) is not allowed yet");
     w.allow(&p);
     let out = sh.prompt(&p.join("src")).clone();
     assert_eq!(out["project"]["kind"], "venv");
@@ -457,16 +445,8 @@ fn syntax_error_on_first_entry_is_one_clear_line_and_no_env() {
     let mut sh = SimShell::new(&w);
     let before = sh.env.clone();
     sh.prompt(&p);
-    assert!(
-        sh.last_stderr.contains("evaluation failed"),
-        "{}",
-        sh.last_stderr
-    );
-    assert!(
-        sh.last_stderr.contains("syntax error"),
-        "{}",
-        sh.last_stderr
-    );
+    sh.said("evaluation failed");
+    sh.said("syntax error");
     sh.env.remove("DWELL_STATE");
     assert_eq!(sh.env, before);
 }
@@ -479,7 +459,7 @@ fn flake_without_devshell_for_this_system_says_so() {
     w.allow(&p);
     let mut sh = SimShell::new(&w);
     sh.prompt(&p);
-    assert!(sh.last_stderr.contains("devShells"), "{}", sh.last_stderr);
+    sh.said("devShells");
 }
 
 #[test]
@@ -584,11 +564,7 @@ fn dwell_toml_extra_variables_and_watch_files() {
     sh.prompt(&p);
     assert_eq!(sh.get("EXTRA").as_deref(), Some("from toml"));
     assert_eq!(sh.get("FOO").as_deref(), Some("bar"));
-    assert!(
-        sh.last_stderr.contains("skipped variable \"bad-name\""),
-        "{}",
-        sh.last_stderr
-    );
+    sh.said("skipped variable \"bad-name\"");
     assert_eq!(sh.env.get("bad-name"), None);
     std::fs::write(p.join("requirements.txt"), "requests\nnumpy\n").unwrap();
     let out = sh.prompt(&p).clone();
@@ -604,11 +580,7 @@ fn broken_dwell_toml_is_one_clear_line() {
     w.write(&p, &[(".dwell.toml", "watch = [unclosed\n")]);
     let mut sh = SimShell::new(&w);
     sh.prompt(&p);
-    assert!(
-        sh.last_stderr.contains(".dwell.toml is not valid"),
-        "{}",
-        sh.last_stderr
-    );
+    sh.said(".dwell.toml is not valid");
     assert_eq!(sh.last_stderr.lines().count(), 1, "{}", sh.last_stderr);
 }
 
@@ -667,9 +639,5 @@ fn status_line_can_be_turned_off_but_errors_still_show() {
     assert_eq!(sh.last_stderr, "");
     std::fs::write(p.join("nix/foo.nix"), "\"broken\n").unwrap();
     sh.prompt(&p);
-    assert!(
-        sh.last_stderr.contains("evaluation failed"),
-        "{}",
-        sh.last_stderr
-    );
+    sh.said("evaluation failed");
 }

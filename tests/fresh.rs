@@ -229,7 +229,7 @@ fn an_evaluation_past_the_timeout_is_stopped_cleanly() {
     let mut sh = SimShell::new(&w);
     sh.prompt(&p);
     assert!(started.elapsed() < Duration::from_secs(15));
-    assert!(sh.last_stderr.contains("timed out"), "{}", sh.last_stderr);
+    sh.said("timed out");
     assert_eq!(sh.get("TAG"), None);
     assert!(
         wait_for(10, || processes_with("/bin/sleep 23").is_empty()),
@@ -315,11 +315,7 @@ fn async_mode_serves_the_last_good_environment_at_once() {
     w.allow(&p);
     let mut sh = SimShell::new(&w);
     sh.prompt(&p);
-    assert!(
-        sh.last_stderr.contains("evaluating in the background"),
-        "{}",
-        sh.last_stderr
-    );
+    sh.said("evaluating in the background");
     assert!(wait_for(20, || status(&w, &p)["cache"] == "fresh"));
     sh.prompt(&p);
     assert_eq!(sh.get("TAG").as_deref(), Some("first"));

@@ -6,17 +6,7 @@ use crate::util::*;
 use std::process::Command;
 
 fn collect_garbage(w: &World) -> String {
-    let out = Command::new("nix-collect-garbage")
-        .arg("-d")
-        .env_clear()
-        .envs(&w.env)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_ok(w.command("nix-collect-garbage").arg("-d"));
     String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout)
 }
 

@@ -722,28 +722,10 @@ fn bash_hook_passes_shellcheck() {
 #[test]
 fn zsh_and_fish_hooks_parse_and_fish_is_indented() {
     if let Some(zsh) = require("zsh") {
-        let out = Command::new(zsh)
-            .arg("-n")
-            .arg(hook_file("dwell.zsh"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        run_ok(Command::new(zsh).arg("-n").arg(hook_file("dwell.zsh")));
     }
     if require("fish").is_some() {
-        let out = Command::new("fish")
-            .arg("-n")
-            .arg(hook_file("dwell.fish"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        run_ok(Command::new("fish").arg("-n").arg(hook_file("dwell.fish")));
         let out = Command::new("fish_indent")
             .arg("--check")
             .arg(hook_file("dwell.fish"))

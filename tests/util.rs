@@ -324,6 +324,16 @@ impl<'w> SimShell<'w> {
         &self.last_json
     }
 
+    /// Asserts that the last prompt printed `needle` on stderr.
+    #[track_caller]
+    pub fn said(&self, needle: &str) {
+        assert!(
+            self.last_stderr.contains(needle),
+            "expected {needle:?} on stderr, got:\n{}",
+            self.last_stderr
+        );
+    }
+
     pub fn get(&self, name: &str) -> Option<String> {
         self.env.get(name).map(|v| v.to_string_lossy().into_owned())
     }
@@ -348,6 +358,26 @@ pub fn json_value(v: &Json) -> OsString {
                 .unwrap(),
         ),
         other => panic!("unexpected value {other}"),
+    }
+}
+
+/// Runs `cmd` and returns its output, failing the test (with stderr) if it fails.
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+impl World {
+    /// `program` with this world's environment (and nothing else).
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.env_clear().envs(&self.env).current_dir(&self.dir);
+        cmd
     }
 }
 

@@ -27,16 +27,11 @@ with zipfile.ZipFile(f"{d}/{name}-{version}-py3-none-any.whl", "w") as z:
     record.append(f"{name}-{version}.dist-info/RECORD,,")
     z.writestr(f"{name}-{version}.dist-info/RECORD", "\n".join(record) + "\n")
 "#;
-    let out = Command::new(python())
-        .args(["-c", script])
-        .arg(dir)
-        .args([name, version])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        Command::new(python())
+            .args(["-c", script])
+            .arg(dir)
+            .args([name, version]),
     );
 }
 
@@ -228,26 +223,13 @@ fn a_venv_whose_python_vanished_is_reported_and_recreated() {
     }
     w.ok(&p, &["prune", "--older-than", "30d"]);
     w.stop();
-    let gc = Command::new("nix-collect-garbage")
-        .env_clear()
-        .envs(&w.env)
-        .output()
-        .unwrap();
-    assert!(gc.status.success());
+    run_ok(&mut w.command("nix-collect-garbage"));
     assert!(!Path::new(&old_python).exists(), "the old python is gone");
 
     let mut sh = SimShell::new(&w);
     sh.prompt(&p);
-    assert!(
-        sh.last_stderr.contains("no longer exists"),
-        "{}",
-        sh.last_stderr
-    );
-    assert!(
-        sh.last_stderr.contains("dwell venv --recreate"),
-        "{}",
-        sh.last_stderr
-    );
+    sh.said("no longer exists");
+    sh.said("dwell venv --recreate");
     assert_eq!(
         sh.get("FOO").as_deref(),
         Some("bar"),
