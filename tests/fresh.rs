@@ -239,6 +239,9 @@ fn an_evaluation_past_the_timeout_is_stopped_cleanly() {
         generation_files_or_none(&w).is_empty(),
         "no partial cache entry"
     );
+    // A timeout is not a property of the files: the next prompt tries again.
+    sh.prompt(&p);
+    assert_eq!(evaluations_logged(&w, &p), 2);
 }
 
 fn generation_files_or_none(w: &World) -> Vec<std::path::PathBuf> {
