@@ -688,6 +688,8 @@ impl Engine {
             daemon: None,
             not_traced: None,
             watched: None,
+            trust_diff: Vec::new(),
+            hook_definitions: Vec::new(),
         };
         let (project, trust) = match self.project(dir) {
             Ok(Some(found)) => found,
@@ -697,6 +699,9 @@ impl Engine {
                 return report;
             }
         };
+        if matches!(trust, Trust::Changed { .. }) {
+            report.trust_diff = self.trust.diff(&project);
+        }
         report.project = Some(Self::info(&project, trust));
         if project.kind.is_nix() {
             report.not_traced =
@@ -727,6 +732,9 @@ impl Engine {
             (None, None) => (CacheState::NeverEvaluated, None),
         };
         report.cache = Some(state);
+        if let Some(g) = generation {
+            report.hook_definitions = hook_definitions(&g.recipe);
+        }
         let kept = self.cache.generations(&project.root, &context).len();
         report.generation = generation.map(|g| GenerationSummary {
             key: g.key.clone(),
@@ -782,4 +790,47 @@ fn progress_line(line: &str, root: &Path) -> Option<String> {
         return Some(format!("copying {}", short(&quoted(rest)?)));
     }
     None
+}
+
+/// Functions and aliases a devShell's shellHook defines: they run in the capture
+/// shell only and cannot cross into the user's shell (as with direnv), so `dwell
+/// status` names them. Found in the hook's text, as `name() {`, `function name`
+/// and `alias name=`.
+pub fn hook_definitions(recipe: &crate::recipe::Recipe) -> Vec<String> {
+    let Some(hook) = recipe.ops.iter().find_map(|op| match op {
+        Op::Set { name, value } if name == "shellHook" => Some(value.lossy().into_owned()),
+        _ => None,
+    }) else {
+        return Vec::new();
+    };
+    let ident = |s: &str| -> Option<String> {
+        let name: String = s
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || "_-:.".contains(*c))
+            .collect();
+        (!name.is_empty()).then_some(name)
+    };
+    let mut found = Vec::new();
+    for line in hook.lines().map(str::trim) {
+        let definition = if let Some(rest) = line.strip_prefix("function ") {
+            ident(rest.trim()).map(|n| format!("function {n}"))
+        } else if let Some(rest) = line.strip_prefix("alias ") {
+            ident(rest.trim()).map(|n| format!("alias {n}"))
+        } else if let Some(open) = line.find("()") {
+            let name = line[..open].trim();
+            (!name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-:.".contains(c)))
+            .then(|| format!("function {name}"))
+        } else {
+            None
+        };
+        if let Some(d) = definition
+            && !found.contains(&d)
+        {
+            found.push(d);
+        }
+    }
+    found
 }

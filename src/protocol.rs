@@ -156,6 +156,12 @@ pub struct StatusReport {
     /// Whether the daemon watches the project's inputs now (None without daemon).
     #[serde(default)]
     pub watched: Option<bool>,
+    /// For a project changed since allowed: each changed file and its diff.
+    #[serde(default)]
+    pub trust_diff: Vec<(String, String)>,
+    /// Functions or aliases the shellHook defines, which cannot reach the shell.
+    #[serde(default)]
+    pub hook_definitions: Vec<String>,
 }
 
 impl<T> Envelope<T> {

@@ -173,6 +173,101 @@ impl TrustStore {
     }
 }
 
+impl TrustStore {
+    /// What changed in each entry file since the last allow: a line diff against
+    /// the copy kept then (`+` added, `-` removed, a few lines of context).
+    pub fn diff(&self, project: &Project) -> Vec<(String, String)> {
+        let copies = self.copies_dir(&project.root);
+        let mut out = Vec::new();
+        for name in TRUSTED_FILES {
+            let old = std::fs::read_to_string(copies.join(name)).ok();
+            let new = std::fs::read_to_string(project.root.join(name)).ok();
+            if old == new {
+                continue;
+            }
+            let text = match (&old, &new) {
+                (None, Some(_)) => "(new file)".to_string(),
+                (Some(_), None) => "(removed)".to_string(),
+                (Some(old), Some(new)) => line_diff(old, new),
+                (None, None) => continue,
+            };
+            out.push((name.to_string(), text));
+        }
+        out
+    }
+}
+
+/// A small line diff (longest common subsequence), with two lines of context.
+pub fn line_diff(old: &str, new: &str) -> String {
+    let a: Vec<&str> = old.lines().collect();
+    let b: Vec<&str> = new.lines().collect();
+    // Entry files are small; a quadratic table is fine, but stay bounded.
+    if a.len() * b.len() > 4_000_000 {
+        return format!("({} lines before, {} now)", a.len(), b.len());
+    }
+    let mut lcs = vec![vec![0u32; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let mut lines: Vec<(char, &str)> = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        if i < a.len() && j < b.len() && a[i] == b[j] {
+            lines.push((' ', a[i]));
+            i += 1;
+            j += 1;
+        } else if j < b.len() && (i == a.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
+            lines.push(('+', b[j]));
+            j += 1;
+        } else {
+            lines.push(('-', a[i]));
+            i += 1;
+        }
+    }
+    let near_change = |k: usize| {
+        let lo = k.saturating_sub(2);
+        let hi = (k + 2).min(lines.len() - 1);
+        lines[lo..=hi].iter().any(|(c, _)| *c != ' ')
+    };
+    let mut out = String::new();
+    let mut skipped = false;
+    for (k, (c, line)) in lines.iter().enumerate() {
+        if near_change(k) {
+            if skipped {
+                out.push_str("  …\n");
+                skipped = false;
+            }
+            out.push(*c);
+            out.push(' ');
+            out.push_str(line);
+            out.push('\n');
+        } else {
+            skipped = true;
+        }
+    }
+    out
+}
+
 fn under_prefix(root: &Path, prefixes: &[PathBuf]) -> bool {
     prefixes.iter().any(|p| root.starts_with(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diff_shows_changes_with_context() {
+        let old = "a\nb\nc\nd\ne\nf\ng\n";
+        let new = "a\nb\nc\nD\ne\nf\ng\nh\n";
+        let d = line_diff(old, new);
+        assert_eq!(d, "  b\n  c\n- d\n+ D\n  e\n  f\n  g\n+ h\n");
+        assert_eq!(line_diff("x\n", "x\n"), "");
+    }
 }

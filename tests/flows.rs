@@ -641,3 +641,48 @@ fn status_line_can_be_turned_off_but_errors_still_show() {
     sh.prompt(&p);
     sh.said("evaluation failed");
 }
+
+#[test]
+fn status_shows_what_changed_since_allow_and_hook_functions() {
+    need!("nix");
+    let w = World::new();
+    let p = w.project(
+        "hooky",
+        &[(
+            "shell.nix",
+            "{ pkgs ? import <nixpkgs> {} }: pkgs.mkShell {\n  shellHook = ''\n    export READY=1\n    greet() { echo hi; }\n    alias ll='ls -l'\n  '';\n}\n",
+        )],
+    );
+    w.allow(&p);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    assert_eq!(sh.get("READY").as_deref(), Some("1"));
+    let status: serde_json::Value =
+        serde_json::from_slice(&w.ok(&p, &["status", "--json"]).stdout).unwrap();
+    assert_eq!(
+        status["hook_definitions"],
+        serde_json::json!(["function greet", "alias ll"])
+    );
+    let text = String::from_utf8(w.ok(&p, &["status"]).stdout).unwrap();
+    assert!(text.contains("defines function greet, alias ll"), "{text}");
+
+    let shell = std::fs::read_to_string(p.join("shell.nix")).unwrap();
+    std::fs::write(p.join("shell.nix"), shell.replace("READY=1", "READY=2")).unwrap();
+    let text = String::from_utf8(w.ok(&p, &["status"]).stdout).unwrap();
+    assert!(text.contains("shell.nix since you allowed it"), "{text}");
+    assert!(text.contains("-     export READY=1"), "{text}");
+    assert!(text.contains("+     export READY=2"), "{text}");
+}
+
+#[test]
+fn reload_evaluates_again_even_when_the_cache_is_valid() {
+    need!("nix");
+    let w = World::new();
+    let p = w.shell_nix("reload");
+    w.allow(&p);
+    SimShell::new(&w).prompt(&p);
+    assert_eq!(w.evaluations("reload"), 1);
+    let out = w.ok(&p, &["reload"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("reloaded"));
+    assert_eq!(w.evaluations("reload"), 2);
+}

@@ -104,6 +104,22 @@ fn text(report: &StatusReport) -> String {
             out.push_str(&format!("{:<10}   {shown}{absent}\n", ""));
         }
     }
+    for (file, diff) in &report.trust_diff {
+        line(&mut out, "changed", format!("{file} since you allowed it:"));
+        for l in diff.lines() {
+            out.push_str(&format!("{:<10}   {l}\n", ""));
+        }
+    }
+    if !report.hook_definitions.is_empty() {
+        let names = report.hook_definitions.join(", ");
+        line(
+            &mut out,
+            "shellHook",
+            format!(
+                "defines {names}: these stay in the capture shell (exported variables cross, functions and aliases cannot)"
+            ),
+        );
+    }
     if let Some(gaps) = &report.not_traced {
         line(&mut out, "not traced", gaps.clone());
     }
