@@ -148,6 +148,7 @@ fn every_nix_file_parses() {
     for expected in [
         "nix/nixos-module.nix",
         "nix/home-manager-module.nix",
+        "nix/options.nix",
         "tests/fixtures/module-lib.nix",
     ] {
         assert!(
@@ -346,6 +347,46 @@ const HOOK_BASH: &str = "eval \"$(/stub/dwell/bin/dwell hook bash)\"\n";
 const HOOK_ZSH: &str = "eval \"$(/stub/dwell/bin/dwell hook zsh)\"\n";
 const HOOK_FISH: &str = "/stub/dwell/bin/dwell hook fish | source\n";
 
+/// The keys of `settings` (nix/options.nix, shared by both modules), each with a
+/// value in TOML, and the type of its option.
+const SETTINGS: [(&str, &str, &str); 7] = [
+    ("async", "true", "nullOr bool"),
+    ("eval_timeout", "\"10m\"", "nullOr str"),
+    ("generations", "4", "nullOr int"),
+    ("prune_after", "\"90d\"", "nullOr str"),
+    ("status_line", "false", "nullOr bool"),
+    ("trusted", "[\"~/src\"]", "listOf str"),
+    ("watch_projects", "32", "nullOr int"),
+];
+
+/// Whether dwell's own config loader accepts `toml` (it rejects unknown keys).
+fn dwell_accepts(toml: &str) -> Result<(), String> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.toml");
+    std::fs::write(&file, toml).unwrap();
+    dwell::config::UserConfig::load(&file)
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+/// The daemon's unit is hardened with ProtectSystem=full, not strict: it must be
+/// able to write project directories (venvs, flake.lock) and, on a single-user
+/// install, /nix/store; so there are no ReadWritePaths to keep up to date.
+fn assert_service_hardening(service: &Json) {
+    assert_eq!(str_at(service, "/ProtectSystem"), "full", "{service:#}");
+    for (key, value) in [
+        ("NoNewPrivileges", true),
+        ("PrivateTmp", false),
+        ("RestrictSUIDSGID", true),
+        ("LockPersonality", true),
+    ] {
+        assert_eq!(service[key], value, "{key}: {service:#}");
+    }
+    for key in ["ReadWritePaths", "ExecStartPre"] {
+        assert!(service.get(key).is_none(), "{key}: {service:#}");
+    }
+}
+
 #[test]
 fn nixos_module_declares_its_options() {
     let Some(nix) = Nix::new() else { return };
@@ -358,7 +399,7 @@ fn nixos_module_declares_its_options() {
   daemon = builtins.attrNames e.options.programs.dwell.daemon;
   enableType = e.options.programs.dwell.enable.type.name;
   enableDefault = e.options.programs.dwell.enable.default;
-  settings = builtins.attrNames e.options.programs.dwell.settings.type.options;
+  settings = builtins.mapAttrs (_: o: o.type.name) e.options.programs.dwell.settings.type.options;
   settingsDescription = e.options.programs.dwell.settings.description;
   # the values the module sees, defaults filled in
   defaults = e.config.programs.dwell;
@@ -381,19 +422,25 @@ fn nixos_module_declares_its_options() {
     assert_eq!(strings_at(&json, "/daemon"), ["enable"]);
     assert_eq!(str_at(&json, "/enableType"), "bool");
     assert_eq!(json["enableDefault"], false);
+    let settings: Vec<(&str, &str)> = json["settings"]
+        .as_object()
+        .unwrap_or_else(|| panic!("no settings in {json:#}"))
+        .iter()
+        .map(|(key, ty)| (key.as_str(), ty.as_str().unwrap()))
+        .collect();
     assert_eq!(
-        strings_at(&json, "/settings"),
-        ["generations", "prune_after", "status_line", "trusted"]
+        settings,
+        SETTINGS.map(|(key, _, ty)| (key, ty)),
+        "the settings and their types"
     );
     // Every setting the module offers is one dwell's own config accepts.
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("config.toml");
-    std::fs::write(
-        &file,
-        "generations = 4\nprune_after = \"90d\"\nstatus_line = false\ntrusted = [\"~/src\"]\n",
-    )
-    .unwrap();
-    dwell::config::UserConfig::load(&file).expect("dwell reads every module setting");
+    let toml: String = SETTINGS
+        .iter()
+        .map(|(key, value, _)| format!("{key} = {value}\n"))
+        .collect();
+    dwell_accepts(&toml).expect("dwell reads every module setting");
+    // ... and dwell's loader is strict enough for that to mean something.
+    assert!(dwell_accepts("no_such_key = true\n").is_err());
     let description = str_at(&json, "/settingsDescription");
     assert!(
         description.contains("/etc/xdg/dwell/config.toml"),
@@ -412,6 +459,15 @@ fn nixos_module_declares_its_options() {
         assert_eq!(defaults[switch], true, "{switch}");
     }
     assert_eq!(defaults["daemon"]["enable"], true);
+    // Unset settings are null (and so not written); trusted is empty.
+    for (key, _, _) in SETTINGS {
+        let expected = if key == "trusted" {
+            serde_json::json!([])
+        } else {
+            Json::Null
+        };
+        assert_eq!(defaults["settings"][key], expected, "settings.{key}");
+    }
     assert_eq!(str_at(defaults, "/package"), "/stub/dwell");
     assert_eq!(json["result"], serde_json::json!({}));
 }
@@ -457,26 +513,7 @@ fn nixos_module_enabled_adds_hooks_package_and_user_service() {
     );
     assert!(str_at(service, "/ExecReload").ends_with("/bin/kill -HUP $MAINPID"));
     assert_eq!(str_at(service, "/Restart"), "on-failure");
-    assert_eq!(str_at(service, "/ProtectSystem"), "strict");
-    for (key, value) in [
-        ("NoNewPrivileges", true),
-        ("PrivateTmp", false),
-        ("RestrictSUIDSGID", true),
-        ("LockPersonality", true),
-    ] {
-        assert_eq!(service[key], value, "{key}");
-    }
-    let writable = strings_at(service, "/ReadWritePaths");
-    for dir in [
-        "%h/.cache/dwell",
-        "%h/.local/state/dwell",
-        "%h/.local/share/dwell",
-        "%t/dwell",
-    ] {
-        assert!(writable.contains(&dir.to_string()), "{dir} in {writable:?}");
-        assert!(str_at(service, "/ExecStartPre").contains(dir));
-    }
-    assert!(str_at(service, "/ExecStartPre").starts_with('+'));
+    assert_service_hardening(service);
 }
 
 #[test]
@@ -489,7 +526,13 @@ fn nixos_module_switches_and_settings() {
     enableBashIntegration = false;
     enableFishIntegration = false;
     daemon.enable = false;
-    settings = { trusted = [ "~/src/mine" "/srv/work" ]; status_line = false; };
+    settings = {
+      trusted = [ "~/src/mine" "/srv/work" ];
+      status_line = false;
+      async = true;
+      eval_timeout = "10m";
+      watch_projects = 32;
+    };
   }; }"#,
         "",
         r#"{
@@ -505,10 +548,14 @@ fn nixos_module_switches_and_settings() {
         HOOK_ZSH
     );
     assert!(result.pointer("/systemd").is_none(), "{result:#}");
+    // The settings left unset (generations, prune_after) are not written.
+    let toml = str_at(&json, "/toml");
     assert_eq!(
-        str_at(&json, "/toml"),
-        "status_line = false\ntrusted = [\"~/src/mine\", \"/srv/work\"]\n"
+        toml,
+        "async = true\neval_timeout = \"10m\"\nstatus_line = false\n\
+         trusted = [\"~/src/mine\", \"/srv/work\"]\nwatch_projects = 32\n"
     );
+    dwell_accepts(toml).expect("dwell reads the file the module writes");
 }
 
 #[test]
@@ -520,6 +567,8 @@ fn home_manager_module_enabled() {
         "",
         r#"{
   options = builtins.attrNames e.options.programs.dwell;
+  settings = builtins.attrNames e.options.programs.dwell.settings.type.options;
+  settingsDescription = e.options.programs.dwell.settings.description;
   result = e.result;
   toml = e.result.xdg.configFile."dwell/config.toml".source.text;
 }"#,
@@ -536,6 +585,18 @@ fn home_manager_module_enabled() {
             "settings"
         ]
     );
+    // The same settings as the NixOS module (nix/options.nix), described as the
+    // file this module writes.
+    assert_eq!(
+        strings_at(&json, "/settings"),
+        SETTINGS.map(|(key, _, _)| key)
+    );
+    let description = str_at(&json, "/settingsDescription");
+    assert!(
+        description.contains("xdg.configFile.\"dwell/config.toml\""),
+        "{description}"
+    );
+    assert!(!description.contains("/etc/xdg"), "{description}");
     let result = &json["result"];
     assert_eq!(str_at(result, "/programs/bash/initExtra"), HOOK_BASH);
     // A home-manager without programs.zsh.initContent (before 25.05).
@@ -566,8 +627,7 @@ fn home_manager_module_enabled() {
             .any(|e| e.starts_with("PATH=") && e.contains("/stub/nix/bin")),
         "nix on the service's PATH: {env:?}"
     );
-    assert_eq!(str_at(unit, "/Service/ProtectSystem"), "strict");
-    assert_eq!(unit["Service"]["PrivateTmp"], false);
+    assert_service_hardening(&unit["Service"]);
 }
 
 #[test]
@@ -609,6 +669,10 @@ fn module_stand_in_rejects_what_the_module_system_rejects() {
         (
             r#"{ programs.dwell = { enable = true; settings.log = "debug"; }; }"#,
             "settings.log does not exist",
+        ),
+        (
+            r#"{ programs.dwell = { enable = true; settings.watch_projects = "32"; }; }"#,
+            "settings.watch_projects",
         ),
         (
             "{ programs.dwell.enable = \"yes\"; }",
