@@ -53,7 +53,7 @@ in
         status_line = optionalSetting types.bool {
           description = "Whether dwell prints its status line on entering a project (dwell's default: true).";
         };
-        generations = optionalSetting types.int {
+        generations = optionalSetting types.ints.unsigned {
           description = "Generations kept per project (dwell's default: 8).";
         };
         prune_after = optionalSetting types.str {
@@ -71,7 +71,7 @@ in
           example = "10m";
           description = "Stop evaluations that run longer than this (dwell's default: no limit).";
         };
-        watch_projects = optionalSetting types.int {
+        watch_projects = optionalSetting types.ints.unsigned {
           example = 32;
           description = "Projects whose files the daemon watches at most, the least recently used dropped first (dwell's default: 64).";
         };

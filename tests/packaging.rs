@@ -352,11 +352,11 @@ const HOOK_FISH: &str = "/stub/dwell/bin/dwell hook fish | source\n";
 const SETTINGS: [(&str, &str, &str); 7] = [
     ("async", "true", "nullOr bool"),
     ("eval_timeout", "\"10m\"", "nullOr str"),
-    ("generations", "4", "nullOr int"),
+    ("generations", "4", "nullOr unsigned integer"),
     ("prune_after", "\"90d\"", "nullOr str"),
     ("status_line", "false", "nullOr bool"),
     ("trusted", "[\"~/src\"]", "listOf str"),
-    ("watch_projects", "32", "nullOr int"),
+    ("watch_projects", "32", "nullOr unsigned integer"),
 ];
 
 /// Whether dwell's own config loader accepts `toml` (it rejects unknown keys).
