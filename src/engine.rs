@@ -98,7 +98,7 @@ impl Engine {
     pub fn tools(&self) -> Result<Tools, EvalError> {
         let mut tools = self.tools.lock().unwrap();
         if tools.is_none() {
-            *tools = Some(Tools::find()?);
+            *tools = Some(Tools::find(Some(&self.paths.cache))?);
         }
         Ok(tools.clone().expect("just set"))
     }

@@ -99,15 +99,12 @@ fn which(name: &str) -> Option<PathBuf> {
 use std::os::unix::fs::PermissionsExt;
 
 impl Tools {
-    /// Finds nix, bash and env on PATH and asks nix for its version.
-    pub fn find() -> Result<Tools, EvalError> {
+    /// Finds nix, bash and env on PATH and learns nix's version. The version is
+    /// remembered in `cache_dir`, keyed by the nix binary's identity, so that a
+    /// fresh daemon answers its first request without starting nix.
+    pub fn find(cache_dir: Option<&Path>) -> Result<Tools, EvalError> {
         let nix = which("nix").ok_or(EvalError::NixMissing)?;
-        let out = Command::new(&nix)
-            .arg("--version")
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| EvalError::Spawn(nix.display().to_string(), e))?;
-        let nix_version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let nix_version = nix_version(&nix, cache_dir)?;
         let bash = which("bash").unwrap_or_else(|| "/bin/bash".into());
         let env = ["/usr/bin/env", "/bin/env"]
             .iter()
@@ -123,6 +120,45 @@ impl Tools {
             env,
         })
     }
+}
+
+/// `nix --version`, from the cache when the binary is the one it was asked of.
+fn nix_version(nix: &Path, cache_dir: Option<&Path>) -> Result<String, EvalError> {
+    use std::os::unix::fs::MetadataExt;
+    let real = std::fs::canonicalize(nix).unwrap_or_else(|_| nix.to_path_buf());
+    let identity = std::fs::metadata(&real).ok().map(|m| {
+        format!(
+            "{}\0{}\0{}\0{}\0{}",
+            real.display(),
+            m.len(),
+            m.mtime(),
+            m.mtime_nsec(),
+            m.ino()
+        )
+    });
+    let file = cache_dir.map(|d| d.join("nix-version"));
+    if let (Some(file), Some(identity)) = (&file, &identity)
+        && let Ok(text) = std::fs::read_to_string(file)
+        && let Some((key, version)) = text.split_once('\n')
+        && key == blake3::hash(identity.as_bytes()).to_hex().as_str()
+        && !version.trim().is_empty()
+    {
+        return Ok(version.trim().to_string());
+    }
+    let out = Command::new(nix)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| EvalError::Spawn(nix.display().to_string(), e))?;
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if let (Some(file), Some(identity)) = (&file, &identity)
+        && out.status.success()
+        && crate::paths::private_dir(file.parent().expect("in a dir")).is_ok()
+    {
+        let key = blake3::hash(identity.as_bytes()).to_hex();
+        let _ = crate::paths::write_atomic(file, format!("{key}\n{version}\n").as_bytes());
+    }
+    Ok(version)
 }
 
 /// Nix's name for this platform (what `builtins.currentSystem` says by default).

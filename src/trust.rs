@@ -222,12 +222,13 @@ pub fn line_diff(old: &str, new: &str) -> String {
             lines.push((' ', a[i]));
             i += 1;
             j += 1;
-        } else if j < b.len() && (i == a.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            lines.push(('+', b[j]));
-            j += 1;
-        } else {
+        } else if i < a.len() && (j == b.len() || lcs[i + 1][j] >= lcs[i][j + 1]) {
+            // Removals before additions, as diff prints them.
             lines.push(('-', a[i]));
             i += 1;
+        } else {
+            lines.push(('+', b[j]));
+            j += 1;
         }
     }
     let near_change = |k: usize| {
@@ -267,7 +268,7 @@ mod tests {
         let old = "a\nb\nc\nd\ne\nf\ng\n";
         let new = "a\nb\nc\nD\ne\nf\ng\nh\n";
         let d = line_diff(old, new);
-        assert_eq!(d, "  b\n  c\n- d\n+ D\n  e\n  f\n  g\n+ h\n");
+        assert_eq!(d, "  …\n  b\n  c\n- d\n+ D\n  e\n  f\n  g\n+ h\n");
         assert_eq!(line_diff("x\n", "x\n"), "");
     }
 }

@@ -686,3 +686,55 @@ fn reload_evaluates_again_even_when_the_cache_is_valid() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("reloaded"));
     assert_eq!(w.evaluations("reload"), 2);
 }
+
+#[test]
+fn cached_entries_start_no_nix_process_even_for_a_fresh_daemon() {
+    need!("nix");
+    let mut w = World::new();
+    // A `nix` first on PATH that logs every call, then runs the real one.
+    let real = require("nix").unwrap();
+    let bin = w.dir.join("logged-bin");
+    let log = w.dir.join("nix-calls.log");
+    std::fs::create_dir_all(&bin).unwrap();
+    for tool in ["nix", "nix-store"] {
+        let target = real.with_file_name(tool);
+        std::fs::write(
+            bin.join(tool),
+            format!(
+                "#!/bin/bash\necho \"{tool} $*\" >> '{}'\nexec '{}' \"$@\"\n",
+                log.display(),
+                target.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(
+            bin.join(tool),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+    }
+    let path = format!("{}:{}", bin.display(), w.env["PATH"].to_string_lossy());
+    w.env.insert("PATH".into(), path.into());
+    let calls = || {
+        std::fs::read_to_string(&log)
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    };
+    let p = w.shell_nix("nonix");
+    w.allow(&p);
+    SimShell::new(&w).prompt(&p);
+    assert!(calls() >= 1, "the first entry evaluates with nix");
+    let after_first = calls();
+    let mut second = SimShell::new(&w);
+    assert_eq!(second.prompt(&p)["freshness"], "cached");
+    w.stop();
+    let mut third = SimShell::new(&w);
+    assert_eq!(third.prompt(&p)["freshness"], "cached");
+    assert_eq!(third.get("FOO").as_deref(), Some("bar"));
+    assert_eq!(
+        calls(),
+        after_first,
+        "no nix process for cached entries: {}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+}

@@ -49,7 +49,7 @@ fn read_number(path: &str) -> Option<u64> {
 
 fn checks(paths: &Paths) -> Vec<Check> {
     let mut found = Vec::new();
-    match crate::eval::Tools::find() {
+    match crate::eval::Tools::find(None) {
         Ok(tools) => {
             let version = tools.nix_version.clone();
             let modern = version

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 /// Projects watched at most, unless the user config says otherwise.
 pub const DEFAULT_LIMIT: usize = 64;
 /// A change is acted on once its project saw no event for this long...
-const QUIET: Duration = Duration::from_millis(150);
+const QUIET: Duration = Duration::from_millis(50);
 /// ...or this long after its first event, whichever comes first.
 const MAX_DELAY: Duration = Duration::from_secs(1);
 
