@@ -94,12 +94,14 @@ pub fn plan(current: &Env, resolution: &Resolution, reserved: &dyn Fn(&str) -> b
     };
 
     match &resolution.project {
+        // The directory could not be read (or its .dwell.toml is broken): whether
+        // a project is here is unknown, so whatever is loaded stays loaded.
+        None if resolution.error.is_some() => {
+            messages.push(Message::Error(resolution.error.clone().unwrap_or_default()));
+        }
         None => {
             leave(&mut env, &mut state, &mut messages);
             state.told = None;
-            if let Some(error) = &resolution.error {
-                messages.push(Message::Error(error.clone()));
-            }
         }
         Some(project) if !project.trust.permits() => {
             leave(&mut env, &mut state, &mut messages);
@@ -338,6 +340,19 @@ mod tests {
         assert_eq!(after.messages.len(), 1);
         let again = plan(&after.env, &broken, &|_| false);
         assert!(again.messages.is_empty(), "the error is shown once");
+    }
+
+    #[test]
+    fn an_unreadable_directory_keeps_the_loaded_project() {
+        let r = resolution("/p", Trust::Allowed, vec![set("FOO", "1")], "k1");
+        let inside = plan(&base(), &r, &|_| false).env;
+        let unknown = Resolution {
+            error: Some("cannot read the current directory: Permission denied".into()),
+            ..Resolution::default()
+        };
+        let p = plan(&inside, &unknown, &|_| false);
+        assert_eq!(p.env, inside);
+        assert!(matches!(p.messages[..], [Message::Error(_)]));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use crate::util::*;
 use std::path::Path;
+use std::process::Command;
 
 #[test]
 fn shell_nix_needs_allow_then_loads_and_unloads() {
@@ -736,5 +737,61 @@ fn cached_entries_start_no_nix_process_even_for_a_fresh_daemon() {
         after_first,
         "no nix process for cached entries: {}",
         std::fs::read_to_string(&log).unwrap()
+    );
+}
+
+/// As an unprivileged user (root reads everything): a directory whose parent lost
+/// its permissions gives one clear line, and the loaded environment is kept... or
+/// left cleanly; the shell goes on.
+#[test]
+fn an_unreadable_directory_is_one_clear_line() {
+    let Some(setpriv) = require("setpriv") else {
+        return;
+    };
+    if rustix::process::getuid().as_raw() != 0 {
+        return; // needs root to become another user; as a user, perms already apply
+    }
+    let w = World::new();
+    let base = w.dir.join("nobody");
+    let project = base.join("proj/sub");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(base.join("proj/.dwell.toml"), "[env]\nX = \"1\"\n").unwrap();
+    let home = base.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    for dir in [&w.dir, &base] {
+        std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    run_ok(Command::new("chown").args(["-R", "65534:65534"]).arg(&base));
+    // The shell is in proj/sub; then proj loses every permission.
+    let script = format!(
+        "cd '{}' && chmod 000 '{}' && exec '{DWELL}' --no-daemon export json",
+        project.display(),
+        base.join("proj").display()
+    );
+    let out = Command::new(setpriv)
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "bash",
+            "-c",
+            &script,
+        ])
+        .env_clear()
+        .env("HOME", &home)
+        .env("PATH", "/usr/bin:/bin")
+        .env("XDG_RUNTIME_DIR", base.join("run"))
+        .output()
+        .unwrap();
+    let _ = Command::new("chmod")
+        .arg("755")
+        .arg(base.join("proj"))
+        .status();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("Permission denied") || stderr.contains("permission denied"),
+        "{stderr}"
     );
 }

@@ -12,10 +12,15 @@ use std::time::Instant;
 pub fn run(format: ExportFormat, no_daemon: bool) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let current = process_env();
-    // A directory that vanished under the shell has no project: leave cleanly.
+    // A directory that vanished under the shell has no project: leave cleanly. One
+    // that cannot be read is said so; either way the shell goes on.
     let resolution = match std::env::current_dir().and_then(std::fs::canonicalize) {
         Ok(dir) => resolve(&dir, no_daemon, false)?,
-        Err(_) => Default::default(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Default::default(),
+        Err(e) => crate::protocol::Resolution {
+            error: Some(format!("cannot read the current directory: {e}")),
+            ..Default::default()
+        },
     };
     let shell = match format {
         ExportFormat::Bash => Some(HookShell::Bash),
