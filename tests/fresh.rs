@@ -336,3 +336,41 @@ fn async_mode_serves_the_last_good_environment_at_once() {
     sh.prompt(&p);
     assert_eq!(sh.get("TAG").as_deref(), Some("second"));
 }
+
+/// At inotify's limit the daemon warns once and carries on: projects are then
+/// validated by stat when a shell asks. The limit is lowered in a user namespace
+/// of the test's own, where `max_inotify_watches` is private to it.
+#[test]
+fn the_inotify_limit_degrades_to_stat_checks_with_one_warning() {
+    need!("nix", "unshare");
+    let w = World::new();
+    let projects: Vec<_> = (0..3).map(|i| w.shell_nix(&format!("lim{i}"))).collect();
+    for p in &projects {
+        w.allow(p);
+    }
+    let in_namespace = |p: &Path| -> serde_json::Value {
+        let script =
+            format!("echo 2 > /proc/sys/user/max_inotify_watches && exec '{DWELL}' export json");
+        let out = run_ok(
+            w.command("unshare")
+                .args(["--user", "--map-root-user", "bash", "-c", &script])
+                .current_dir(p),
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    // The daemon starts inside the namespace, with room for two watches.
+    for p in &projects {
+        let out = in_namespace(p);
+        assert_eq!(out["changes"]["FOO"], "bar", "{out}");
+    }
+    let log = std::fs::read_to_string(w.home.join(".local/state/dwell/daemon.log")).unwrap();
+    assert_eq!(
+        log.matches("the inotify watch limit is reached").count(),
+        1,
+        "one warning:\n{log}"
+    );
+    // An edit nobody watches is still found by stat.
+    std::fs::write(projects[2].join("nix/foo.nix"), "\"by stat\"\n").unwrap();
+    let out = in_namespace(&projects[2]);
+    assert_eq!(out["changes"]["FOO"], "by stat", "{out}");
+}
