@@ -209,3 +209,42 @@ fn switching_git_branches_back_is_a_cache_hit() {
     assert_eq!(sh.get("FLAKE_VAR").as_deref(), Some("from-flake"));
     assert_eq!(w.evaluations("branches"), first + 1);
 }
+
+#[test]
+fn the_daemon_prunes_by_the_user_config_policy() {
+    need!("nix");
+    let w = World::new();
+    let p = w.shell_nix("policy");
+    w.allow(&p);
+    SimShell::new(&w).prompt(&p);
+    w.stop();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(20 * 86400);
+    for file in generation_files(&w) {
+        std::fs::File::options()
+            .append(true)
+            .open(&file)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
+    // Twenty days unused: kept under the default policy (30 days)...
+    SimShell::new(&w).prompt(&w.dir);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(generation_files(&w).len(), 1);
+    w.stop();
+    // ...dropped, with its root, by a daemon told to prune after two weeks.
+    w.write(
+        &w.home.join(".config/dwell"),
+        &[("config.toml", "prune_after = \"2w\"\n")],
+    );
+    SimShell::new(&w).prompt(&w.dir);
+    assert!(
+        wait_for(10, || std::fs::read_dir(cache_dir(&w))
+            .unwrap()
+            .next()
+            .is_none()),
+        "not pruned"
+    );
+    let gcroots = w.home.join(".local/state/dwell/gcroots");
+    assert_eq!(std::fs::read_dir(&gcroots).unwrap().count(), 0);
+}
