@@ -388,3 +388,25 @@ fn no_python_in_the_nix_environment_is_one_clear_line() {
     );
     assert!(!p.join(".venv").exists());
 }
+
+#[test]
+fn requirements_named_in_dwell_toml_are_the_ones_installed() {
+    need!("nix");
+    let (w, _) = offline_world();
+    let p = level1(&w, "named", "no-such-package==1\n");
+    w.write(
+        &p,
+        &[
+            (
+                ".dwell.toml",
+                "[venv]\nrequirements = [\"deps/base.txt\"]\n",
+            ),
+            ("deps/base.txt", "tinypkg==2.0\n"),
+        ],
+    );
+    w.allow(&p);
+    // requirements.txt (broken) is not named, so it is not used.
+    w.ok(&p, &["venv"]);
+    let (ok, text) = python_in(&w, &p, "import tinypkg; print(tinypkg.VERSION)");
+    assert!(ok && text.starts_with("2.0"), "{text}");
+}
