@@ -27,7 +27,13 @@ pub enum ClientError {
     Paths(#[from] crate::paths::PathsError),
     #[error("interrupted")]
     Interrupted,
+    #[error("the daemon stopped answering (nothing for {} s)", STALL.as_secs())]
+    Stalled,
 }
+
+/// A daemon that sends nothing for this long, not even progress (sent at least
+/// every second while it works), is taken for stuck.
+pub const STALL: Duration = Duration::from_secs(30);
 
 /// The crate version, which client and daemon must share.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -74,6 +80,7 @@ fn exchange(
     let started = Instant::now();
     loop {
         let mut buf = Vec::new();
+        let waiting = Instant::now();
         loop {
             match (&mut reader)
                 .take(MAX_MESSAGE as u64 + 1)
@@ -91,6 +98,9 @@ fn exchange(
                     }
                     if poll.is_some() && timeout.is_some_and(|t| started.elapsed() > t) {
                         return Err(ClientError::Io(e));
+                    }
+                    if poll.is_some() && waiting.elapsed() > STALL {
+                        return Err(ClientError::Stalled);
                     }
                 }
                 Err(e) => return Err(ClientError::Io(e)),
@@ -156,7 +166,8 @@ pub fn request(
 ) -> Result<Response, ClientError> {
     // Evaluations can take minutes: a resolve waits as long as the daemon works.
     let timeout = match request {
-        Request::Resolve { .. } | Request::Reload { .. } => None,
+        Request::Resolve { wait: true, .. } | Request::Reload { .. } => None,
+        Request::Resolve { wait: false, .. } => Some(STALL),
         _ => Some(Duration::from_secs(10)),
     };
     let mut restarted = false;

@@ -649,6 +649,13 @@ impl Engine {
         }
     }
 
+    /// Forgets what failed for `root` (one of its files changed): the next
+    /// request evaluates again, whatever the recorded inputs say.
+    pub fn forget_failures(&self, root: &Path) {
+        self.failures.lock().unwrap().retain(|(r, _), _| r != root);
+        self.venv_failures.lock().unwrap().remove(root);
+    }
+
     /// Re-evaluates `root` in the background if a shell used it recently (after
     /// its inputs changed). Returns whether an evaluation was started or joined.
     pub fn refresh(self: &Arc<Self>, root: &Path) -> bool {

@@ -374,3 +374,49 @@ fn the_inotify_limit_degrades_to_stat_checks_with_one_warning() {
     let out = in_namespace(&projects[2]);
     assert_eq!(out["changes"]["FOO"], "by stat", "{out}");
 }
+
+/// Regression: the watcher deadlocked when events arrived while it added watches
+/// for a new project (notify answers watch calls on its event thread), and every
+/// prompt then hung.
+#[test]
+fn events_during_new_watches_do_not_deadlock_the_daemon() {
+    need!("nix");
+    let w = World::new();
+    let a = w.shell_nix("busy");
+    w.allow(&a);
+    SimShell::new(&w).prompt(&a);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        let file = a.join("scratch.txt");
+        let watched = a.join("nix/foo.nix");
+        std::thread::spawn(move || {
+            let mut i = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                std::fs::write(&file, i.to_string()).unwrap();
+                if i % 50 == 0 {
+                    std::fs::write(&watched, "\"bar\"\n").unwrap();
+                }
+                i += 1;
+            }
+        })
+    };
+    for i in 0..12 {
+        let p = w.shell_nix(&format!("new{i}"));
+        w.allow(&p);
+        let mut child = w
+            .dwell(&p, &["export", "json"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let done = wait_for(30, || child.try_wait().unwrap().is_some());
+        if !done {
+            let _ = child.kill();
+            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            panic!("export {i} hung: the daemon is stuck");
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    writer.join().unwrap();
+}

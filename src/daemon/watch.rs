@@ -55,7 +55,7 @@ struct Inner {
     notify: Mutex<Option<notify::RecommendedWatcher>>,
     watched: Mutex<Watched>,
     engine: OnceLock<Arc<Engine>>,
-    changes: Mutex<Sender<PathBuf>>,
+    changes: Mutex<Sender<Vec<PathBuf>>>,
 }
 
 impl Watcher {
@@ -109,45 +109,70 @@ impl Watcher {
     }
 
     /// Watches the inputs of `generation`, marking its project as just used.
+    ///
+    /// notify is never called with `watched` locked: its inotify backend answers
+    /// watch requests from the thread that also delivers events, and event
+    /// delivery must never wait on a lock that a watch call holds.
     pub fn watch(&self, generation: &Generation) {
         let limit = self.limit();
-        let mut guard = self.inner.watched.lock().unwrap();
-        let watched = &mut *guard;
-        let project = watched.projects.entry(generation.root.clone()).or_default();
-        project.last_used = Some(Instant::now());
-        if !project.keys.insert(generation.key.clone()) {
-            return;
-        }
-        let mut notify = self.inner.notify.lock().unwrap();
-        for input in &generation.inputs {
-            let mut dirs: Vec<PathBuf> = input
-                .path
-                .parent()
-                .map(Path::to_path_buf)
-                .into_iter()
-                .collect();
-            if input.path.is_dir() {
-                dirs.push(input.path.clone());
+        let (add, remove) = {
+            let mut guard = self.inner.watched.lock().unwrap();
+            let watched = &mut *guard;
+            let project = watched.projects.entry(generation.root.clone()).or_default();
+            project.last_used = Some(Instant::now());
+            if !project.keys.insert(generation.key.clone()) {
+                return;
             }
-            watched
-                .input_roots
-                .entry(input.path.clone())
-                .or_default()
-                .insert(generation.root.clone());
-            project.inputs.insert(input.path.clone());
-            for dir in dirs {
-                if !dir.is_dir() || !project.dirs.insert(dir.clone()) {
-                    continue;
+            let mut add = Vec::new();
+            for input in &generation.inputs {
+                let mut dirs: Vec<PathBuf> = input
+                    .path
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .into_iter()
+                    .collect();
+                if input.path.is_dir() {
+                    dirs.push(input.path.clone());
                 }
-                let refs = watched.dir_refs.entry(dir.clone()).or_insert(0);
-                *refs += 1;
-                if *refs > 1 {
-                    continue;
+                watched
+                    .input_roots
+                    .entry(input.path.clone())
+                    .or_default()
+                    .insert(generation.root.clone());
+                project.inputs.insert(input.path.clone());
+                for dir in dirs {
+                    if !dir.is_dir() || !project.dirs.insert(dir.clone()) {
+                        continue;
+                    }
+                    let refs = watched.dir_refs.entry(dir.clone()).or_insert(0);
+                    *refs += 1;
+                    if *refs == 1 {
+                        add.push(dir);
+                    }
                 }
-                let Some(w) = notify.as_mut() else { continue };
-                if let Err(e) = w.watch(&dir, RecursiveMode::NonRecursive)
-                    && !watched.warned
-                {
+            }
+            let mut remove = Vec::new();
+            while watched.projects.len() > limit {
+                let oldest = watched
+                    .projects
+                    .iter()
+                    .filter(|(root, _)| **root != generation.root)
+                    .min_by_key(|(_, p)| p.last_used)
+                    .map(|(root, _)| root.clone());
+                let Some(oldest) = oldest else { break };
+                remove.extend(unwatch(watched, &oldest));
+            }
+            (add, remove)
+        };
+        let mut notify = self.inner.notify.lock().unwrap();
+        let Some(w) = notify.as_mut() else { return };
+        for dir in remove {
+            let _ = w.unwatch(&dir);
+        }
+        for dir in add {
+            if let Err(e) = w.watch(&dir, RecursiveMode::NonRecursive) {
+                let mut watched = self.inner.watched.lock().unwrap();
+                if !watched.warned {
                     eprintln!(
                         "dwell daemon: cannot watch {} ({}); changes there are noticed when a shell asks",
                         dir.display(),
@@ -157,33 +182,21 @@ impl Watcher {
                 }
             }
         }
-        while watched.projects.len() > limit {
-            let oldest = watched
-                .projects
-                .iter()
-                .filter(|(root, _)| **root != generation.root)
-                .min_by_key(|(_, p)| p.last_used)
-                .map(|(root, _)| root.clone());
-            let Some(oldest) = oldest else { break };
-            unwatch(watched, notify.as_mut(), &oldest);
-        }
     }
 }
 
-/// Stops watching `root`, releasing the directories no other project needs.
-fn unwatch(watched: &mut Watched, notify: Option<&mut notify::RecommendedWatcher>, root: &Path) {
+/// Forgets `root`'s watches; returns the directories no other project needs.
+fn unwatch(watched: &mut Watched, root: &Path) -> Vec<PathBuf> {
     let Some(project) = watched.projects.remove(root) else {
-        return;
+        return Vec::new();
     };
-    let mut notify = notify;
+    let mut released = Vec::new();
     for dir in project.dirs {
         let refs = watched.dir_refs.entry(dir.clone()).or_insert(1);
         *refs -= 1;
         if *refs == 0 {
             watched.dir_refs.remove(&dir);
-            if let Some(w) = notify.as_deref_mut() {
-                let _ = w.unwatch(&dir);
-            }
+            released.push(dir);
         }
     }
     for input in project.inputs {
@@ -194,6 +207,7 @@ fn unwatch(watched: &mut Watched, notify: Option<&mut notify::RecommendedWatcher
             }
         }
     }
+    released
 }
 
 /// inotify's resource errors, with what to do about them.
@@ -210,35 +224,30 @@ fn describe(e: &notify::Error) -> String {
 }
 
 impl Inner {
+    /// Runs on notify's thread: only hands the paths on, taking no lock.
     fn on_event(&self, event: notify::Event) {
         if matches!(event.kind, EventKind::Access(_) | EventKind::Other) {
             return;
         }
-        let roots: HashSet<PathBuf> = {
-            let watched = self.watched.lock().unwrap();
-            event
-                .paths
-                .iter()
-                .flat_map(|p| {
-                    // The file itself, or an entry of a directory that is an input.
-                    [Some(p.as_path()), p.parent()]
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|p| watched.input_roots.get(p))
-                        .flatten()
-                        .cloned()
-                        .collect::<Vec<_>>()
-                })
-                .collect()
-        };
-        let tx = self.changes.lock().unwrap();
-        for root in roots {
-            let _ = tx.send(root);
-        }
+        let _ = self.changes.lock().unwrap().send(event.paths);
+    }
+
+    /// The projects whose inputs `paths` are (a file itself, or an entry of a
+    /// directory that is an input).
+    fn roots_of(&self, paths: &[PathBuf]) -> HashSet<PathBuf> {
+        let watched = self.watched.lock().unwrap();
+        paths
+            .iter()
+            .flat_map(|p| [Some(p.as_path()), p.parent()])
+            .flatten()
+            .filter_map(|p| watched.input_roots.get(p))
+            .flatten()
+            .cloned()
+            .collect()
     }
 
     /// Debounces changes per project, then refreshes them.
-    fn refresh_loop(&self, rx: Receiver<PathBuf>, counter: Arc<Counter>) {
+    fn refresh_loop(&self, rx: Receiver<Vec<PathBuf>>, counter: Arc<Counter>) {
         // Project root to (first event, last event).
         let mut pending: HashMap<PathBuf, (Instant, Instant)> = HashMap::new();
         loop {
@@ -249,17 +258,20 @@ impl Inner {
                 .map(|due| due.saturating_duration_since(Instant::now()))
                 .unwrap_or(Duration::from_secs(3600));
             match rx.recv_timeout(timeout) {
-                Ok(root) => {
+                Ok(paths) => {
                     let now = Instant::now();
-                    pending
-                        .entry(root)
-                        .and_modify(|(_, last)| *last = now)
-                        .or_insert((now, now));
-                    continue;
+                    for root in self.roots_of(&paths) {
+                        pending
+                            .entry(root)
+                            .and_modify(|(_, last)| *last = now)
+                            .or_insert((now, now));
+                    }
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return,
             }
+            // Due items are handled on every pass, so a steady stream of events
+            // cannot hold them back past MAX_DELAY.
             let now = Instant::now();
             let due: Vec<PathBuf> = pending
                 .iter()
@@ -270,6 +282,7 @@ impl Inner {
                 pending.remove(&root);
                 if let Some(engine) = self.engine.get() {
                     engine.cache.forget(&root);
+                    engine.forget_failures(&root);
                     engine.refresh(&root);
                 }
                 counter.bump();
