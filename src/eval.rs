@@ -378,6 +378,14 @@ pub fn packages(tools: &Tools, env_path: &Path, eval_env: &EvalEnv) -> Vec<Strin
     names
 }
 
+/// The files an evaluation read, from its log.
+fn log_inputs(log: &str, project: &Project, eval_env: &EvalEnv) -> BTreeSet<PathBuf> {
+    let flake_root = (project.kind == Kind::Flake)
+        .then(|| project.entry.as_deref().and_then(Path::parent))
+        .flatten();
+    trace::inputs_from_log_for(log, &store_dir(eval_env), flake_root)
+}
+
 /// The store directory Nix uses under `eval_env`.
 pub fn store_dir(eval_env: &EvalEnv) -> PathBuf {
     eval_env
@@ -450,14 +458,18 @@ pub fn evaluate(
     let out = run(cmd, "nix", watch)?;
     let log = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
-        let mut inputs = trace::inputs_from_log(&log, &store_dir(eval_env));
+        let mut inputs = log_inputs(&log, project, eval_env);
         inputs.insert(entry.clone());
+        if project.kind == Kind::Flake {
+            let named = trace::path_literal_inputs(&inputs, &project.root);
+            inputs.extend(named);
+        }
         return Err(EvalError::Nix {
             message: error_tail(&log),
             inputs,
         });
     }
-    let mut inputs = trace::inputs_from_log(&log, &store_dir(eval_env));
+    let mut inputs = log_inputs(&log, project, eval_env);
     inputs.insert(entry.clone());
     if project.kind == Kind::Flake {
         // Nix 2.8 does not log what a flake reads with readFile/readDir: take the

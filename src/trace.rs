@@ -59,6 +59,18 @@ pub fn coverage_gaps(flake: bool) -> &'static str {
 /// Files read by an evaluation, from Nix's `-vv` log and the wrapper's traces.
 /// Store copies of a flake's source are mapped back to the directory they came from.
 pub fn inputs_from_log(log: &str, store_dir: &Path) -> BTreeSet<PathBuf> {
+    inputs_from_log_for(log, store_dir, None)
+}
+
+/// As [`inputs_from_log`], for a flake at `flake_root`: a store copy whose
+/// `flake.nix` has the same content as the project's is the project's own source
+/// (Nix 2.8 copies a git flake without a `copying` line, and copies a flake again
+/// after writing its lock), so its files map back to the project.
+pub fn inputs_from_log_for(
+    log: &str,
+    store_dir: &Path,
+    flake_root: Option<&Path>,
+) -> BTreeSet<PathBuf> {
     fn quoted(rest: &str) -> Option<&str> {
         let rest = rest.strip_prefix('\'')?;
         Some(&rest[..rest.find('\'')?])
@@ -93,6 +105,25 @@ pub fn inputs_from_log(log: &str, store_dir: &Path) -> BTreeSet<PathBuf> {
             && let Some((_kind, path)) = rest.split_once(' ')
         {
             evaluated.push(PathBuf::from(path));
+        }
+    }
+    if let Some(root) = flake_root {
+        let own = std::fs::read(root.join("flake.nix")).ok();
+        let mut seen = BTreeSet::new();
+        for file in &evaluated {
+            let Ok(rel) = file.strip_prefix(store_dir) else {
+                continue;
+            };
+            let Some(first) = rel.components().next() else {
+                continue;
+            };
+            let source = store_dir.join(first);
+            if !seen.insert(source.clone()) || copies.iter().any(|(c, _)| *c == source) {
+                continue;
+            }
+            if own.is_some() && std::fs::read(source.join("flake.nix")).ok() == own {
+                copies.push((source, root.to_path_buf()));
+            }
         }
     }
     for file in evaluated {
@@ -160,17 +191,23 @@ pub fn normalize(path: &Path) -> Option<PathBuf> {
 /// whose listing would make every new file a change).
 pub fn path_literal_inputs(evaluated: &BTreeSet<PathBuf>, root: &Path) -> BTreeSet<PathBuf> {
     let mut named = BTreeSet::new();
-    for file in evaluated {
-        if !file.starts_with(root) || file.extension().is_none_or(|e| e != "nix") {
+    let mut queue: Vec<PathBuf> = evaluated.iter().cloned().collect();
+    let mut scanned = BTreeSet::new();
+    // .nix files named are scanned in turn: what they read counts too.
+    while let Some(file) = queue.pop() {
+        if !file.starts_with(root)
+            || file.extension().is_none_or(|e| e != "nix")
+            || !scanned.insert(file.clone())
+        {
             continue;
         }
-        let Ok(source) = std::fs::read_to_string(file) else {
+        let Ok(source) = std::fs::read_to_string(&file) else {
             continue;
         };
         let dir = file.parent().unwrap_or(root);
         for path in path_literals(&source, dir) {
-            if path != root && path.starts_with(root) {
-                named.insert(path);
+            if path != root && path.starts_with(root) && named.insert(path.clone()) {
+                queue.push(path);
             }
         }
     }

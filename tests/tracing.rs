@@ -328,3 +328,41 @@ fn status_lists_inputs_packages_gc_root_and_what_is_not_traced() {
         assert!(text.contains(needle), "{needle} missing:\n{text}");
     }
 }
+
+/// Regression: in a flake that is a git repository, Nix 2.8 copies the source
+/// without a `copying` line (and again after writing the lock); files imported
+/// from imported files were then not inputs, and an edit was served stale.
+#[test]
+fn a_git_flake_tracks_files_imported_indirectly() {
+    need!("nix", "git");
+    let w = world_trusting_everything();
+    let p = project(
+        &w,
+        Kind::Flake,
+        "gitflake",
+        "V = import ./nix/a.nix;",
+        &[
+            ("nix/a.nix", "import ./b.nix\n"),
+            ("nix/b.nix", "\"one\"\n"),
+        ],
+    );
+    let git = |args: &[&str]| {
+        run_ok(
+            w.command("git")
+                .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+                .args(args)
+                .current_dir(&p),
+        );
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "one"]);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    assert_eq!(sh.get("V").as_deref(), Some("one"), "{}", sh.last_stderr);
+    std::fs::write(p.join("nix/b.nix"), "\"two\"\n").unwrap();
+    git(&["commit", "-qam", "two"]);
+    let out = sh.prompt(&p).clone();
+    assert_eq!(out["freshness"], "evaluated");
+    assert_eq!(sh.get("V").as_deref(), Some("two"));
+}
