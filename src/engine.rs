@@ -26,8 +26,6 @@ struct Failure {
     message: String,
     inputs: Vec<crate::cache::Input>,
     recorded_at_ns: i64,
-    /// Not caused by the files (a timeout, a missing nix): never a known failure.
-    transient: bool,
 }
 
 /// How a request wants its answer.
@@ -217,6 +215,7 @@ impl Engine {
         self: &Arc<Self>,
         project: &Project,
         generation: &Generation,
+        mode: Mode,
         progress: &mut dyn FnMut(&str, Duration) -> bool,
         notes: &mut Vec<String>,
     ) -> Project {
@@ -275,6 +274,13 @@ impl Engine {
             },
         );
         if let Joined::Running(job) = joined {
+            // Without waiting (async mode, after Ctrl-C): the current venv now, the
+            // synced one at a later prompt.
+            if mode == Mode::NoWait {
+                job.announce();
+                notes.push("syncing the venv in the background".into());
+                return project.clone();
+            }
             while !job.wait(Duration::from_millis(100)) {
                 if !progress(&job.progress(), job.started.elapsed()) {
                     job.announce();
@@ -317,19 +323,23 @@ impl Engine {
             crate::paths::unique() % 100_000
         ));
         let watch = self.watch_for(project, job);
-        let evaluation = match evaluate(&tools, project, eval_env, &profile, &watch) {
+        let result = evaluate(&tools, project, eval_env, &profile, &watch);
+        // Nix writes a missing flake.lock from the allowed flake.nix, even when the
+        // evaluation then fails: it is part of what was allowed.
+        if project.kind == Kind::Flake
+            && !lock_existed
+            && project.root.join("flake.lock").exists()
+            && let Err(e) = self.trust.accept_new_lock(project)
+        {
+            eprintln!("dwell: could not record the new flake.lock as trusted: {e}");
+        }
+        let evaluation = match result {
             Ok(evaluation) => evaluation,
             Err(e) => {
                 crate::cache::remove_gc_root(&profile);
                 return Err(e);
             }
         };
-        if project.kind == Kind::Flake
-            && !lock_existed
-            && let Err(e) = self.trust.accept_new_lock(project)
-        {
-            eprintln!("dwell: could not record the new flake.lock as trusted: {e}");
-        }
         let mut paths: BTreeSet<PathBuf> = evaluation.inputs;
         paths.extend(Self::always_inputs(project));
         // A flake.lock that Nix wrote during this evaluation is its output, not an
@@ -455,9 +465,8 @@ impl Engine {
     fn known_failure(&self, root: &Path, context: &str) -> Option<String> {
         let failures = self.failures.lock().unwrap();
         let failure = failures.get(&(root.to_path_buf(), context.to_string()))?;
-        (!failure.transient
-            && crate::cache::inputs_unchanged(&failure.inputs, failure.recorded_at_ns))
-        .then(|| failure.message.clone())
+        crate::cache::inputs_unchanged(&failure.inputs, failure.recorded_at_ns)
+            .then(|| failure.message.clone())
     }
 
     /// Joins or starts the evaluation of `project`, unless the cache became valid
@@ -501,14 +510,17 @@ impl Engine {
                     "dwell daemon: evaluation of {} failed: {e}",
                     project.root.display()
                 );
+                job.fail(e.to_string());
                 // A Nix error or a failing shellHook comes from the files, and stays
                 // known while they do not change. A timeout or a missing nix does
-                // not: it is shown to the requests waiting now, and the next tries again.
-                let (mut inputs, transient) = match &e {
-                    EvalError::Nix { inputs, .. } => (inputs.clone(), false),
-                    EvalError::Capture(_) => (BTreeSet::new(), false),
-                    _ => (BTreeSet::new(), true),
+                // not: only the requests waiting for this job see it.
+                let inputs = match &e {
+                    EvalError::Nix { inputs, .. } | EvalError::Capture { inputs, .. } => {
+                        inputs.clone()
+                    }
+                    _ => return self.announce_end(job),
                 };
+                let mut inputs = inputs;
                 inputs.extend(Self::always_inputs(project));
                 self.failures.lock().unwrap().insert(
                     failure_key,
@@ -516,13 +528,16 @@ impl Engine {
                         message: e.to_string(),
                         inputs: record_inputs(&inputs, i64::MAX, None),
                         recorded_at_ns: now_ns(),
-                        transient,
                     },
                 );
             }
         }
-        // Shells that took the last good environment meanwhile learn of the new
-        // one; the requests that waited for it already have it.
+        self.announce_end(job);
+    }
+
+    /// Shells that took the last good environment meanwhile learn of the new
+    /// one; the requests that waited for it already have it.
+    fn announce_end(&self, job: &Job) {
         if job.is_announced() {
             (self.on_evaluated)();
         }
@@ -557,7 +572,7 @@ impl Engine {
             && let Some(g) = self.cache.lookup(&project.root, context).valid
         {
             self.served(&g);
-            return self.answer(project, &g, Freshness::Cached, progress);
+            return self.answer(project, &g, Freshness::Cached, mode, progress);
         }
         let mut force = mode == Mode::Force;
         // A file that changes while Nix reads it makes the result untrustworthy:
@@ -568,8 +583,13 @@ impl Engine {
             }
             let job = match self.ensure_job(project, eval_env, context, force) {
                 Joined::Running(job) => job,
+                // Another job finished just now: its result is in the cache.
                 Joined::NotNeeded => {
                     force = false;
+                    if let Some(g) = self.cache.lookup(&project.root, context).valid {
+                        self.served(&g);
+                        return self.answer(project, &g, Freshness::Cached, mode, progress);
+                    }
                     continue;
                 }
             };
@@ -593,18 +613,11 @@ impl Engine {
                 } else {
                     Freshness::Cached
                 };
-                return self.answer(project, &g, fresh, progress);
+                return self.answer(project, &g, fresh, mode, progress);
             }
-            if let Some(message) = self.known_failure(&project.root, context) {
+            // Every request that waited for a failed job gets its error.
+            if let Some(message) = job.error() {
                 return self.fallback(project, context, Some(message));
-            }
-            if let Some(failure) = self
-                .failures
-                .lock()
-                .unwrap()
-                .remove(&(project.root.clone(), context.to_string()))
-            {
-                return self.fallback(project, context, Some(failure.message));
             }
         }
         self.fallback(
@@ -620,10 +633,11 @@ impl Engine {
         project: &Project,
         generation: &Generation,
         freshness: Freshness,
+        mode: Mode,
         progress: &mut dyn FnMut(&str, Duration) -> bool,
     ) -> Resolution {
         let mut notes = Vec::new();
-        let project = self.sync_venv(project, generation, progress, &mut notes);
+        let project = self.sync_venv(project, generation, mode, progress, &mut notes);
         let mut served = self.serve(&project, Some(generation), freshness);
         served.notes.extend(notes);
         Resolution {

@@ -69,12 +69,24 @@ pub enum EvalError {
     },
     #[error("evaluation timed out after {} s (eval_timeout in the user config)", .0.as_secs())]
     TimedOut(Duration),
-    #[error("the devShell's script failed in the capture shell: {0}")]
-    Capture(String),
+    #[error("the devShell's script failed in the capture shell: {message}")]
+    Capture {
+        message: String,
+        inputs: BTreeSet<PathBuf>,
+    },
     #[error("evaluation was cancelled")]
     Cancelled,
     #[error("{0}")]
     Io(#[from] std::io::Error),
+}
+
+impl EvalError {
+    fn capture(message: String) -> EvalError {
+        EvalError::Capture {
+            message,
+            inputs: BTreeSet::new(),
+        }
+    }
 }
 
 /// The tools an evaluation uses, found once.
@@ -477,8 +489,15 @@ pub fn evaluate(
         let named = trace::path_literal_inputs(&inputs, &project.root);
         inputs.extend(named);
     }
-    let recipe = capture(tools, project, eval_env, &out.stdout)?;
     inputs.retain(|p| !p.as_os_str().is_empty());
+    // A failing shellHook is a property of the files read, like a Nix error.
+    let recipe = capture(tools, project, eval_env, &out.stdout).map_err(|e| match e {
+        EvalError::Capture { message, .. } => EvalError::Capture {
+            message,
+            inputs: inputs.clone(),
+        },
+        other => other,
+    })?;
     Ok(Evaluation {
         recipe,
         inputs,
@@ -523,7 +542,7 @@ fn capture(
             let log = String::from_utf8_lossy(&out.stderr);
             let tail: Vec<&str> = log.lines().rev().take(6).collect();
             let tail: Vec<&str> = tail.into_iter().rev().collect();
-            return Err(EvalError::Capture(format!(
+            return Err(EvalError::capture(format!(
                 "exit status {}{}{}",
                 out.status.code().unwrap_or(-1),
                 if tail.is_empty() { "" } else { ": " },

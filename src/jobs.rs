@@ -19,6 +19,8 @@ pub struct Job {
 struct State {
     progress: String,
     done: bool,
+    /// Why the job failed, for every request that waited for it.
+    error: Option<String>,
 }
 
 impl Job {
@@ -53,6 +55,19 @@ impl Job {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .progress
+            .clone()
+    }
+
+    pub fn fail(&self, message: String) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).error = Some(message);
+    }
+
+    /// The error the job ended with, if it failed.
+    pub fn error(&self) -> Option<String> {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .error
             .clone()
     }
 

@@ -394,7 +394,7 @@ fn events_during_new_watches_do_not_deadlock_the_daemon() {
             let mut i = 0u64;
             while !stop.load(std::sync::atomic::Ordering::SeqCst) {
                 std::fs::write(&file, i.to_string()).unwrap();
-                if i % 50 == 0 {
+                if i.is_multiple_of(50) {
                     std::fs::write(&watched, "\"bar\"\n").unwrap();
                 }
                 i += 1;
@@ -419,4 +419,59 @@ fn events_during_new_watches_do_not_deadlock_the_daemon() {
     }
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     writer.join().unwrap();
+}
+
+/// Regression: a failing shellHook in an imported file was remembered against the
+/// entry file only, so fixing the imported file never recovered.
+#[test]
+fn fixing_a_failing_shell_hook_in_an_imported_file_recovers() {
+    need!("nix");
+    let w = World::new();
+    let p = w.project(
+        "hookfail",
+        &[
+            (
+                "shell.nix",
+                "{ pkgs ? import <nixpkgs> {} }: pkgs.mkShell (import ./nix/shell.nix)\n",
+            ),
+            ("nix/shell.nix", "{ V = \"x\"; shellHook = \"exit 3\"; }\n"),
+        ],
+    );
+    w.allow(&p);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    sh.said("capture shell");
+    std::fs::write(p.join("nix/shell.nix"), "{ V = \"fixed\"; }\n").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    sh.prompt(&p);
+    assert_eq!(sh.get("V").as_deref(), Some("fixed"), "{}", sh.last_stderr);
+}
+
+/// Regression: a timeout reached only the first of the requests waiting for it;
+/// the others started evaluations of their own.
+#[test]
+fn every_waiting_shell_gets_a_failed_evaluations_error_and_only_one_runs() {
+    need!("nix");
+    let w = World::new();
+    set_config(&w, "eval_timeout = \"1s\"\n");
+    let p = slow_project(&w, "fourwait", 19);
+    w.allow(&p);
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            w.dwell(&p, &["export", "json"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("timed out"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(evaluations_logged(&w, &p), 1);
 }

@@ -366,3 +366,26 @@ fn a_git_flake_tracks_files_imported_indirectly() {
     assert_eq!(out["freshness"], "evaluated");
     assert_eq!(sh.get("V").as_deref(), Some("two"));
 }
+
+/// Regression: Nix writes flake.lock before a failing first evaluation; that lock
+/// was then "changed since allowed" and asked for a new `dwell allow`.
+#[test]
+fn a_lock_written_by_a_failed_first_evaluation_stays_trusted() {
+    need!("nix");
+    let w = World::new();
+    let p = project(
+        &w,
+        Kind::Flake,
+        "lockfail",
+        "V = import ./nix/v.nix;",
+        &[("nix/v.nix", "\"unterminated\n")],
+    );
+    w.allow(&p);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    sh.said("evaluation failed");
+    assert!(p.join("flake.lock").exists());
+    std::fs::write(p.join("nix/v.nix"), "\"fixed\"\n").unwrap();
+    sh.prompt(&p);
+    assert_eq!(sh.get("V").as_deref(), Some("fixed"), "{}", sh.last_stderr);
+}
