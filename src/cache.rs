@@ -165,6 +165,9 @@ pub fn record_inputs(
     started_ns: i64,
     written: Option<&Path>,
 ) -> Vec<Input> {
+    // A file stamped in the future (clock skew, an unpacked archive) did not
+    // change during the evaluation: only mtimes between its start and now count.
+    let now = now_ns();
     paths
         .iter()
         .map(|path| {
@@ -172,6 +175,7 @@ pub fn record_inputs(
             if let FileState::File { hash, mtime_ns, .. } | FileState::Dir { hash, mtime_ns, .. } =
                 &mut state
                 && *mtime_ns >= started_ns
+                && *mtime_ns <= now
                 && written != Some(path.as_path())
             {
                 hash.clear();
@@ -583,6 +587,23 @@ mod tests {
         let paths: BTreeSet<PathBuf> = [file].into();
         let mut g = generation(dir.path(), record_inputs(&paths, i64::MIN, None));
         assert!(!validate(&mut g).0);
+    }
+
+    #[test]
+    fn a_file_stamped_in_the_future_is_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("x.nix");
+        std::fs::write(&file, "a").unwrap();
+        let future = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
+        std::fs::File::options()
+            .append(true)
+            .open(&file)
+            .unwrap()
+            .set_modified(future)
+            .unwrap();
+        let paths: BTreeSet<PathBuf> = [file].into();
+        let mut g = generation(dir.path(), record_inputs(&paths, now_ns(), None));
+        assert!(validate(&mut g).0);
     }
 
     #[test]

@@ -90,7 +90,9 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         "w" => 7 * 86400,
         _ => return Err(format!("{text:?}: unknown unit {unit:?} (s, m, h, d or w)")),
     };
-    Ok(std::time::Duration::from_secs(n * secs))
+    n.checked_mul(secs)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("{text:?} is too long"))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -141,5 +143,6 @@ mod tests {
         assert!(parse_duration("30").is_err());
         assert!(parse_duration("d").is_err());
         assert!(parse_duration("3y").is_err());
+        assert!(parse_duration("99999999999999999w").is_err());
     }
 }

@@ -385,11 +385,8 @@ impl Engine {
 
     /// Progress reporting and the user's timeout for one evaluation.
     fn watch_for(&self, project: &Project, job: &Arc<Job>) -> Watch {
-        let timeout = self
-            .user
-            .lock()
-            .unwrap()
-            .eval_timeout
+        let configured = self.user.lock().unwrap().eval_timeout.clone();
+        let timeout = configured
             .as_deref()
             .and_then(|t| crate::config::parse_duration(t).ok());
         let job = job.clone();

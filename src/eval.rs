@@ -270,7 +270,10 @@ fn run(mut cmd: Command, what: &str, watch: &Watch) -> Result<Output, EvalError>
     let status = match watch.timeout {
         None => child.wait(),
         Some(limit) => {
-            let deadline = Instant::now() + limit;
+            // A limit too far out to represent is no limit.
+            let deadline = Instant::now()
+                .checked_add(limit)
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(100 * 365 * 86400));
             loop {
                 match child.try_wait() {
                     Ok(Some(status)) => break Ok(status),

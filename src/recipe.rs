@@ -122,6 +122,14 @@ pub fn diff(base: &Env, result: &Env) -> Recipe {
             Some(old) if LIST_VARS.contains(&name.as_str()) => {
                 ops.extend(list_ops(name, old, &value));
             }
+            // A list the capture shell did not have (XDG_DATA_DIRS, MANPATH, …):
+            // the project's entries go in front of the user's own.
+            None if LIST_VARS.contains(&name.as_str()) && !value.0.is_empty() => {
+                ops.push(Op::Prepend {
+                    name: name.clone(),
+                    entries: split_list(&value.0),
+                });
+            }
             _ => ops.push(Op::Set {
                 name: name.clone(),
                 value,
@@ -257,6 +265,19 @@ mod tests {
             vec![Op::Set {
                 name: "PATH".into(),
                 value: "/only".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn a_list_new_to_the_base_extends_the_users() {
+        let base = env(&[("PATH", "/usr/bin")]);
+        let result = env(&[("PATH", "/usr/bin"), ("XDG_DATA_DIRS", "/nix/a/share")]);
+        assert_eq!(
+            diff(&base, &result).ops,
+            vec![Op::Prepend {
+                name: "XDG_DATA_DIRS".into(),
+                entries: vec!["/nix/a/share".into()]
             }]
         );
     }

@@ -52,7 +52,11 @@ pub fn quote_posix(value: &Value) -> String {
 /// Code for bash or zsh that sets (Some) or unsets (None) each variable.
 pub fn render_posix(changes: &[(String, Option<Value>)]) -> String {
     let mut out = String::new();
-    for (name, value) in changes {
+    // Names are written unquoted: only identifiers, whatever the caller passed.
+    for (name, value) in changes
+        .iter()
+        .filter(|(n, _)| crate::recipe::is_valid_name(n))
+    {
         match value {
             Some(v) => {
                 out.push_str("export ");
@@ -113,7 +117,10 @@ fn fish_path_var(name: &str) -> bool {
 /// element per entry, so `$PATH` stays a list in the user's shell.
 pub fn render_fish(changes: &[(String, Option<Value>)]) -> String {
     let mut out = String::new();
-    for (name, value) in changes {
+    for (name, value) in changes
+        .iter()
+        .filter(|(n, _)| crate::recipe::is_valid_name(n))
+    {
         match value {
             Some(v) if fish_path_var(name) && !v.0.is_empty() => {
                 out.push_str(&format!("set -gx -- {name}"));
@@ -215,6 +222,16 @@ mod tests {
         assert_eq!(quote_fish(&v), "a\\x20b\\x27\\x24\\x28x\\x29\\x0a\\xff");
         assert_eq!(quote_fish(&Value::from("caf\u{e9}")), "caf\\U000000e9");
         assert_eq!(quote_fish(&Value::default()), "''");
+    }
+
+    #[test]
+    fn names_that_are_not_identifiers_are_never_emitted() {
+        let changes = vec![
+            ("a;echo x;b".to_string(), Some(Value::from("v"))),
+            ("OK".to_string(), None),
+        ];
+        assert_eq!(render_posix(&changes), "unset OK;\n");
+        assert_eq!(render_fish(&changes), "set -e -g OK;\n");
     }
 
     #[test]

@@ -65,6 +65,19 @@ impl State {
         if state.v != FORMAT {
             return Err(CorruptState);
         }
+        // The names end up in shell code: only identifiers dwell itself would set.
+        let names_ok = state
+            .loaded
+            .iter()
+            .flat_map(|l| &l.changes)
+            .all(|c| match c {
+                Change::Scalar { n, .. } | Change::List { n, .. } => {
+                    crate::recipe::is_valid_name(n)
+                }
+            });
+        if !names_ok {
+            return Err(CorruptState);
+        }
         Ok(state)
     }
 
@@ -257,6 +270,13 @@ mod tests {
         let back = State::decode(&state.encode()).unwrap();
         assert_eq!(back.loaded, state.loaded);
         assert!(State::decode("garbage!").is_err());
+        // A state that would smuggle shell code in as a variable name.
+        let mut hostile = state.clone();
+        if let Some(Change::Scalar { n, .. }) = hostile.loaded.as_mut().unwrap().changes.first_mut()
+        {
+            *n = "a;echo INJECTED;b".into();
+        }
+        assert!(State::decode(&hostile.encode()).is_err());
         assert!(State::decode("").is_err());
     }
 }

@@ -386,14 +386,19 @@ fn swap(venv: &Path, versions: &Path, new: &Path) -> Result<(), VenvError> {
     std::os::unix::fs::symlink(&target, &link)?;
     let plain_dir = std::fs::symlink_metadata(venv).is_ok_and(|m| m.is_dir());
     if plain_dir {
-        std::fs::rename(
-            venv,
-            versions.join(format!("replaced-{}", crate::paths::now_ms())),
-        )?;
+        let aside = versions.join(format!("replaced-{}", crate::paths::now_ms()));
+        std::fs::rename(venv, &aside)?;
+        eprintln!(
+            "dwell: the venv that was there is kept at {}",
+            aside.display()
+        );
     }
     std::fs::rename(&link, venv)?;
+    // Older versions dwell built go; a venv the user made by hand is kept (moved
+    // aside as replaced-<time>), never deleted.
     for old in std::fs::read_dir(versions)?.flatten() {
-        if old.path() != new {
+        let kept = old.file_name().to_string_lossy().starts_with("replaced-");
+        if old.path() != new && !kept {
             let _ = std::fs::remove_dir_all(old.path());
         }
     }

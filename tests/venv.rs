@@ -410,3 +410,33 @@ fn requirements_named_in_dwell_toml_are_the_ones_installed() {
     let (ok, text) = python_in(&w, &p, "import tinypkg; print(tinypkg.VERSION)");
     assert!(ok && text.starts_with("2.0"), "{text}");
 }
+
+#[test]
+fn a_hand_made_venv_is_moved_aside_never_deleted() {
+    need!("nix");
+    let (w, _) = offline_world();
+    let p = level1(&w, "handmade", "tinypkg==1.0\n");
+    let venv = w.venv(&p);
+    std::fs::write(venv.join("my-notes.txt"), "mine").unwrap();
+    let out = w.ok(&p, &["venv"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("is kept at"), "{said}");
+    let kept: Vec<_> = std::fs::read_dir(p.join(".venv.d"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|d| {
+            d.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("replaced-")
+        })
+        .collect();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(
+        std::fs::read_to_string(kept[0].join("my-notes.txt")).unwrap(),
+        "mine"
+    );
+    // And a later sync keeps it too.
+    w.ok(&p, &["venv", "--recreate"]);
+    assert!(kept[0].join("my-notes.txt").exists());
+}
