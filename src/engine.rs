@@ -313,7 +313,7 @@ impl Engine {
     ) -> Result<Generation, EvalError> {
         let started_ns = now_ns();
         let tools = self.tools()?;
-        let lock_existed = project.root.join("flake.lock").exists();
+        let lock_existed = project.flake_lock().is_some_and(|l| l.exists());
         let gcroots = self.paths.state.join("gcroots");
         crate::paths::private_dir(&gcroots).map_err(std::io::Error::other)?;
         let profile = gcroots.join(format!(
@@ -326,9 +326,8 @@ impl Engine {
         let result = evaluate(&tools, project, eval_env, &profile, &watch);
         // Nix writes a missing flake.lock from the allowed flake.nix, even when the
         // evaluation then fails: it is part of what was allowed.
-        if project.kind == Kind::Flake
-            && !lock_existed
-            && project.root.join("flake.lock").exists()
+        if !lock_existed
+            && project.flake_lock().is_some_and(|l| l.exists())
             && let Err(e) = self.trust.accept_new_lock(project)
         {
             eprintln!("dwell: could not record the new flake.lock as trusted: {e}");
@@ -344,7 +343,7 @@ impl Engine {
         paths.extend(Self::always_inputs(project));
         // A flake.lock that Nix wrote during this evaluation is its output, not an
         // edit racing with it.
-        let written = (!lock_existed).then(|| project.root.join("flake.lock"));
+        let written = project.flake_lock().filter(|_| !lock_existed);
         let inputs = record_inputs(&paths, started_ns, written.as_deref());
         let store_dir = crate::eval::store_dir(eval_env);
         let mut store_paths = std::collections::BTreeSet::new();
@@ -547,9 +546,7 @@ impl Engine {
             paths.insert(entry.clone());
         }
         paths.insert(project.root.join(".dwell.toml"));
-        if project.kind == Kind::Flake {
-            paths.insert(project.root.join("flake.lock"));
-        }
+        paths.extend(project.flake_lock());
         for extra in &project.config.watch {
             paths.insert(project.root.join(extra));
         }

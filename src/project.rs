@@ -52,6 +52,31 @@ pub struct Project {
     pub config: ProjectConfig,
 }
 
+impl Project {
+    /// The flake's lock file (next to its flake.nix), for flake projects.
+    pub fn flake_lock(&self) -> Option<PathBuf> {
+        (self.kind == Kind::Flake)
+            .then(|| self.entry.as_deref().and_then(Path::parent))
+            .flatten()
+            .map(|dir| dir.join("flake.lock"))
+    }
+
+    /// The files, relative to the root, whose content an allow trusts: the usual
+    /// entry files, and the entry and lock `.dwell.toml` names elsewhere.
+    pub fn trusted_files(&self) -> Vec<String> {
+        let mut names: Vec<String> = TRUSTED_FILES.iter().map(|n| n.to_string()).collect();
+        for extra in self.entry.iter().cloned().chain(self.flake_lock()) {
+            if let Ok(rel) = extra.strip_prefix(&self.root) {
+                let rel = rel.to_string_lossy().into_owned();
+                if !names.contains(&rel) {
+                    names.push(rel);
+                }
+            }
+        }
+        names
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectError {
     #[error("cannot read directory {0}: {1}")]

@@ -4,7 +4,7 @@
 //! again.
 
 use crate::paths::{path_id, private_dir, write_atomic};
-use crate::project::{Project, TRUSTED_FILES};
+use crate::project::Project;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -51,17 +51,22 @@ pub struct TrustStore {
     dir: PathBuf,
 }
 
-fn fingerprints(root: &Path) -> std::io::Result<BTreeMap<String, Option<String>>> {
+fn fingerprints(project: &Project) -> std::io::Result<BTreeMap<String, Option<String>>> {
     let mut files = BTreeMap::new();
-    for name in TRUSTED_FILES {
-        let hash = match std::fs::read(root.join(name)) {
+    for name in project.trusted_files() {
+        let hash = match std::fs::read(project.root.join(&name)) {
             Ok(bytes) => Some(blake3::hash(&bytes).to_hex().to_string()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(e),
         };
-        files.insert(name.to_string(), hash);
+        files.insert(name, hash);
     }
     Ok(files)
+}
+
+/// The file name a trusted file's copy is kept under (names may hold a `/`).
+fn copy_name(name: &str) -> String {
+    name.replace('%', "%25").replace('/', "%2F")
 }
 
 impl TrustStore {
@@ -88,7 +93,7 @@ impl TrustStore {
         match record {
             Some(r) if !r.allowed => return Trust::Denied,
             Some(r) => {
-                let now = fingerprints(&project.root).unwrap_or_default();
+                let now = fingerprints(project).unwrap_or_default();
                 let changed: Vec<String> = now
                     .iter()
                     .filter(|(name, hash)| r.files.get(*name) != Some(hash))
@@ -115,6 +120,13 @@ impl TrustStore {
     /// allowed `flake.nix`, is accepted into the record. A lock that appears any
     /// other way (a pull, a checkout) still asks again.
     pub fn accept_new_lock(&self, project: &Project) -> std::io::Result<()> {
+        let Some(lock_path) = project.flake_lock() else {
+            return Ok(());
+        };
+        let Ok(rel) = lock_path.strip_prefix(&project.root) else {
+            return Ok(());
+        };
+        let name = rel.to_string_lossy().into_owned();
         let path = self.record_path(&project.root);
         let Ok(bytes) = std::fs::read(&path) else {
             return Ok(());
@@ -122,17 +134,19 @@ impl TrustStore {
         let Ok(mut record) = serde_json::from_slice::<Record>(&bytes) else {
             return Ok(());
         };
-        if !record.allowed || record.files.get("flake.lock") != Some(&None) {
+        if !record.allowed || record.files.get(&name) != Some(&None) {
             return Ok(());
         }
-        let Ok(lock) = std::fs::read(project.root.join("flake.lock")) else {
+        let Ok(lock) = std::fs::read(&lock_path) else {
             return Ok(());
         };
-        record.files.insert(
-            "flake.lock".into(),
-            Some(blake3::hash(&lock).to_hex().to_string()),
-        );
-        write_atomic(&self.copies_dir(&project.root).join("flake.lock"), &lock)?;
+        record
+            .files
+            .insert(name.clone(), Some(blake3::hash(&lock).to_hex().to_string()));
+        write_atomic(
+            &self.copies_dir(&project.root).join(copy_name(&name)),
+            &lock,
+        )?;
         write_atomic(
             &path,
             &serde_json::to_vec_pretty(&record).expect("record serializes"),
@@ -149,11 +163,11 @@ impl TrustStore {
 
     fn write(&self, project: &Project, allowed: bool) -> std::io::Result<()> {
         private_dir(&self.dir).map_err(std::io::Error::other)?;
-        let files = fingerprints(&project.root)?;
+        let files = fingerprints(project)?;
         let copies = self.copies_dir(&project.root);
         private_dir(&copies).map_err(std::io::Error::other)?;
         for (name, hash) in &files {
-            let copy = copies.join(name);
+            let copy = copies.join(copy_name(name));
             match hash {
                 Some(_) => write_atomic(&copy, &std::fs::read(project.root.join(name))?)?,
                 None => {
@@ -179,9 +193,9 @@ impl TrustStore {
     pub fn diff(&self, project: &Project) -> Vec<(String, String)> {
         let copies = self.copies_dir(&project.root);
         let mut out = Vec::new();
-        for name in TRUSTED_FILES {
-            let old = std::fs::read_to_string(copies.join(name)).ok();
-            let new = std::fs::read_to_string(project.root.join(name)).ok();
+        for name in project.trusted_files() {
+            let old = std::fs::read_to_string(copies.join(copy_name(&name))).ok();
+            let new = std::fs::read_to_string(project.root.join(&name)).ok();
             if old == new {
                 continue;
             }
@@ -191,7 +205,7 @@ impl TrustStore {
                 (Some(old), Some(new)) => line_diff(old, new),
                 (None, None) => continue,
             };
-            out.push((name.to_string(), text));
+            out.push((name, text));
         }
         out
     }

@@ -795,3 +795,38 @@ fn an_unreadable_directory_is_one_clear_line() {
         "{stderr}"
     );
 }
+
+/// Regression: the file named by `.dwell.toml`'s `file =` was evaluated without
+/// being part of what `dwell allow` trusted.
+#[test]
+fn the_entry_file_named_in_dwell_toml_is_trusted_content() {
+    need!("nix");
+    let w = World::new();
+    let p = w.project(
+        "custom",
+        &[
+            (".dwell.toml", "file = \"nix/dev.nix\"\n"),
+            (
+                "nix/dev.nix",
+                "{ pkgs ? import <nixpkgs> {} }: pkgs.mkShell { V = \"1\"; }\n",
+            ),
+        ],
+    );
+    w.allow(&p);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    assert_eq!(sh.get("V").as_deref(), Some("1"));
+    let marker = w.dir.join("hook-ran");
+    std::fs::write(
+        p.join("nix/dev.nix"),
+        format!(
+            "{{ pkgs ? import <nixpkgs> {{}} }}: pkgs.mkShell {{ V = \"2\"; shellHook = \"touch {}\"; }}\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    sh.prompt(&p);
+    sh.said("nix/dev.nix changed since you allowed it");
+    assert_eq!(sh.get("V"), None);
+    assert!(!marker.exists(), "nothing runs before a new allow");
+}
