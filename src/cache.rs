@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// Bumped whenever the on-disk format or the meaning of a key changes.
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 /// Generations kept per project, unless the user config says otherwise.
 pub const KEEP: usize = 8;
 
@@ -29,9 +29,14 @@ pub enum FileState {
         ctime_ns: i64,
         ino: u64,
     },
-    /// A directory: the hash of its sorted entry names.
+    /// A directory, whole (a path copied to the store, a `readDir`): the hash
+    /// of every entry's name, type and content below it (`.git` left out), and
+    /// a fingerprint of their stats for the cheap check. `mtime_ns` and
+    /// `ctime_ns` are the newest in the tree.
     Dir {
         hash: String,
+        #[serde(default)]
+        stats: String,
         mtime_ns: i64,
         ctime_ns: i64,
         ino: u64,
@@ -113,19 +118,77 @@ pub fn now_ns() -> i64 {
         .unwrap_or(0)
 }
 
-fn dir_hash(path: &Path) -> std::io::Result<String> {
-    let mut names: Vec<Vec<u8>> = std::fs::read_dir(path)?
-        .filter_map(|e| e.ok())
-        .map(|e| {
-            use std::os::unix::ffi::OsStrExt;
-            e.file_name().as_bytes().to_vec()
-        })
-        .collect();
-    names.sort();
+/// Every entry below `dir` (relative path, metadata), sorted; `.git` is left out:
+/// git rewrites it at every command, and Nix reads no project file from it.
+fn walk(dir: &Path) -> std::io::Result<Vec<(PathBuf, std::fs::Metadata)>> {
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        for entry in std::fs::read_dir(dir.join(&rel))? {
+            let entry = entry?;
+            if entry.file_name() == ".git" {
+                continue;
+            }
+            let path = rel.join(entry.file_name());
+            let meta = std::fs::symlink_metadata(dir.join(&path))?;
+            if meta.is_dir() {
+                stack.push(path.clone());
+            }
+            out.push((path, meta));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// The cheap fingerprint of a tree (names and stats), with its newest times.
+fn tree_stats(dir: &Path) -> std::io::Result<(String, i64, i64)> {
+    use std::os::unix::ffi::OsStrExt;
     let mut hasher = blake3::Hasher::new();
-    for name in names {
-        hasher.update(&name);
-        hasher.update(&[0]);
+    let (mut newest_m, mut newest_c) = (i64::MIN, i64::MIN);
+    for (rel, meta) in walk(dir)? {
+        hasher.update(rel.as_os_str().as_bytes());
+        hasher.update(
+            format!(
+                "\0{}\0{}\0{}\0{}\0{}\0",
+                meta.len(),
+                mtime_ns(&meta),
+                ctime_ns(&meta),
+                meta.ino(),
+                meta.mode()
+            )
+            .as_bytes(),
+        );
+        newest_m = newest_m.max(mtime_ns(&meta));
+        newest_c = newest_c.max(ctime_ns(&meta));
+    }
+    Ok((hasher.finalize().to_hex().to_string(), newest_m, newest_c))
+}
+
+/// The content hash of a tree: names, types, file contents, link targets and the
+/// executable bit, as a store copy of it would differ.
+fn tree_hash(dir: &Path) -> std::io::Result<String> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut hasher = blake3::Hasher::new();
+    for (rel, meta) in walk(dir)? {
+        hasher.update(rel.as_os_str().as_bytes());
+        let full = dir.join(&rel);
+        if meta.is_symlink() {
+            hasher.update(b"\0l\0");
+            hasher.update(std::fs::read_link(&full)?.as_os_str().as_bytes());
+        } else if meta.is_dir() {
+            hasher.update(b"\0d\0");
+        } else {
+            hasher.update(if meta.mode() & 0o111 != 0 {
+                b"\0x\0"
+            } else {
+                b"\0f\0"
+            });
+            let mut file = blake3::Hasher::new();
+            file.update_reader(std::fs::File::open(&full)?)?;
+            hasher.update(file.finalize().as_bytes());
+        }
+        hasher.update(b"\0");
     }
     Ok(hasher.finalize().to_hex().to_string())
 }
@@ -138,10 +201,12 @@ pub fn file_state(path: &Path) -> std::io::Result<FileState> {
         Err(e) => return Err(e),
     };
     if meta.is_dir() {
+        let (stats, newest_m, newest_c) = tree_stats(path)?;
         return Ok(FileState::Dir {
-            hash: dir_hash(path)?,
-            mtime_ns: mtime_ns(&meta),
-            ctime_ns: ctime_ns(&meta),
+            hash: tree_hash(path)?,
+            stats,
+            mtime_ns: newest_m.max(mtime_ns(&meta)),
+            ctime_ns: newest_c.max(ctime_ns(&meta)),
             ino: meta.ino(),
         });
     }
@@ -246,17 +311,16 @@ fn still_valid(input: &Input, recorded_at_ns: i64) -> (bool, Option<FileState>) 
         }
         (
             FileState::Dir {
+                stats,
                 mtime_ns: m,
-                ctime_ns: c,
                 ino,
                 ..
             },
             Some(meta),
         ) if meta.is_dir()
-            && mtime_ns(&meta) == *m
-            && ctime_ns(&meta) == *c
             && meta.ino() == *ino
-            && *m < recorded_at_ns - RACY_NS =>
+            && *m < recorded_at_ns - RACY_NS
+            && tree_stats(&input.path).is_ok_and(|(now, _, _)| now == *stats) =>
         {
             (true, None)
         }
@@ -587,6 +651,26 @@ mod tests {
         let paths: BTreeSet<PathBuf> = [file].into();
         let mut g = generation(dir.path(), record_inputs(&paths, i64::MIN, None));
         assert!(!validate(&mut g).0);
+    }
+
+    #[test]
+    fn a_directory_input_covers_its_whole_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(data.join("deep")).unwrap();
+        std::fs::write(data.join("deep/x"), "one").unwrap();
+        std::fs::create_dir_all(data.join(".git")).unwrap();
+        let paths: BTreeSet<PathBuf> = [data.clone()].into();
+        let mut g = generation(dir.path(), record_inputs(&paths, now_ns(), None));
+        assert!(validate(&mut g).0);
+        std::fs::write(data.join(".git/index"), "git noise").unwrap();
+        assert!(validate(&mut g).0, ".git is not part of it");
+        std::fs::write(data.join("deep/x"), "two").unwrap();
+        assert!(!validate(&mut g).0, "a nested edit invalidates");
+        std::fs::write(data.join("deep/x"), "one").unwrap();
+        assert!(validate(&mut g).0, "the same content again is valid");
+        std::fs::write(data.join("new"), "").unwrap();
+        assert!(!validate(&mut g).0, "a new file invalidates");
     }
 
     #[test]

@@ -389,3 +389,31 @@ fn a_lock_written_by_a_failed_first_evaluation_stays_trusted() {
     sh.prompt(&p);
     assert_eq!(sh.get("V").as_deref(), Some("fixed"), "{}", sh.last_stderr);
 }
+
+/// Regression: a directory copied to the store (`"${./data}"`, `src = ./.`) was
+/// tracked by its listing only, so editing a file inside it was missed.
+#[test]
+fn editing_a_file_inside_a_copied_directory_refreshes() {
+    need!("nix");
+    for kind in [Kind::ShellNix, Kind::Flake] {
+        let w = world_trusting_everything();
+        let p = project(
+            &w,
+            kind,
+            "tree",
+            "V = builtins.readFile \"${./data}/deep/x.txt\";",
+            &[("data/deep/x.txt", "one")],
+        );
+        let mut sh = SimShell::new(&w);
+        sh.prompt(&p);
+        assert_eq!(
+            sh.get("V").as_deref(),
+            Some("one"),
+            "{kind:?}: {}",
+            sh.last_stderr
+        );
+        std::fs::write(p.join("data/deep/x.txt"), "two").unwrap();
+        sh.prompt(&p);
+        assert_eq!(sh.get("V").as_deref(), Some("two"), "{kind:?}");
+    }
+}
