@@ -280,18 +280,7 @@ fn single_flight_one_evaluation_for_many_shells() {
     let w = World::new();
     let p = w.shell_nix("flight");
     w.allow(&p);
-    let handles: Vec<_> = (0..8)
-        .map(|_| {
-            w.dwell(&p, &["export", "json"])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    // `spawn` inherits nothing but our env; collect all outputs.
-    for h in handles {
-        let out = h.wait_with_output().unwrap();
+    for out in concurrent_exports(&w, &p, 8) {
         assert!(out.status.success());
     }
     assert_eq!(w.evaluations("flight"), 1, "eight shells, one evaluation");

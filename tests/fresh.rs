@@ -456,22 +456,9 @@ fn every_waiting_shell_gets_a_failed_evaluations_error_and_only_one_runs() {
     set_config(&w, "eval_timeout = \"1s\"\n");
     let p = slow_project(&w, "fourwait", 19);
     w.allow(&p);
-    let children: Vec<_> = (0..4)
-        .map(|_| {
-            w.dwell(&p, &["export", "json"])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for child in children {
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            String::from_utf8_lossy(&out.stderr).contains("timed out"),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+    for out in concurrent_exports(&w, &p, 4) {
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(said.contains("timed out"), "{said}");
     }
     assert_eq!(evaluations_logged(&w, &p), 1);
 }

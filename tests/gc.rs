@@ -81,15 +81,7 @@ fn prune_drops_old_generations_with_their_roots() {
     assert_eq!(generation_files(&w).len(), 1, "used recently: kept");
 
     // Make the generation look unused for a long time.
-    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(40 * 86400);
-    for file in generation_files(&w) {
-        std::fs::File::options()
-            .append(true)
-            .open(&file)
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
-    }
+    age_generations(&w, 40);
     let out = w.ok(&p, &["prune", "--older-than", "30d", "--dry-run"]);
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -218,15 +210,7 @@ fn the_daemon_prunes_by_the_user_config_policy() {
     w.allow(&p);
     SimShell::new(&w).prompt(&p);
     w.stop();
-    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(20 * 86400);
-    for file in generation_files(&w) {
-        std::fs::File::options()
-            .append(true)
-            .open(&file)
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
-    }
+    age_generations(&w, 20);
     // Twenty days unused: kept under the default policy (30 days)...
     SimShell::new(&w).prompt(&w.dir);
     std::thread::sleep(std::time::Duration::from_millis(500));

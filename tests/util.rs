@@ -361,6 +361,41 @@ pub fn json_value(v: &Json) -> OsString {
     }
 }
 
+/// Sets a file's modification time (as `touch -d` would).
+pub fn set_mtime(file: &Path, when: std::time::SystemTime) {
+    std::fs::File::options()
+        .append(true)
+        .open(file)
+        .unwrap()
+        .set_modified(when)
+        .unwrap();
+}
+
+/// Makes every cached generation look unused for `days` (its file's mtime).
+pub fn age_generations(w: &World, days: u64) {
+    let then = std::time::SystemTime::now() - std::time::Duration::from_secs(days * 86400);
+    for file in generation_files(w) {
+        set_mtime(&file, then);
+    }
+}
+
+/// `n` shells asking for `dir`'s environment at the same time; their outputs.
+pub fn concurrent_exports(w: &World, dir: &Path, n: usize) -> Vec<Output> {
+    let children: Vec<_> = (0..n)
+        .map(|_| {
+            w.dwell(dir, &["export", "json"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect()
+}
+
 /// Runs `cmd` and returns its output, failing the test (with stderr) if it fails.
 pub fn run_ok(cmd: &mut Command) -> Output {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));

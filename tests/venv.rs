@@ -213,12 +213,7 @@ fn a_venv_whose_python_vanished_is_reported_and_recreated() {
         let old_time = std::time::SystemTime::now() - std::time::Duration::from_secs(90 * 86400);
         let text = std::fs::read_to_string(&f).unwrap();
         if text.contains("\"root\":\"") && text.contains(&format!("{}\"", old.display())) {
-            std::fs::File::options()
-                .append(true)
-                .open(&f)
-                .unwrap()
-                .set_modified(old_time)
-                .unwrap();
+            set_mtime(&f, old_time);
         }
     }
     w.ok(&p, &["prune", "--older-than", "30d"]);
