@@ -194,3 +194,23 @@ fn doctor_spots_a_daemon_of_another_version() {
     );
     std::fs::remove_file(dir.join("daemon.sock")).unwrap();
 }
+
+#[test]
+fn doctor_reports_a_low_inotify_limit() {
+    need!("nix", "unshare");
+    let mut w = World::new();
+    w.env.insert("DWELL_SHELL".into(), "bash".into());
+    let script = format!("echo 100 > /proc/sys/user/max_inotify_watches && exec '{DWELL}' doctor");
+    let out = w
+        .command("unshare")
+        .args(["--user", "--map-root-user", "bash", "-c", &script])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(
+        text.contains("PROBLEM  inotify: max_user_watches is 100"),
+        "{text}"
+    );
+    assert!(text.contains("fs.inotify.max_user_watches"), "{text}");
+}

@@ -162,7 +162,15 @@ fn checks(paths: &Paths) -> Vec<Check> {
             "dwell stop, or remove the stale socket",
         )),
     }
-    match inotify_check(read_number("/proc/sys/fs/inotify/max_user_watches")) {
+    // The system-wide limit, and the one of this user namespace (containers).
+    let limit = [
+        read_number("/proc/sys/fs/inotify/max_user_watches"),
+        read_number("/proc/sys/user/max_inotify_watches"),
+    ]
+    .into_iter()
+    .flatten()
+    .min();
+    match inotify_check(limit) {
         Ok(text) => found.push(ok(text)),
         Err(text) => found.push(problem(
             text,
