@@ -141,6 +141,17 @@ fn walk(dir: &Path) -> std::io::Result<Vec<(PathBuf, std::fs::Metadata)>> {
     Ok(out)
 }
 
+/// The directories below `dir` (`.git` left out), at most `limit` of them.
+pub fn subdirs(dir: &Path, limit: usize) -> Vec<PathBuf> {
+    walk(dir)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(_, meta)| meta.is_dir())
+        .take(limit)
+        .map(|(rel, _)| dir.join(rel))
+        .collect()
+}
+
 /// The cheap fingerprint of a tree (names and stats), with its newest times.
 fn tree_stats(dir: &Path) -> std::io::Result<(String, i64, i64)> {
     use std::os::unix::ffi::OsStrExt;

@@ -462,3 +462,36 @@ fn every_waiting_shell_gets_a_failed_evaluations_error_and_only_one_runs() {
     }
     assert_eq!(evaluations_logged(&w, &p), 1);
 }
+
+#[test]
+fn an_edit_deep_inside_a_directory_input_is_evaluated_in_the_background() {
+    need!("nix");
+    let w = World::new();
+    let count = w.count_file("deep");
+    let p = w.project(
+        "deep",
+        &[
+            (
+                "shell.nix",
+                &format!(
+                    "{{ pkgs ? import <nixpkgs> {{}} }}: pkgs.mkShell {{ V = builtins.readFile \"${{./data}}/a/b/x.txt\"; shellHook = \"echo x >> {}\"; }}\n",
+                    count.display()
+                ),
+            ),
+            ("data/a/b/x.txt", "one"),
+        ],
+    );
+    w.allow(&p);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    assert_eq!(sh.get("V").as_deref(), Some("one"));
+    std::fs::write(p.join("data/a/b/x.txt"), "two").unwrap();
+    assert!(
+        wait_for(15, || w.evaluations("deep") == 2),
+        "the nested edit was not seen"
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let out = sh.prompt(&p).clone();
+    assert_eq!(out["freshness"], "cached", "ready before the prompt");
+    assert_eq!(sh.get("V").as_deref(), Some("two"));
+}

@@ -21,6 +21,8 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+/// Subdirectories of one directory input watched at most.
+const SUBDIRS: usize = 256;
 /// Projects watched at most, unless the user config says otherwise.
 pub const DEFAULT_LIMIT: usize = 64;
 /// A change is acted on once its project saw no event for this long...
@@ -115,6 +117,23 @@ impl Watcher {
     /// delivery must never wait on a lock that a watch call holds.
     pub fn watch(&self, generation: &Generation) {
         let limit = self.limit();
+        {
+            let mut watched = self.inner.watched.lock().unwrap();
+            if let Some(project) = watched.projects.get_mut(&generation.root) {
+                project.last_used = Some(Instant::now());
+                if project.keys.contains(&generation.key) {
+                    return;
+                }
+            }
+        }
+        // A directory input is watched through its subdirectories too (bounded),
+        // found before taking the lock.
+        let trees: HashMap<&Path, Vec<PathBuf>> = generation
+            .inputs
+            .iter()
+            .filter(|i| i.path.is_dir())
+            .map(|i| (i.path.as_path(), crate::cache::subdirs(&i.path, SUBDIRS)))
+            .collect();
         let (add, remove) = {
             let mut guard = self.inner.watched.lock().unwrap();
             let watched = &mut *guard;
@@ -131,8 +150,9 @@ impl Watcher {
                     .map(Path::to_path_buf)
                     .into_iter()
                     .collect();
-                if input.path.is_dir() {
+                if let Some(below) = trees.get(input.path.as_path()) {
                     dirs.push(input.path.clone());
+                    dirs.extend(below.iter().cloned());
                 }
                 watched
                     .input_roots
@@ -232,14 +252,15 @@ impl Inner {
         let _ = self.changes.lock().unwrap().send(event.paths);
     }
 
-    /// The projects whose inputs `paths` are (a file itself, or an entry of a
-    /// directory that is an input).
+    /// The projects whose inputs `paths` are: a file itself, or anything below a
+    /// directory that is an input.
     fn roots_of(&self, paths: &[PathBuf]) -> HashSet<PathBuf> {
         let watched = self.watched.lock().unwrap();
         paths
             .iter()
-            .flat_map(|p| [Some(p.as_path()), p.parent()])
-            .flatten()
+            // git's own bookkeeping is not an input (directory inputs leave it out).
+            .filter(|p| !p.components().any(|c| c.as_os_str() == ".git"))
+            .flat_map(|p| p.ancestors())
             .filter_map(|p| watched.input_roots.get(p))
             .flatten()
             .cloned()
