@@ -54,6 +54,8 @@ pub struct Engine {
     failures: Mutex<HashMap<(PathBuf, String), Failure>>,
     /// Projects asked for, with the settings of the last request and when.
     recent: Mutex<HashMap<PathBuf, (EvalEnv, Instant)>>,
+    /// The packages of generations, by generation key.
+    packages: Mutex<HashMap<String, Vec<String>>>,
     /// Versions of the pythons of Nix environments, by interpreter path.
     python_versions: Mutex<HashMap<PathBuf, Option<String>>>,
     /// Venv syncs that failed, by project, with the fingerprint they failed for.
@@ -76,6 +78,7 @@ impl Engine {
             jobs: Arc::new(Jobs::default()),
             failures: Mutex::new(HashMap::new()),
             recent: Mutex::new(HashMap::new()),
+            packages: Mutex::new(HashMap::new()),
             python_versions: Mutex::new(HashMap::new()),
             venv_failures: Mutex::new(HashMap::new()),
             on_served: Box::new(|_| {}),
@@ -168,6 +171,27 @@ impl Engine {
     /// The `python3` of a generation's environment (not the venv's).
     fn nix_python(generation: &Generation, venv: &Path) -> Option<PathBuf> {
         crate::venv::python_of(&generation.recipe.ops, venv)
+    }
+
+    /// The derivations a generation's environment was built from, asked of Nix
+    /// once per generation (a generation never changes).
+    fn packages(&self, generation: &Generation, eval_env: &EvalEnv) -> Vec<String> {
+        if let Some(known) = self.packages.lock().unwrap().get(&generation.key) {
+            return known.clone();
+        }
+        let env_path = generation
+            .gc_root
+            .as_ref()
+            .and_then(|r| std::fs::canonicalize(r).ok());
+        let found = match (self.tools(), env_path) {
+            (Ok(tools), Some(env_path)) => crate::eval::packages(&tools, &env_path, eval_env),
+            _ => return Vec::new(),
+        };
+        self.packages
+            .lock()
+            .unwrap()
+            .insert(generation.key.clone(), found.clone());
+        found
     }
 
     /// A python's version, asked once per interpreter path.
@@ -757,15 +781,7 @@ impl Engine {
             eval_ms: g.eval_ms,
             inputs: g.inputs.iter().map(|i| i.path.clone()).collect(),
             gc_root: g.gc_root.clone(),
-            packages: match (
-                self.tools(),
-                g.gc_root
-                    .as_ref()
-                    .and_then(|r| std::fs::canonicalize(r).ok()),
-            ) {
-                (Ok(tools), Some(env_path)) => crate::eval::packages(&tools, &env_path, eval_env),
-                _ => Vec::new(),
-            },
+            packages: self.packages(g, eval_env),
             generations: kept,
         });
         report
