@@ -525,7 +525,8 @@ impl Cache {
             let (valid, refreshed) = validate(&mut generation);
             if valid {
                 if refreshed {
-                    self.remember_and_store(&generation);
+                    let _ = self.store(&generation);
+                    self.remember(&generation);
                 }
                 return Lookup {
                     valid: Some(generation.clone()),
@@ -543,10 +544,7 @@ impl Cache {
                 if refreshed {
                     let _ = self.store(&generation);
                 }
-                self.memory
-                    .lock()
-                    .unwrap()
-                    .insert(mem_key, generation.clone());
+                self.remember(&generation);
                 lookup.valid = Some(generation);
                 break;
             }
@@ -554,8 +552,8 @@ impl Cache {
         lookup
     }
 
-    fn remember_and_store(&self, generation: &Generation) {
-        let _ = self.store(generation);
+    /// Keeps `generation` as the one to check first for its project and context.
+    fn remember(&self, generation: &Generation) {
         self.memory.lock().unwrap().insert(
             (generation.root.clone(), generation.context.clone()),
             generation.clone(),
@@ -582,10 +580,7 @@ impl Cache {
             remove_gc_root(root);
         }
         self.store(generation)?;
-        self.memory.lock().unwrap().insert(
-            (generation.root.clone(), generation.context.clone()),
-            generation.clone(),
-        );
+        self.remember(generation);
         let dir = self.project_dir(&generation.root);
         let mut all: Vec<(u64, PathBuf, Option<PathBuf>)> = std::fs::read_dir(&dir)?
             .filter_map(|e| e.ok())

@@ -97,11 +97,13 @@ impl Engine {
     /// The tools, found on first use; a failure is not remembered, so installing
     /// Nix while the daemon runs is picked up at the next request.
     pub fn tools(&self) -> Result<Tools, EvalError> {
-        let mut tools = self.tools.lock().unwrap();
-        if tools.is_none() {
-            *tools = Some(Tools::find(Some(&self.paths.cache))?);
+        if let Some(tools) = self.tools.lock().unwrap().clone() {
+            return Ok(tools);
         }
-        Ok(tools.clone().expect("just set"))
+        // Found without the lock held: it may run `nix --version`.
+        let found = Tools::find(Some(&self.paths.cache))?;
+        *self.tools.lock().unwrap() = Some(found.clone());
+        Ok(found)
     }
 
     /// The project of `dir` and whether it may be activated.
@@ -147,7 +149,7 @@ impl Engine {
         let mut ops = Vec::new();
         let mut notes = Vec::new();
         if let Some(venv) = &project.venv {
-            let python = generation.and_then(|g| Self::nix_python(g, venv));
+            let python = generation.and_then(|g| crate::venv::python_of(&g.recipe.ops, venv));
             let version = python.as_deref().and_then(|p| self.python_version(p));
             if let Some(problem) = crate::venv::health(venv, version.as_deref()) {
                 notes.push(problem);
@@ -166,11 +168,6 @@ impl Engine {
             });
         }
         (ops, notes)
-    }
-
-    /// The `python3` of a generation's environment (not the venv's).
-    fn nix_python(generation: &Generation, venv: &Path) -> Option<PathBuf> {
-        crate::venv::python_of(&generation.recipe.ops, venv)
     }
 
     /// The derivations a generation's environment was built from, asked of Nix
@@ -246,20 +243,20 @@ impl Engine {
         if project.config.venv.create != Some(true) || project.config.venv.enable == Some(false) {
             return project.clone();
         }
-        let Some(python) = Self::nix_python(generation, &project.venv_path) else {
+        let Some(python) = crate::venv::python_of(&generation.recipe.ops, &project.venv_path)
+        else {
             notes.push(crate::venv::VenvError::NoPython.to_string());
             return project.clone();
         };
         let version = self.python_version(&python).unwrap_or_default();
-        let files = crate::venv::requirement_files(&project.root, &project.config);
-        let wanted = crate::venv::fingerprint(&files, &version);
-        let current = project
-            .venv
-            .as_deref()
-            .and_then(crate::venv::recorded_fingerprint);
-        if current.as_deref() == Some(wanted.as_str()) {
+        let wanted = crate::venv::Wanted::of(&project.root, &project.config, &version);
+        if wanted.installed_in(project.venv.as_deref()) {
             return project.clone();
         }
+        let crate::venv::Wanted {
+            files,
+            fingerprint: wanted,
+        } = wanted;
         if let Some((failed, message)) = self.venv_failures.lock().unwrap().get(&project.root)
             && *failed == wanted
         {

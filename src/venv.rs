@@ -167,7 +167,7 @@ pub fn health(venv: &Path, nix_python_version: Option<&str>) -> Option<String> {
 
 /// The requirement files of a project: `[venv] requirements`, else every
 /// `requirements*.txt` in the root, else `pyproject.toml`.
-pub fn requirement_files(root: &Path, config: &ProjectConfig) -> Vec<PathBuf> {
+fn requirement_files(root: &Path, config: &ProjectConfig) -> Vec<PathBuf> {
     if let Some(files) = &config.venv.requirements {
         return files.iter().map(|f| root.join(f)).collect();
     }
@@ -192,7 +192,7 @@ pub fn requirement_files(root: &Path, config: &ProjectConfig) -> Vec<PathBuf> {
 }
 
 /// blake3 of the requirement files' names and contents, and of the python.
-pub fn fingerprint(files: &[PathBuf], python_version: &str) -> String {
+fn fingerprint(files: &[PathBuf], python_version: &str) -> String {
     let mut hasher = blake3::Hasher::new();
     hasher.update(python_version.as_bytes());
     for file in files {
@@ -206,8 +206,28 @@ pub fn fingerprint(files: &[PathBuf], python_version: &str) -> String {
 
 const SYNC_FILE: &str = "dwell-sync";
 
+/// What a sync of a project's venv installs: the requirement files, and their
+/// fingerprint with the python's version (recorded in the venv once installed).
+pub struct Wanted {
+    pub files: Vec<PathBuf>,
+    pub fingerprint: String,
+}
+
+impl Wanted {
+    pub fn of(root: &Path, config: &ProjectConfig, python_version: &str) -> Wanted {
+        let files = requirement_files(root, config);
+        let fingerprint = fingerprint(&files, python_version);
+        Wanted { files, fingerprint }
+    }
+
+    /// Whether `venv` (if any) has exactly this installed.
+    pub fn installed_in(&self, venv: Option<&Path>) -> bool {
+        venv.and_then(recorded_fingerprint).as_deref() == Some(self.fingerprint.as_str())
+    }
+}
+
 /// The fingerprint recorded in the venv when dwell last installed into it.
-pub fn recorded_fingerprint(venv: &Path) -> Option<String> {
+fn recorded_fingerprint(venv: &Path) -> Option<String> {
     std::fs::read_to_string(venv.join(SYNC_FILE))
         .ok()
         .map(|s| s.trim().to_string())

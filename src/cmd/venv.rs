@@ -47,18 +47,13 @@ pub fn run(
         None => crate::venv::python_of(ops, &project.venv_path)
             .ok_or(crate::venv::VenvError::NoPython)?,
     };
-    let files = crate::venv::requirement_files(&project.root, &project.config);
     let version = crate::venv::python_version(&python).unwrap_or_default();
-    let wanted = crate::venv::fingerprint(&files, &version);
+    let wanted = crate::venv::Wanted::of(&project.root, &project.config, &version);
     let healthy = project
         .venv
         .as_ref()
         .is_some_and(|v| crate::venv::health(v, Some(&version)).is_none());
-    let current = project
-        .venv
-        .as_deref()
-        .and_then(crate::venv::recorded_fingerprint);
-    if !recreate && healthy && current.as_deref() == Some(wanted.as_str()) {
+    if !recreate && healthy && wanted.installed_in(project.venv.as_deref()) {
         eprintln!("dwell: {} is up to date", tildify(&project.venv_path));
         return Ok(ExitCode::SUCCESS);
     }
@@ -71,7 +66,7 @@ pub fn run(
         &project.root,
         &project.venv_path,
         &python,
-        &files,
+        &wanted.files,
         &env,
         &mut show,
     )?;
@@ -80,7 +75,7 @@ pub fn run(
         "dwell: {} is ready ({}, {} requirement files)",
         tildify(&project.venv_path),
         tildify(&new),
-        files.len()
+        wanted.files.len()
     );
     Ok(ExitCode::SUCCESS)
 }
