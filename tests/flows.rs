@@ -819,3 +819,113 @@ fn the_entry_file_named_in_dwell_toml_is_trusted_content() {
     assert_eq!(sh.get("V"), None);
     assert!(!marker.exists(), "nothing runs before a new allow");
 }
+
+#[test]
+fn dwell_toml_attr_picks_the_shell_of_a_file_or_a_flake() {
+    need!("nix");
+    let w = World::new();
+    let file = w.project(
+        "attrfile",
+        &[
+            (
+                "default.nix",
+                "{ pkgs ? import <nixpkgs> {} }: { shells.dev = pkgs.mkShell { WHICH = \"dev\"; }; package = pkgs.hello; }\n",
+            ),
+            (".dwell.toml", "attr = \"shells.dev\"\n"),
+        ],
+    );
+    w.allow(&file);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&file);
+    assert_eq!(
+        sh.get("WHICH").as_deref(),
+        Some("dev"),
+        "{}",
+        sh.last_stderr
+    );
+
+    let count = w.count_file("attrflake");
+    let flake = w.project(
+        "attrflake",
+        &[
+            (
+                "flake.nix",
+                &format!(
+                    "{{ inputs.nixpkgs.url = \"path:{}\"; outputs = {{ self, nixpkgs }}: let pkgs = nixpkgs.legacyPackages.{sys}; in {{ devShells.{sys} = {{ default = pkgs.mkShell {{ WHICH = \"default\"; }}; api = pkgs.mkShell {{ WHICH = \"api\"; shellHook = \"echo x >> {}\"; }}; }}; }}; }}\n",
+                    fixture_nixpkgs().display(),
+                    count.display(),
+                    sys = system()
+                ),
+            ),
+            (".dwell.toml", &format!("attr = \"devShells.{}.api\"\n", system())),
+        ],
+    );
+    w.allow(&flake);
+    sh.prompt(&flake);
+    assert_eq!(
+        sh.get("WHICH").as_deref(),
+        Some("api"),
+        "{}",
+        sh.last_stderr
+    );
+}
+
+#[test]
+fn venv_enable_false_turns_the_layer_off() {
+    need!("nix");
+    let w = World::new();
+    let p = w.shell_nix("novenv");
+    w.venv(&p);
+    w.write(&p, &[(".dwell.toml", "[venv]\nenable = false\n")]);
+    w.allow(&p);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    assert_eq!(sh.get("FOO").as_deref(), Some("bar"));
+    assert_eq!(sh.get("VIRTUAL_ENV"), None);
+    assert!(!sh.path()[0].ends_with(".venv/bin"));
+}
+
+/// Variables a shell manages itself are never emitted for it: zsh's `path` is
+/// PATH's array, fish's `status` is read-only, bash's `UID` too.
+#[test]
+fn each_shell_skips_the_variables_it_manages_itself() {
+    need!("nix");
+    let w = World::new();
+    let p = w.project(
+        "reserved",
+        &[(
+            ".dwell.toml",
+            "[env]\npath = \"/x\"\nstatus = \"1\"\nUID = \"7\"\nKEPT = \"yes\"\n",
+        )],
+    );
+    w.allow(&p);
+    let cases: [(&str, &[&str], &[&str]); 3] = [
+        ("zsh", &["path", "status", "UID"], &[]),
+        ("fish", &["status"], &["path", "UID"]),
+        ("bash", &["UID"], &["path", "status"]),
+    ];
+    for (shell, skipped, emitted) in cases {
+        let out = w.ok(&p, &["export", shell]);
+        let code = String::from_utf8_lossy(&out.stdout);
+        let said = String::from_utf8_lossy(&out.stderr);
+        let names: Vec<&str> = code
+            .lines()
+            .filter_map(|l| {
+                let l = l
+                    .strip_prefix("export ")
+                    .or_else(|| l.strip_prefix("set -gx -- "))?;
+                l.split(['=', ' ']).next()
+            })
+            .collect();
+        for name in skipped {
+            assert!(
+                said.contains(&format!("skipped variable \"{name}\"")),
+                "{shell}: {said}"
+            );
+            assert!(!names.contains(name), "{shell}: {name} emitted: {code}");
+        }
+        for name in emitted.iter().chain(&["KEPT"]) {
+            assert!(names.contains(name), "{shell}: {name} missing from {code}");
+        }
+    }
+}
