@@ -124,8 +124,7 @@ fn stale_socket_from_a_crashed_daemon_is_replaced() {
     // Bind and drop: leaves a socket file nobody listens on.
     drop(std::os::unix::net::UnixListener::bind(socket(&w)).unwrap());
     assert!(socket(&w).exists());
-    let p = w.shell_nix("stale");
-    w.allow(&p);
+    let p = w.allowed_shell_nix("stale");
     let mut sh = SimShell::new(&w);
     sh.prompt(&p);
     assert_eq!(sh.get("FOO").as_deref(), Some("bar"));
@@ -140,8 +139,7 @@ fn stale_socket_from_a_crashed_daemon_is_replaced() {
 fn daemon_killed_mid_work_loses_nothing() {
     need!("nix");
     let w = World::new();
-    let p = w.shell_nix("killed");
-    w.allow(&p);
+    let p = w.allowed_shell_nix("killed");
     let mut sh = SimShell::new(&w);
     sh.prompt(&p);
     let pid = daemon_pid(&w);
@@ -164,8 +162,7 @@ fn daemon_killed_mid_work_loses_nothing() {
 fn truncated_cache_file_is_ignored_and_replaced() {
     need!("nix");
     let w = World::new();
-    let p = w.shell_nix("corrupt");
-    w.allow(&p);
+    let p = w.allowed_shell_nix("corrupt");
     SimShell::new(&w).prompt(&p);
     w.stop();
     let cache = cache_dir(&w);
@@ -190,8 +187,7 @@ fn truncated_cache_file_is_ignored_and_replaced() {
 fn corrupt_dwell_state_is_reported_and_the_shell_goes_on() {
     need!("nix");
     let w = World::new();
-    let p = w.shell_nix("state");
-    w.allow(&p);
+    let p = w.allowed_shell_nix("state");
     let mut sh = SimShell::new(&w);
     sh.env.insert("DWELL_STATE".into(), "%%%garbage".into());
     sh.prompt(&p);
@@ -204,8 +200,7 @@ fn cache_and_runtime_files_are_private() {
     need!("nix");
     use std::os::unix::fs::PermissionsExt;
     let w = World::new();
-    let p = w.shell_nix("perm");
-    w.allow(&p);
+    let p = w.allowed_shell_nix("perm");
     SimShell::new(&w).prompt(&p);
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&w.runtime.join("dwell")), 0o700);
@@ -252,8 +247,7 @@ fn a_daemon_of_another_version_is_replaced() {
         }
         seen
     });
-    let p = w.shell_nix("upgrade");
-    w.allow(&p);
+    let p = w.allowed_shell_nix("upgrade");
     let mut sh = SimShell::new(&w);
     sh.prompt(&p);
     assert_eq!(sh.get("FOO").as_deref(), Some("bar"), "{}", sh.last_stderr);

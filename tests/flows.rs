@@ -149,8 +149,7 @@ fn venv_only_project_works_without_nix_evaluation() {
 fn leaving_keeps_what_the_user_changed_inside() {
     need!("nix");
     let w = World::new();
-    let p = w.shell_nix("undo");
-    w.allow(&p);
+    let p = w.allowed_shell_nix("undo");
     let mut sh = SimShell::new(&w);
     sh.env.insert("FOO".into(), "original".into());
     sh.env.insert("KEEP".into(), "k".into());
@@ -221,8 +220,7 @@ fn nearest_project_upward_wins() {
 fn cached_for_a_second_shell_and_for_a_fresh_daemon() {
     need!("nix");
     let w = World::new();
-    let p = w.shell_nix("cache");
-    w.allow(&p);
+    let p = w.allowed_shell_nix("cache");
     let mut first = SimShell::new(&w);
     first.prompt(&p);
     assert_eq!(w.evaluations("cache"), 1);
@@ -250,8 +248,7 @@ fn cached_for_a_second_shell_and_for_a_fresh_daemon() {
 fn editing_an_imported_file_refreshes_and_reverting_is_a_hit() {
     need!("nix");
     let w = World::new();
-    let p = w.shell_nix("edit");
-    w.allow(&p);
+    let p = w.allowed_shell_nix("edit");
     let mut sh = SimShell::new(&w);
     sh.prompt(&p);
     std::fs::write(p.join("nix/foo.nix"), "\"baz\"\n").unwrap();
@@ -278,8 +275,7 @@ fn editing_an_imported_file_refreshes_and_reverting_is_a_hit() {
 fn single_flight_one_evaluation_for_many_shells() {
     need!("nix");
     let w = World::new();
-    let p = w.shell_nix("flight");
-    w.allow(&p);
+    let p = w.allowed_shell_nix("flight");
     for out in concurrent_exports(&w, &p, 8) {
         assert!(out.status.success());
     }
@@ -368,8 +364,7 @@ fn deny_silences_a_project() {
 fn editing_an_allowed_entry_file_asks_again_and_says_what_changed() {
     need!("nix");
     let w = World::new();
-    let p = w.shell_nix("trust");
-    w.allow(&p);
+    let p = w.allowed_shell_nix("trust");
     let mut sh = SimShell::new(&w);
     sh.prompt(&p);
     assert_eq!(sh.get("FOO").as_deref(), Some("bar"));
@@ -397,8 +392,7 @@ fn editing_an_allowed_entry_file_asks_again_and_says_what_changed() {
 fn broken_nix_keeps_last_good_env_and_tells_once() {
     need!("nix");
     let w = World::new();
-    let p = w.shell_nix("broken");
-    w.allow(&p);
+    let p = w.allowed_shell_nix("broken");
     let mut sh = SimShell::new(&w);
     sh.prompt(&p);
     std::fs::write(p.join("nix/foo.nix"), "\"unterminated\n").unwrap();
@@ -456,8 +450,7 @@ fn flake_without_devshell_for_this_system_says_so() {
 fn missing_nix_is_a_clear_error() {
     need!("nix");
     let mut w = World::new();
-    let p = w.shell_nix("nonix");
-    w.allow(&p);
+    let p = w.allowed_shell_nix("nonix");
     w.env
         .insert("PATH".into(), "/usr/bin/nonexistent:/bin-none".into());
     // The dwell binary itself is found by absolute path; bash and env are not needed.
@@ -578,8 +571,7 @@ fn broken_dwell_toml_is_one_clear_line() {
 fn a_directory_removed_under_the_shell_unloads_cleanly() {
     need!("nix");
     let w = World::new();
-    let p = w.shell_nix("vanish");
-    w.allow(&p);
+    let p = w.allowed_shell_nix("vanish");
     let mut sh = SimShell::new(&w);
     let before = sh.env.clone();
     sh.prompt(&p);
@@ -621,8 +613,7 @@ fn status_line_can_be_turned_off_but_errors_still_show() {
         &w.home.join(".config/dwell"),
         &[("config.toml", "status_line = false\n")],
     );
-    let p = w.shell_nix("quiet");
-    w.allow(&p);
+    let p = w.allowed_shell_nix("quiet");
     let mut sh = SimShell::new(&w);
     sh.prompt(&p);
     assert_eq!(sh.get("FOO").as_deref(), Some("bar"));
@@ -668,8 +659,7 @@ fn status_shows_what_changed_since_allow_and_hook_functions() {
 fn reload_evaluates_again_even_when_the_cache_is_valid() {
     need!("nix");
     let w = World::new();
-    let p = w.shell_nix("reload");
-    w.allow(&p);
+    let p = w.allowed_shell_nix("reload");
     SimShell::new(&w).prompt(&p);
     assert_eq!(w.evaluations("reload"), 1);
     let out = w.ok(&p, &["reload"]);
@@ -710,8 +700,7 @@ fn cached_entries_start_no_nix_process_even_for_a_fresh_daemon() {
             .map(|s| s.lines().count())
             .unwrap_or(0)
     };
-    let p = w.shell_nix("nonix");
-    w.allow(&p);
+    let p = w.allowed_shell_nix("nonix");
     SimShell::new(&w).prompt(&p);
     assert!(calls() >= 1, "the first entry evaluates with nix");
     let after_first = calls();

@@ -60,8 +60,7 @@ fn set_config(w: &World, text: &str) {
 fn an_edit_is_evaluated_in_the_background_before_the_next_prompt() {
     need!("nix");
     let w = World::new();
-    let p = w.shell_nix("bg");
-    w.allow(&p);
+    let p = w.allowed_shell_nix("bg");
     let mut sh = SimShell::new(&w);
     sh.prompt(&p);
     std::fs::write(p.join("nix/foo.nix"), "\"edited\"\n").unwrap();
@@ -79,8 +78,7 @@ fn an_edit_is_evaluated_in_the_background_before_the_next_prompt() {
 fn a_burst_of_writes_is_one_evaluation_of_the_last_content() {
     need!("nix");
     let w = World::new();
-    let p = w.shell_nix("burst");
-    w.allow(&p);
+    let p = w.allowed_shell_nix("burst");
     let mut sh = SimShell::new(&w);
     sh.prompt(&p);
     for i in 0..20 {
@@ -103,8 +101,7 @@ fn a_burst_of_writes_is_one_evaluation_of_the_last_content() {
 fn a_save_by_rename_is_seen() {
     need!("nix");
     let w = World::new();
-    let p = w.shell_nix("rename");
-    w.allow(&p);
+    let p = w.allowed_shell_nix("rename");
     let mut sh = SimShell::new(&w);
     sh.prompt(&p);
     let before = w.generation();
@@ -125,8 +122,7 @@ fn a_save_by_rename_is_seen() {
 fn an_unchanged_broken_file_is_not_evaluated_at_every_prompt() {
     need!("nix");
     let w = World::new();
-    let p = w.shell_nix("broken");
-    w.allow(&p);
+    let p = w.allowed_shell_nix("broken");
     let mut sh = SimShell::new(&w);
     sh.prompt(&p);
     std::fs::write(p.join("nix/foo.nix"), "\"unterminated\n").unwrap();
@@ -382,8 +378,7 @@ fn the_inotify_limit_degrades_to_stat_checks_with_one_warning() {
 fn events_during_new_watches_do_not_deadlock_the_daemon() {
     need!("nix");
     let w = World::new();
-    let a = w.shell_nix("busy");
-    w.allow(&a);
+    let a = w.allowed_shell_nix("busy");
     SimShell::new(&w).prompt(&a);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = {

@@ -25,8 +25,7 @@ fn hello_works(w: &World, sh: &SimShell) -> bool {
 fn collect_garbage_leaves_served_environments_intact() {
     need!("nix", "nix-collect-garbage");
     let w = World::new();
-    let p = w.shell_nix("rooted");
-    w.allow(&p);
+    let p = w.allowed_shell_nix("rooted");
     let mut sh = SimShell::new(&w);
     sh.prompt(&p);
     assert!(hello_works(&w, &sh));
@@ -46,8 +45,7 @@ fn collect_garbage_leaves_served_environments_intact() {
 fn vanished_store_paths_mean_a_new_evaluation_not_a_broken_env() {
     need!("nix", "nix-collect-garbage");
     let w = World::new();
-    let p = w.shell_nix("vanished");
-    w.allow(&p);
+    let p = w.allowed_shell_nix("vanished");
     SimShell::new(&w).prompt(&p);
     w.stop();
     // The root is removed behind dwell's back, then the store is collected.
@@ -67,8 +65,7 @@ fn vanished_store_paths_mean_a_new_evaluation_not_a_broken_env() {
 fn prune_drops_old_generations_with_their_roots() {
     need!("nix", "nix-collect-garbage");
     let w = World::new();
-    let p = w.shell_nix("pruned");
-    w.allow(&p);
+    let p = w.allowed_shell_nix("pruned");
     SimShell::new(&w).prompt(&p);
     let gcroots = w.home.join(".local/state/dwell/gcroots");
     let roots = || std::fs::read_dir(&gcroots).unwrap().count();
@@ -124,8 +121,7 @@ fn a_project_keeps_its_last_n_generations() {
         &w.home.join(".config/dwell"),
         &[("config.toml", "generations = 2\n")],
     );
-    let p = w.shell_nix("keep");
-    w.allow(&p);
+    let p = w.allowed_shell_nix("keep");
     let mut sh = SimShell::new(&w);
     for value in ["a", "b", "c"] {
         std::fs::write(p.join("nix/foo.nix"), format!("\"{value}\"\n")).unwrap();
@@ -206,8 +202,7 @@ fn switching_git_branches_back_is_a_cache_hit() {
 fn the_daemon_prunes_by_the_user_config_policy() {
     need!("nix");
     let w = World::new();
-    let p = w.shell_nix("policy");
-    w.allow(&p);
+    let p = w.allowed_shell_nix("policy");
     SimShell::new(&w).prompt(&p);
     w.stop();
     age_generations(&w, 20);

@@ -301,8 +301,7 @@ fn allow_enter_leave(sh: Sh) {
 
 fn idle_prompts_do_not_fork(sh: Sh) {
     let w = World::new();
-    let p = w.shell_nix("idle");
-    w.allow(&p);
+    let p = w.allowed_shell_nix("idle");
     let (wrapper, log) = counting_wrapper(&w);
     let mut t = Term::start(&w, sh, &wrapper, "", "", &w.dir);
     t.run(&format!("cd '{}'", p.display()));
@@ -329,8 +328,7 @@ fn idle_prompts_do_not_fork(sh: Sh) {
 
 fn installed_twice_runs_once(sh: Sh) {
     let w = World::new();
-    let p = w.shell_nix("twice");
-    w.allow(&p);
+    let p = w.allowed_shell_nix("twice");
     let (wrapper, log) = counting_wrapper(&w);
     let again = sh.hook(&wrapper);
     let mut t = Term::start(&w, sh, &wrapper, "", &again, &w.dir);
@@ -347,8 +345,7 @@ fn installed_twice_runs_once(sh: Sh) {
 
 fn edit_refreshes_at_next_prompt(sh: Sh) {
     let w = World::new();
-    let p = w.shell_nix("refresh");
-    w.allow(&p);
+    let p = w.allowed_shell_nix("refresh");
     let mut t = Term::new(&w, sh);
     t.run(&format!("cd '{}'", p.display()));
     assert_eq!(s(t.env().get("FOO")).as_deref(), Some("bar"), "{sh:?}");
@@ -362,8 +359,7 @@ fn edit_refreshes_at_next_prompt(sh: Sh) {
 
 fn starts_inside_a_project(sh: Sh) {
     let w = World::new();
-    let p = w.shell_nix("inside");
-    w.allow(&p);
+    let p = w.allowed_shell_nix("inside");
     let sub = p.join("nix");
     let mut t = Term::start(&w, sh, Path::new(DWELL), "", "", &sub);
     assert_eq!(
@@ -514,8 +510,7 @@ fn zsh_and_fish_activate_on_a_cd_without_a_prompt() {
             continue;
         }
         let w = World::new();
-        let p = w.shell_nix("nopmt");
-        w.allow(&p);
+        let p = w.allowed_shell_nix("nopmt");
         let mut t = Term::new(&w, sh);
         // One command line: the dump runs before any new prompt (as a key binding
         // that cds would).
@@ -539,8 +534,7 @@ fn zsh_and_fish_activate_on_a_cd_without_a_prompt() {
 fn exec_into_another_shell_keeps_a_correct_environment() {
     need!("nix");
     let w = World::new();
-    let p = w.shell_nix("exec");
-    w.allow(&p);
+    let p = w.allowed_shell_nix("exec");
     for from in ALL {
         for to in ALL {
             if from == to || !need_shell(from) || !need_shell(to) {
@@ -588,8 +582,7 @@ fn exec_into_another_shell_keeps_a_correct_environment() {
 fn fish_gets_path_as_a_list() {
     need!("nix", "fish");
     let w = World::new();
-    let p = w.shell_nix("fishpath");
-    w.allow(&p);
+    let p = w.allowed_shell_nix("fishpath");
     let mut t = Term::new(&w, Sh::Fish);
     t.run(&format!("cd '{}'", p.display()));
     let out = t.run("echo entries=(count $PATH); contains -- /usr/bin $PATH; and echo has-usr-bin");
@@ -642,8 +635,7 @@ fn bash_coexists_with_prompt_command_and_keeps_exit_status() {
 fn status_line_is_colored_on_a_terminal_unless_no_color() {
     need!("nix", "bash");
     let mut w = World::new();
-    let p = w.shell_nix("color");
-    w.allow(&p);
+    let p = w.allowed_shell_nix("color");
     {
         let mut t = Term::new(&w, Sh::Bash);
         let screen = t.run(&format!("cd '{}'", p.display()));

@@ -125,8 +125,7 @@ fn doctor_reports_each_real_problem() {
     need!("nix");
     let mut w = World::new();
     w.env.insert("DWELL_SHELL".into(), "bash".into());
-    let p = w.shell_nix("doc");
-    w.allow(&p);
+    let p = w.allowed_shell_nix("doc");
     SimShell::new(&w).prompt(&p);
     let (healthy, text) = doctor(&w);
     assert!(healthy, "{text}");

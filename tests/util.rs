@@ -176,6 +176,13 @@ pkgs.mkShell {{
         self.project(name, &[("shell.nix", &shell), ("nix/foo.nix", "\"bar\"\n")])
     }
 
+    /// [`World::shell_nix`], already allowed.
+    pub fn allowed_shell_nix(&self, name: &str) -> PathBuf {
+        let p = self.shell_nix(name);
+        self.allow(&p);
+        p
+    }
+
     /// A flake project using the stand-in nixpkgs as a `path:` input.
     pub fn flake(&self, name: &str) -> PathBuf {
         let count = self.count_file(name);
