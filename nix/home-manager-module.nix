@@ -6,6 +6,7 @@
 
 let
   cfg = config.programs.dwell;
+  hooks = import ./hooks.nix cfg.package;
   inherit (lib) mkIf mkMerge;
 
   tomlFormat = pkgs.formats.toml { };
@@ -51,21 +52,15 @@ in
     }
 
     (mkIf cfg.enableBashIntegration {
-      programs.bash.initExtra = ''
-        eval "$(${cfg.package}/bin/dwell hook bash)"
-      '';
+      programs.bash.initExtra = hooks.bash;
     })
 
     (mkIf cfg.enableZshIntegration {
-      programs.zsh.${zshInitOption} = ''
-        eval "$(${cfg.package}/bin/dwell hook zsh)"
-      '';
+      programs.zsh.${zshInitOption} = hooks.zsh;
     })
 
     (mkIf cfg.enableFishIntegration {
-      programs.fish.interactiveShellInit = ''
-        ${cfg.package}/bin/dwell hook fish | source
-      '';
+      programs.fish.interactiveShellInit = hooks.fish;
     })
 
     (mkIf (settings != { }) {

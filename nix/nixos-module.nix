@@ -5,6 +5,7 @@
 
 let
   cfg = config.programs.dwell;
+  hooks = import ./hooks.nix cfg.package;
   inherit (lib) mkIf mkMerge;
 
   tomlFormat = pkgs.formats.toml { };
@@ -43,21 +44,15 @@ in
     }
 
     (mkIf cfg.enableBashIntegration {
-      programs.bash.interactiveShellInit = ''
-        eval "$(${cfg.package}/bin/dwell hook bash)"
-      '';
+      programs.bash.interactiveShellInit = hooks.bash;
     })
 
     (mkIf cfg.enableZshIntegration {
-      programs.zsh.interactiveShellInit = ''
-        eval "$(${cfg.package}/bin/dwell hook zsh)"
-      '';
+      programs.zsh.interactiveShellInit = hooks.zsh;
     })
 
     (mkIf cfg.enableFishIntegration {
-      programs.fish.interactiveShellInit = ''
-        ${cfg.package}/bin/dwell hook fish | source
-      '';
+      programs.fish.interactiveShellInit = hooks.fish;
     })
 
     (mkIf (settings != { }) {

@@ -149,6 +149,7 @@ fn every_nix_file_parses() {
         "nix/nixos-module.nix",
         "nix/home-manager-module.nix",
         "nix/options.nix",
+        "nix/hooks.nix",
         "tests/fixtures/module-lib.nix",
     ] {
         assert!(
