@@ -96,7 +96,10 @@ pub fn quote_fish(value: &Value) -> String {
                 | ','
                 | '+'
                 | '='
-                | '@' => out.push(c),
+                | '@'
+                // Values follow `--` (and an executable's path starts with `/`),
+                // so a dash is never taken for an option.
+                | '-' => out.push(c),
                 c if c.is_ascii() => out.push_str(&format!("\\x{:02x}", c as u32)),
                 c => out.push_str(&format!("\\U{:08x}", c as u32)),
             }
@@ -232,6 +235,15 @@ mod tests {
         ];
         assert_eq!(render_posix(&changes), "unset OK;\n");
         assert_eq!(render_fish(&changes), "set -e -g OK;\n");
+    }
+
+    #[test]
+    fn a_plain_path_stays_readable_in_the_fish_hook() {
+        let text = hook(HookShell::Fish, Path::new("/tmp/ci-check/target/dwell"));
+        assert!(
+            text.contains("set -g __dwell_exe /tmp/ci-check/target/dwell\n"),
+            "{text}"
+        );
     }
 
     #[test]

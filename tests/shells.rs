@@ -29,14 +29,23 @@ impl Sh {
 
     /// `dwell hook SHELL`, calling `exe` instead of the dwell binary.
     fn hook(self, exe: &Path) -> String {
-        let out = Command::new(DWELL)
-            .args(["hook", self.name()])
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .replacen(DWELL, &exe.display().to_string(), 1)
+        // The real binary's hook when it calls itself; with another executable (a
+        // counting wrapper), the same rendering from the library, which quotes the
+        // path as the shell needs (a textual replace would miss fish's escapes).
+        if exe == Path::new(DWELL) {
+            let out = Command::new(DWELL)
+                .args(["hook", self.name()])
+                .output()
+                .unwrap();
+            assert!(out.status.success());
+            return String::from_utf8(out.stdout).unwrap();
+        }
+        let shell = match self {
+            Sh::Bash => dwell::cli::HookShell::Bash,
+            Sh::Zsh => dwell::cli::HookShell::Zsh,
+            Sh::Fish => dwell::cli::HookShell::Fish,
+        };
+        dwell::shell::hook(shell, exe)
     }
 
     /// The startup file: a plain prompt, `pre`, the hook, `post`.
