@@ -113,6 +113,9 @@ pub fn plan(current: &Env, resolution: &Resolution, reserved: &dyn Fn(&str) -> b
                     "{root} ({kind}): {} changed since you allowed it; review with `dwell status`, then run `dwell allow`",
                     files.join(", ")
                 )),
+                Trust::Unreadable { file, reason } => Some(format!(
+                    "{root} ({kind}) is not activated: {file} cannot be read as a regular file ({reason}); fix or remove it"
+                )),
                 _ => Some(format!(
                     "{root} ({kind}) is not allowed yet; run `dwell allow` to activate it"
                 )),
@@ -145,7 +148,7 @@ pub fn plan(current: &Env, resolution: &Resolution, reserved: &dyn Fn(&str) -> b
                             let why = if !is_valid_name(op.name()) {
                                 "not a valid shell variable name"
                             } else if reserved(op.name()) {
-                                "this shell manages it itself"
+                                "this shell or dwell's hook manages it itself"
                             } else {
                                 return true;
                             };

@@ -14,6 +14,9 @@ use std::sync::Mutex;
 
 /// Bumped whenever the on-disk format or the meaning of a key changes.
 pub const FORMAT: u32 = 3;
+/// A GC root no generation names is removed by a prune once it is this old (a
+/// younger one may belong to an evaluation still running).
+pub const ORPHAN_AGE: std::time::Duration = std::time::Duration::from_secs(300);
 /// Generations kept per project, unless the user config says otherwise.
 pub const KEEP: usize = 8;
 
@@ -189,6 +192,11 @@ fn tree_hash(dir: &Path) -> std::io::Result<String> {
             hasher.update(std::fs::read_link(&full)?.as_os_str().as_bytes());
         } else if meta.is_dir() {
             hasher.update(b"\0d\0");
+        } else if !meta.is_file() {
+            // A FIFO or a device: its kind, never its content (reading could
+            // block or never end).
+            hasher.update(b"\0s\0");
+            hasher.update(crate::safe_fs::kind_of(&meta).as_bytes());
         } else {
             hasher.update(if meta.mode() & 0o111 != 0 {
                 b"\0x\0"
@@ -196,7 +204,11 @@ fn tree_hash(dir: &Path) -> std::io::Result<String> {
                 b"\0f\0"
             });
             let mut file = blake3::Hasher::new();
-            file.update_reader(std::fs::File::open(&full)?)?;
+            if let Some((f, _)) =
+                crate::safe_fs::open_regular(&full).map_err(std::io::Error::other)?
+            {
+                file.update_reader(f)?;
+            }
             hasher.update(file.finalize().as_bytes());
         }
         hasher.update(b"\0");
@@ -221,10 +233,23 @@ pub fn file_state(path: &Path) -> std::io::Result<FileState> {
             ino: meta.ino(),
         });
     }
-    let mut hasher = blake3::Hasher::new();
-    hasher.update_reader(std::fs::File::open(path)?)?;
+    let hash = if meta.is_file() {
+        let mut hasher = blake3::Hasher::new();
+        // Opened non-blocking and checked again: it may have been replaced by a
+        // FIFO since the stat.
+        if let Some((file, _)) =
+            crate::safe_fs::open_regular(path).map_err(std::io::Error::other)?
+        {
+            hasher.update_reader(file)?;
+        }
+        hasher.finalize().to_hex().to_string()
+    } else {
+        // A FIFO or a device (`watch = ["/dev/zero"]`): its kind stands for its
+        // content; reading it could block or never end.
+        format!("special:{}", crate::safe_fs::kind_of(&meta))
+    };
     Ok(FileState::File {
-        hash: hasher.finalize().to_hex().to_string(),
+        hash,
         size: meta.len(),
         mtime_ns: mtime_ns(&meta),
         ctime_ns: ctime_ns(&meta),
@@ -311,7 +336,7 @@ fn still_valid(input: &Input, recorded_at_ns: i64) -> (bool, Option<FileState>) 
                 ..
             },
             Some(meta),
-        ) if meta.is_file()
+        ) if !meta.is_dir()
             && meta.len() == *size
             && mtime_ns(&meta) == *m
             && ctime_ns(&meta) == *c
@@ -459,6 +484,19 @@ impl Cache {
                     .ok()
                     .and_then(|t| t.elapsed().ok())
                     .is_some_and(|age| age > older_than);
+                // A temp file left by a process killed mid-write is never read;
+                // once no write could still be under way, it goes.
+                if path.extension().is_some_and(|e| e == "tmp") {
+                    let abandoned = meta
+                        .modified()
+                        .ok()
+                        .and_then(|t| t.elapsed().ok())
+                        .is_some_and(|age| age > ORPHAN_AGE);
+                    if abandoned && !dry_run {
+                        let _ = std::fs::remove_file(&path);
+                    }
+                    continue;
+                }
                 if !old || path.extension().is_none_or(|e| e != "json") {
                     continue;
                 }
@@ -569,17 +607,20 @@ impl Cache {
 
     /// Saves a new generation and drops the oldest beyond the number kept, with
     /// their GC roots. A generation it replaces (same key) gives up its root.
+    ///
+    /// Nothing is dropped before the new generation is safely on disk: when the
+    /// write fails (a full disk), the old generation and its root stay.
     pub fn save(&self, generation: &Generation) -> std::io::Result<()> {
         let replaced = std::fs::read(self.file(generation))
             .ok()
             .and_then(|b| serde_json::from_slice::<Generation>(&b).ok());
+        self.store(generation)?;
         if let Some(old) = replaced
             && old.gc_root != generation.gc_root
             && let Some(root) = &old.gc_root
         {
             remove_gc_root(root);
         }
-        self.store(generation)?;
         self.remember(generation);
         let dir = self.project_dir(&generation.root);
         let mut all: Vec<(u64, PathBuf, Option<PathBuf>)> = std::fs::read_dir(&dir)?
@@ -599,6 +640,69 @@ impl Cache {
             let _ = std::fs::remove_file(path);
         }
         Ok(())
+    }
+
+    /// The directory generations are stored in (for messages).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Removes the GC roots in `gcroots` that no saved generation names (left by
+    /// a daemon killed mid-evaluation, a corrupt generation file, a full disk),
+    /// if older than `min_age`, so that a running evaluation's root is safe.
+    /// Returns how many profiles were (or, in a dry run, would be) removed.
+    pub fn prune_orphan_roots(
+        &self,
+        gcroots: &Path,
+        min_age: std::time::Duration,
+        dry_run: bool,
+    ) -> usize {
+        let mut named: BTreeSet<std::ffi::OsString> = BTreeSet::new();
+        for project in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
+            for file in std::fs::read_dir(project.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let generation = std::fs::read(file.path())
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<Generation>(&b).ok());
+                if let Some(root) = generation.and_then(|g| g.gc_root)
+                    && let Some(name) = root.file_name()
+                {
+                    named.insert(name.to_owned());
+                }
+            }
+        }
+        let mut orphans = BTreeSet::new();
+        for entry in std::fs::read_dir(gcroots).into_iter().flatten().flatten() {
+            let name = entry.file_name();
+            let text = name.to_string_lossy();
+            // A profile `P` and its generations `P-N-link`.
+            let profile = match text.strip_suffix("-link").and_then(|t| t.rsplit_once('-')) {
+                Some((p, n)) if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) => {
+                    p.to_string()
+                }
+                _ => text.into_owned(),
+            };
+            if named.contains(std::ffi::OsStr::new(&profile)) {
+                continue;
+            }
+            let old = std::fs::symlink_metadata(entry.path())
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age >= min_age);
+            if old {
+                orphans.insert(profile);
+            }
+        }
+        if !dry_run {
+            for profile in &orphans {
+                remove_gc_root(&gcroots.join(profile));
+            }
+        }
+        orphans.len()
     }
 
     /// Forgets every in-memory copy (after a prune by another process).

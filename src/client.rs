@@ -29,6 +29,49 @@ pub enum ClientError {
     Interrupted,
     #[error("the daemon stopped answering (nothing for {} s)", STALL.as_secs())]
     Stalled,
+    #[error(transparent)]
+    UnsafeRuntime(#[from] crate::safe_fs::UnsafeDir),
+    #[error(
+        "the process answering on {0} runs as uid {1}, not as you (uid {2}); dwell does not talk to it"
+    )]
+    ForeignDaemon(String, u32, u32),
+}
+
+/// Checks dwell's runtime directory before anything in it is used: a real
+/// directory owned by this user and closed to others, or absent (then dwell
+/// makes it). Another local user could otherwise answer in the daemon's place.
+pub fn check_runtime(paths: &Paths) -> Result<(), ClientError> {
+    crate::safe_fs::check_private_dir(&paths.runtime)?;
+    Ok(())
+}
+
+/// The generation counter file the shell hooks may read, when the runtime
+/// directory passes [`check_runtime`]; None otherwise (every prompt then asks).
+pub fn safe_generation_file() -> Option<std::path::PathBuf> {
+    let paths = Paths::from_env().ok()?;
+    check_runtime(&paths).ok()?;
+    Some(paths.generation_file())
+}
+
+/// Connects to the daemon's socket, after checking the runtime directory, and
+/// checks that the peer runs as this user.
+fn connect(paths: &Paths) -> Result<UnixStream, ClientError> {
+    check_runtime(paths)?;
+    let socket = paths.socket();
+    let stream = UnixStream::connect(&socket)
+        .map_err(|e| ClientError::Connect(socket.display().to_string(), e))?;
+    let me = rustix::process::getuid().as_raw();
+    let peer = rustix::net::sockopt::socket_peercred(&stream)
+        .map(|cred| cred.uid.as_raw())
+        .map_err(|e| ClientError::Connect(socket.display().to_string(), e.into()))?;
+    if peer != me {
+        return Err(ClientError::ForeignDaemon(
+            socket.display().to_string(),
+            peer,
+            me,
+        ));
+    }
+    Ok(stream)
 }
 
 /// A daemon that sends nothing for this long, not even progress (sent at least
@@ -67,9 +110,7 @@ fn exchange(
     timeout: Option<Duration>,
     follow: &mut Follow,
 ) -> Result<Reply, ClientError> {
-    let socket = paths.socket();
-    let mut stream = UnixStream::connect(&socket)
-        .map_err(|e| ClientError::Connect(socket.display().to_string(), e))?;
+    let mut stream = connect(paths)?;
     // With an interrupt flag, wake up regularly to look at it.
     let poll = follow.interrupted.map(|_| Duration::from_millis(100));
     stream.set_read_timeout(poll.or(timeout))?;
@@ -208,6 +249,7 @@ fn wait_gone(paths: &Paths) {
 /// Starts a detached daemon and waits until it answers. Holds the start lock so
 /// that concurrent clients start one daemon between them.
 fn start(paths: &Paths, daemon_env: &Env) -> Result<(), ClientError> {
+    check_runtime(paths)?;
     private_dir(&paths.runtime)?;
     private_dir(&paths.state)?;
     let lock = std::fs::OpenOptions::new()
@@ -217,14 +259,11 @@ fn start(paths: &Paths, daemon_env: &Env) -> Result<(), ClientError> {
         .open(paths.start_lock())?;
     rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)
         .map_err(std::io::Error::from)?;
-    if UnixStream::connect(paths.socket()).is_ok() {
+    if connect(paths).is_ok() {
         return Ok(());
     }
     let log_path = paths.daemon_log();
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)?;
+    let log = crate::paths::open_log(&log_path)?;
     let exe = std::env::current_exe()?;
     let mut cmd = Command::new(exe);
     cmd.arg("daemon")
@@ -247,7 +286,7 @@ fn start(paths: &Paths, daemon_env: &Env) -> Result<(), ClientError> {
         .map_err(|e| ClientError::Start(e.to_string(), log_path.display().to_string()))?;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        if UnixStream::connect(paths.socket()).is_ok() {
+        if connect(paths).is_ok() {
             // Reap it later: the daemon outlives us, and init adopts it.
             std::mem::forget(child);
             return Ok(());

@@ -97,18 +97,19 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("could not read {0}: {1}")]
-    Read(PathBuf, std::io::Error),
+    #[error(transparent)]
+    Read(#[from] crate::safe_fs::ReadError),
     #[error("{0} is not valid: {1}")]
     Parse(PathBuf, String),
 }
 
 fn load<T: for<'de> Deserialize<'de> + Default>(path: &Path) -> Result<T, ConfigError> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => toml::from_str(&text)
+    // A project's file is read like any file a stranger may have written:
+    // regular files only, bounded, never blocking on a FIFO.
+    match crate::safe_fs::read_project_text(path)? {
+        Some(text) => toml::from_str(&text)
             .map_err(|e| ConfigError::Parse(path.to_path_buf(), e.message().to_string())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
-        Err(e) => Err(ConfigError::Read(path.to_path_buf(), e)),
+        None => Ok(T::default()),
     }
 }
 

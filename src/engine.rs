@@ -26,7 +26,13 @@ struct Failure {
     message: String,
     inputs: Vec<crate::cache::Input>,
     recorded_at_ns: i64,
+    /// A failure that is not the files' fault (the cache could not be written)
+    /// is tried again after this, even with unchanged files.
+    retry_after: Option<Instant>,
 }
+
+/// How long a failure to save (a full disk) is remembered before trying again.
+const STORAGE_RETRY: Duration = Duration::from_secs(60);
 
 /// How a request wants its answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -335,7 +341,7 @@ impl Engine {
         let started_ns = now_ns();
         let tools = self.tools()?;
         let lock_existed = project.flake_lock().is_some_and(|l| l.exists());
-        let gcroots = self.paths.state.join("gcroots");
+        let gcroots = self.paths.gcroots();
         crate::paths::private_dir(&gcroots).map_err(std::io::Error::other)?;
         let profile = gcroots.join(format!(
             "{}-{}-{}",
@@ -394,11 +400,17 @@ impl Engine {
             evaluated_at_ms: now_ms(),
             eval_ms: evaluation.duration.as_millis() as u64,
             recorded_at_ns: now_ns(),
-            gc_root: Some(profile),
+            gc_root: Some(profile.clone()),
             store_paths: store_paths.into_iter().collect(),
         };
-        if let Err(e) = self.cache.save(&generation) {
-            eprintln!("dwell: could not write the cache: {e}");
+        // A generation that cannot be saved is not served and keeps no root: the
+        // last good one (and its root) stays, and the user learns why.
+        if let Err(source) = self.cache.save(&generation) {
+            crate::cache::remove_gc_root(&profile);
+            return Err(EvalError::Storage {
+                dir: self.cache.dir().to_path_buf(),
+                source,
+            });
         }
         Ok(generation)
     }
@@ -482,6 +494,9 @@ impl Engine {
     fn known_failure(&self, root: &Path, context: &str) -> Option<String> {
         let failures = self.failures.lock().unwrap();
         let failure = failures.get(&(root.to_path_buf(), context.to_string()))?;
+        if failure.retry_after.is_some_and(|t| Instant::now() >= t) {
+            return None;
+        }
         crate::cache::inputs_unchanged(&failure.inputs, failure.recorded_at_ns)
             .then(|| failure.message.clone())
     }
@@ -529,11 +544,16 @@ impl Engine {
                 );
                 job.fail(e.to_string());
                 // A Nix error or a failing shellHook comes from the files, and stays
-                // known while they do not change. A timeout or a missing nix does
-                // not: only the requests waiting for this job see it.
-                let inputs = match &e {
+                // known while they do not change. A full disk stays known for a
+                // while (no evaluation at every prompt meanwhile). A timeout or a
+                // missing nix does not: only the requests waiting for this job
+                // see it.
+                let (inputs, retry_after) = match &e {
                     EvalError::Nix { inputs, .. } | EvalError::Capture { inputs, .. } => {
-                        inputs.clone()
+                        (inputs.clone(), None)
+                    }
+                    EvalError::Storage { .. } => {
+                        (BTreeSet::new(), Some(Instant::now() + STORAGE_RETRY))
                     }
                     _ => return self.announce_end(job),
                 };
@@ -545,6 +565,7 @@ impl Engine {
                         message: e.to_string(),
                         inputs: record_inputs(&inputs, i64::MAX, None),
                         recorded_at_ns: now_ns(),
+                        retry_after,
                     },
                 );
             }

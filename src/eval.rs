@@ -76,8 +76,28 @@ pub enum EvalError {
     },
     #[error("evaluation was cancelled")]
     Cancelled,
+    /// The evaluation succeeded but its result could not be saved.
+    #[error("{}", storage_message(.dir, .source))]
+    Storage {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Io(#[from] std::io::Error),
+}
+
+/// What to tell the user when the cache cannot be written: a full disk says so,
+/// with what to do.
+fn storage_message(dir: &Path, e: &std::io::Error) -> String {
+    const ENOSPC: i32 = 28;
+    const EDQUOT: i32 = 122;
+    match e.raw_os_error() {
+        Some(ENOSPC) | Some(EDQUOT) => format!(
+            "no space left on {}; free space or run `dwell prune` (the last good environment is kept)",
+            dir.display()
+        ),
+        _ => format!("could not save the environment in {}: {e}", dir.display()),
+    }
 }
 
 impl EvalError {
@@ -520,7 +540,12 @@ fn capture(
         std::process::id(),
         crate::paths::unique()
     ));
-    crate::paths::private_dir(&tmp).map_err(std::io::Error::other)?;
+    // Made here, new (never an existing directory), so that removing it after
+    // removes only what dwell made.
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new().mode(0o700).create(&tmp)?;
+    }
     let result = (|| {
         let script_path = tmp.join("dev-env.sh");
         let dump_path = tmp.join("env.dump");

@@ -16,6 +16,7 @@ pub mod paths;
 pub mod project;
 pub mod protocol;
 pub mod recipe;
+pub mod safe_fs;
 pub mod shell;
 pub mod state;
 pub mod status_line;

@@ -35,7 +35,10 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("dwell: {e:#}");
+            eprintln!(
+                "dwell: {}",
+                dwell::safe_fs::printable(&format!("{e:#}"), true)
+            );
             ExitCode::FAILURE
         }
     }

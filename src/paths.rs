@@ -76,6 +76,11 @@ impl Paths {
         self.runtime.join("start.lock")
     }
 
+    /// The Nix profiles that keep served environments from garbage collection.
+    pub fn gcroots(&self) -> PathBuf {
+        self.state.join("gcroots")
+    }
+
     pub fn daemon_log(&self) -> PathBuf {
         self.state.join("daemon.log")
     }
@@ -106,6 +111,21 @@ pub fn private_dir(dir: &Path) -> Result<(), PathsError> {
         return Err(PathsError::Unsafe(dir.to_path_buf(), mode));
     }
     Ok(())
+}
+
+/// Opens dwell's log for appending, 0600 like every file dwell writes (it names
+/// projects and holds Nix's errors); an older, looser log is tightened.
+pub fn open_log(path: &Path) -> io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    if file.metadata()?.mode() & 0o077 != 0 {
+        file.set_permissions(fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(file)
 }
 
 /// Writes `bytes` to `path` atomically (temp file in the same dir, then rename), 0600.

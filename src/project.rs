@@ -61,16 +61,18 @@ impl Project {
             .map(|dir| dir.join("flake.lock"))
     }
 
-    /// The files, relative to the root, whose content an allow trusts: the usual
-    /// entry files, and the entry and lock `.dwell.toml` names elsewhere.
+    /// The files whose content an allow trusts: the usual entry files (relative
+    /// to the root), and the entry and lock `.dwell.toml` names elsewhere —
+    /// relative when inside the root, by absolute path when outside it.
     pub fn trusted_files(&self) -> Vec<String> {
         let mut names: Vec<String> = TRUSTED_FILES.iter().map(|n| n.to_string()).collect();
         for extra in self.entry.iter().cloned().chain(self.flake_lock()) {
-            if let Ok(rel) = extra.strip_prefix(&self.root) {
-                let rel = rel.to_string_lossy().into_owned();
-                if !names.contains(&rel) {
-                    names.push(rel);
-                }
+            let name = match extra.strip_prefix(&self.root) {
+                Ok(rel) => rel.to_string_lossy().into_owned(),
+                Err(_) => extra.to_string_lossy().into_owned(),
+            };
+            if !names.contains(&name) {
+                names.push(name);
             }
         }
         names

@@ -11,8 +11,10 @@ use std::path::PathBuf;
 /// Bumped on any incompatible change; a client that meets another version asks that
 /// daemon to stop and starts its own.
 pub const PROTOCOL: u32 = 1;
-/// Largest message accepted either way.
+/// Largest reply a client accepts (an environment can be large).
 pub const MAX_MESSAGE: usize = 8 << 20;
+/// Largest request the daemon accepts: a directory and a few variables.
+pub const MAX_REQUEST: usize = 1 << 20;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Envelope<T> {

@@ -140,6 +140,27 @@ pub fn render_fish(changes: &[(String, Option<Value>)]) -> String {
     out
 }
 
+/// The hook's own state that `dwell export` sets after the variable changes: the
+/// generation counter file the hook may read on its fast path (empty: none, and
+/// every prompt asks dwell). Set only when the runtime directory passed dwell's
+/// ownership check, so the hooks need no rule of their own for where it is.
+pub fn render_hook_state(shell: HookShell, generation_file: Option<&Path>) -> String {
+    let file = generation_file
+        .map(|p| Value::from(p.as_os_str()))
+        .unwrap_or_default();
+    match shell {
+        HookShell::Bash => format!("__dwell_genfile={};\n", quote_posix(&file)),
+        HookShell::Zsh => format!("typeset -g __dwell_genfile={};\n", quote_posix(&file)),
+        HookShell::Fish => format!("set -g __dwell_genfile {};\n", quote_fish(&file)),
+    }
+}
+
+/// dwell's own variables (the hooks' `__dwell_*`, `DWELL_STATE`, `DWELL_SHELL`):
+/// a devShell never sets them, in any shell or format.
+pub fn is_dwell_own(name: &str) -> bool {
+    name.starts_with("__dwell_") || name == "DWELL_SHELL" || name == crate::state::VAR
+}
+
 /// Variables each shell manages itself or ties to its own state: emitting them would
 /// break the shell (`path` is PATH's array in zsh, `status` is read-only in fish), so
 /// they are skipped with a warning.
@@ -201,12 +222,19 @@ pub fn is_reserved(shell: HookShell, name: &str) -> bool {
         "umask",
         "version",
     ];
-    let list = match shell {
-        HookShell::Bash => BASH,
-        HookShell::Zsh => ZSH,
-        HookShell::Fish => FISH,
+    // What the hook itself lives on: a devShell that set these would replace the
+    // hook, and the project could never be unloaded.
+    const HOOK_BASH: &[&str] = &["PROMPT_COMMAND"];
+    const HOOK_ZSH: &[&str] = &["precmd_functions", "chpwd_functions"];
+    if is_dwell_own(name) {
+        return true;
+    }
+    let (list, hook) = match shell {
+        HookShell::Bash => (BASH, HOOK_BASH),
+        HookShell::Zsh => (ZSH, HOOK_ZSH),
+        HookShell::Fish => (FISH, &[][..]),
     };
-    list.contains(&name)
+    list.contains(&name) || hook.contains(&name)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use crate::activate::Message;
 use crate::protocol::Freshness;
+use crate::safe_fs::printable;
 use nu_ansi_term::{Color, Style};
 use std::io::IsTerminal;
 
@@ -26,9 +27,12 @@ fn duration(ms: u64) -> String {
     }
 }
 
-/// Renders `message`; `elapsed_ms` is how long this request took.
+/// Renders `message`; `elapsed_ms` is how long this request took. Control
+/// characters in the message (a hostile directory name, Nix's output) are made
+/// visible, never sent to the terminal raw.
 pub fn render(message: &Message, elapsed_ms: u64, color: bool) -> String {
     let prefix = paint(color, Style::new().bold(), "dwell:");
+    let safe = |text: &str| printable(text, false);
     match message {
         Message::Loaded {
             root,
@@ -48,22 +52,26 @@ pub fn render(message: &Message, elapsed_ms: u64, color: bool) -> String {
             };
             format!(
                 "{prefix} {}  {kind} · {state} · {}  {summary}",
-                paint(color, Style::new().bold(), root),
-                duration(elapsed_ms)
+                paint(color, Style::new().bold(), &safe(root)),
+                duration(elapsed_ms),
+                kind = safe(kind),
+                summary = safe(summary),
             )
             .trim_end()
             .to_string()
         }
-        Message::Unloaded(root) => format!("{prefix} unloaded {root}"),
-        Message::Info(text) => format!("{prefix} {text}"),
+        Message::Unloaded(root) => format!("{prefix} unloaded {}", safe(root)),
+        Message::Info(text) => format!("{prefix} {}", safe(text)),
         Message::Warning(text) => {
             format!(
-                "{prefix} {} {text}",
-                paint(color, Color::Yellow.bold(), "warning:")
+                "{prefix} {} {}",
+                paint(color, Color::Yellow.bold(), "warning:"),
+                safe(text)
             )
         }
         Message::Error(text) => {
-            format!("{prefix} {}", paint(color, Color::Red.normal(), text))
+            let text = printable(text, true);
+            format!("{prefix} {}", paint(color, Color::Red.normal(), &text))
         }
     }
 }

@@ -16,6 +16,7 @@
 //! | `flake.lock`, `path:` inputs | n/a | always / log |
 //! | `.dwell.toml` `watch = [...]` | always | always |
 
+use crate::safe_fs::MAX_PROJECT_FILE;
 use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
 
@@ -108,7 +109,12 @@ pub fn inputs_from_log_for(
         }
     }
     if let Some(root) = flake_root {
-        let own = std::fs::read(root.join("flake.nix")).ok();
+        let read = |p: &Path| {
+            crate::safe_fs::read_regular(p, MAX_PROJECT_FILE)
+                .ok()
+                .flatten()
+        };
+        let own = read(&root.join("flake.nix"));
         let mut seen = BTreeSet::new();
         for file in &evaluated {
             let Ok(rel) = file.strip_prefix(store_dir) else {
@@ -121,7 +127,7 @@ pub fn inputs_from_log_for(
             if !seen.insert(source.clone()) || copies.iter().any(|(c, _)| *c == source) {
                 continue;
             }
-            if own.is_some() && std::fs::read(source.join("flake.nix")).ok() == own {
+            if own.is_some() && read(&source.join("flake.nix")) == own {
                 copies.push((source, root.to_path_buf()));
             }
         }
@@ -201,7 +207,7 @@ pub fn path_literal_inputs(evaluated: &BTreeSet<PathBuf>, root: &Path) -> BTreeS
         {
             continue;
         }
-        let Ok(source) = std::fs::read_to_string(&file) else {
+        let Ok(Some(source)) = crate::safe_fs::read_project_text(&file) else {
             continue;
         };
         let dir = file.parent().unwrap_or(root);

@@ -5,6 +5,7 @@
 
 use crate::paths::{path_id, private_dir, write_atomic};
 use crate::project::Project;
+use crate::safe_fs::{MAX_PROJECT_FILE, ReadError, read_regular};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,6 +22,12 @@ pub enum Trust {
     Changed {
         files: Vec<String>,
     },
+    /// An entry file cannot be read as a regular file (a directory, a FIFO, a
+    /// loop, no permission): trust fails closed.
+    Unreadable {
+        file: String,
+        reason: String,
+    },
 }
 
 impl Trust {
@@ -35,6 +42,7 @@ impl Trust {
             Trust::NotAllowed => "not allowed",
             Trust::Denied => "denied",
             Trust::Changed { .. } => "changed since allowed",
+            Trust::Unreadable { .. } => "not allowed (unreadable file)",
         }
     }
 }
@@ -51,14 +59,29 @@ pub struct TrustStore {
     dir: PathBuf,
 }
 
-fn fingerprints(project: &Project) -> std::io::Result<BTreeMap<String, Option<String>>> {
+/// An entry file that cannot be trusted because it cannot be read as a regular
+/// file: its name (as in the record) and the read error.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot trust {name}: {}", .error.reason())]
+pub struct Unreadable {
+    pub name: String,
+    pub error: ReadError,
+}
+
+/// Reads one trusted file: its content, None if it does not exist.
+fn read_trusted(project: &Project, name: &str) -> Result<Option<Vec<u8>>, Unreadable> {
+    read_regular(&project.root.join(name), MAX_PROJECT_FILE).map_err(|error| Unreadable {
+        name: name.to_string(),
+        error,
+    })
+}
+
+/// The blake3 of each trusted file (None: absent). Any file that exists but
+/// cannot be read as a regular file is an error, never "unchanged".
+fn fingerprints(project: &Project) -> Result<BTreeMap<String, Option<String>>, Unreadable> {
     let mut files = BTreeMap::new();
     for name in project.trusted_files() {
-        let hash = match std::fs::read(project.root.join(&name)) {
-            Ok(bytes) => Some(blake3::hash(&bytes).to_hex().to_string()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(e),
-        };
+        let hash = read_trusted(project, &name)?.map(|b| blake3::hash(&b).to_hex().to_string());
         files.insert(name, hash);
     }
     Ok(files)
@@ -90,23 +113,30 @@ impl TrustStore {
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .filter(|r: &Record| r.root == project.root);
-        match record {
-            Some(r) if !r.allowed => return Trust::Denied,
-            Some(r) => {
-                let now = fingerprints(project).unwrap_or_default();
-                let changed: Vec<String> = now
-                    .iter()
-                    .filter(|(name, hash)| r.files.get(*name) != Some(hash))
-                    .map(|(name, _)| name.clone())
-                    .collect();
-                if changed.is_empty() {
-                    return Trust::Allowed;
-                }
-                if !under_prefix(&project.root, trusted_prefixes) {
-                    return Trust::Changed { files: changed };
-                }
+        if record.as_ref().is_some_and(|r| !r.allowed) {
+            return Trust::Denied;
+        }
+        let now = match fingerprints(project) {
+            Ok(now) => now,
+            Err(Unreadable { name, error }) => {
+                return Trust::Unreadable {
+                    file: name,
+                    reason: error.reason(),
+                };
             }
-            None => {}
+        };
+        if let Some(r) = record {
+            let changed: Vec<String> = now
+                .iter()
+                .filter(|(name, hash)| r.files.get(*name) != Some(hash))
+                .map(|(name, _)| name.clone())
+                .collect();
+            if changed.is_empty() {
+                return Trust::Allowed;
+            }
+            if !under_prefix(&project.root, trusted_prefixes) {
+                return Trust::Changed { files: changed };
+            }
         }
         if under_prefix(&project.root, trusted_prefixes) {
             Trust::TrustedPrefix
@@ -137,7 +167,7 @@ impl TrustStore {
         if !record.allowed || record.files.get(&name) != Some(&None) {
             return Ok(());
         }
-        let Ok(lock) = std::fs::read(&lock_path) else {
+        let Ok(Some(lock)) = read_regular(&lock_path, MAX_PROJECT_FILE) else {
             return Ok(());
         };
         record
@@ -153,27 +183,50 @@ impl TrustStore {
         )
     }
 
+    /// Trusts the project's entry files as they are now. Fails when one cannot
+    /// be read as a regular file: nothing unreadable is ever trusted.
     pub fn allow(&self, project: &Project) -> std::io::Result<()> {
-        self.write(project, true)
+        let mut contents = BTreeMap::new();
+        for name in project.trusted_files() {
+            let content = read_trusted(project, &name).map_err(std::io::Error::other)?;
+            contents.insert(name, content);
+        }
+        self.write(project, true, contents)
     }
 
+    /// Never activates the project. Works whatever state its files are in.
     pub fn deny(&self, project: &Project) -> std::io::Result<()> {
-        self.write(project, false)
+        let contents = project
+            .trusted_files()
+            .into_iter()
+            .map(|name| {
+                let content = read_trusted(project, &name).ok().flatten();
+                (name, content)
+            })
+            .collect();
+        self.write(project, false, contents)
     }
 
-    fn write(&self, project: &Project, allowed: bool) -> std::io::Result<()> {
+    fn write(
+        &self,
+        project: &Project,
+        allowed: bool,
+        contents: BTreeMap<String, Option<Vec<u8>>>,
+    ) -> std::io::Result<()> {
         private_dir(&self.dir).map_err(std::io::Error::other)?;
-        let files = fingerprints(project)?;
         let copies = self.copies_dir(&project.root);
         private_dir(&copies).map_err(std::io::Error::other)?;
-        for (name, hash) in &files {
-            let copy = copies.join(copy_name(name));
-            match hash {
-                Some(_) => write_atomic(&copy, &std::fs::read(project.root.join(name))?)?,
+        let mut files = BTreeMap::new();
+        for (name, content) in contents {
+            let copy = copies.join(copy_name(&name));
+            match &content {
+                Some(bytes) => write_atomic(&copy, bytes)?,
                 None => {
                     let _ = std::fs::remove_file(copy);
                 }
             }
+            let hash = content.map(|b| blake3::hash(&b).to_hex().to_string());
+            files.insert(name, hash);
         }
         let record = Record {
             root: project.root.clone(),
@@ -194,8 +247,10 @@ impl TrustStore {
         let copies = self.copies_dir(&project.root);
         let mut out = Vec::new();
         for name in project.trusted_files() {
-            let old = std::fs::read_to_string(copies.join(copy_name(&name))).ok();
-            let new = std::fs::read_to_string(project.root.join(&name)).ok();
+            let text =
+                |bytes: Option<Vec<u8>>| bytes.map(|b| String::from_utf8_lossy(&b).into_owned());
+            let old = text(std::fs::read(copies.join(copy_name(&name))).ok());
+            let new = text(read_trusted(project, &name).ok().flatten());
             if old == new {
                 continue;
             }

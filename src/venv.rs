@@ -309,13 +309,7 @@ pub fn create(
     let version = python_version(python).unwrap_or_default();
     let versions = versions_dir(venv);
     std::fs::create_dir_all(&versions)?;
-    let next = std::fs::read_dir(&versions)?
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u64>().ok())
-        .max()
-        .unwrap_or(0)
-        + 1;
-    let new = versions.join(next.to_string());
+    let new = new_version(&versions)?;
     let command = |program: &Path| {
         let mut cmd = Command::new(program);
         cmd.current_dir(root)
@@ -383,7 +377,7 @@ pub fn create(
         Ok(())
     })();
     if let Err(e) = result {
-        let _ = std::fs::remove_dir_all(&new);
+        remove_version(&new);
         return Err(e);
     }
     swap(venv, &versions, &new)?;
@@ -391,7 +385,8 @@ pub fn create(
 }
 
 /// Points `venv` at `new` atomically (a symlink renamed over the old one); a venv
-/// that was a plain directory is moved aside first. Older versions are removed.
+/// that was a plain directory is moved aside first. Older versions dwell made are
+/// removed.
 fn swap(venv: &Path, versions: &Path, new: &Path) -> Result<(), VenvError> {
     let link = venv.with_file_name(format!(
         ".{}.dwell-{}",
@@ -414,15 +409,54 @@ fn swap(venv: &Path, versions: &Path, new: &Path) -> Result<(), VenvError> {
         );
     }
     std::fs::rename(&link, venv)?;
-    // Older versions dwell built go; a venv the user made by hand is kept (moved
-    // aside as replaced-<time>), never deleted.
+    // Older versions dwell built go. Anything else in the directory — a venv the
+    // user made by hand (moved aside as replaced-<time>), files of their own when
+    // `<venv>.d` was already theirs — is never deleted.
     for old in std::fs::read_dir(versions)?.flatten() {
-        let kept = old.file_name().to_string_lossy().starts_with("replaced-");
-        if old.path() != new && !kept {
-            let _ = std::fs::remove_dir_all(old.path());
+        if old.path() != new {
+            remove_version(&old.path());
         }
     }
     Ok(())
+}
+
+/// The file dwell writes into each venv version it makes: only a directory that
+/// holds it is ever deleted by dwell.
+const MADE_BY_DWELL: &str = ".dwell-version";
+
+/// Makes the next numbered version directory under `versions`, marked as
+/// dwell's. An existing directory is never taken over.
+fn new_version(versions: &Path) -> std::io::Result<PathBuf> {
+    let mut next = std::fs::read_dir(versions)?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u64>().ok())
+        .max()
+        .unwrap_or(0)
+        + 1;
+    loop {
+        let dir = versions.join(next.to_string());
+        match std::fs::create_dir(&dir) {
+            Ok(()) => {
+                std::fs::write(
+                    dir.join(MADE_BY_DWELL),
+                    "made by dwell; removed when replaced\n",
+                )?;
+                return Ok(dir);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => next += 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Removes `dir` if dwell made it (a real directory with dwell's mark, not a
+/// link); anything else is left alone.
+fn remove_version(dir: &Path) {
+    let ours = std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir())
+        && std::fs::symlink_metadata(dir.join(MADE_BY_DWELL)).is_ok_and(|m| m.is_file());
+    if ours {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
 
 #[cfg(test)]

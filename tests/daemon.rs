@@ -28,13 +28,6 @@ fn daemon_pid(w: &World) -> i32 {
     reply["pid"].as_i64().unwrap() as i32
 }
 
-fn alive(pid: i32) -> bool {
-    std::path::Path::new(&format!("/proc/{pid}")).exists()
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .unwrap_or_default()
-            .contains(") Z ")
-}
-
 #[test]
 fn malformed_messages_get_an_error_and_the_daemon_carries_on() {
     need!("nix");

@@ -4,11 +4,13 @@
 mod util;
 
 mod daemon;
+mod faults;
 mod flows;
 mod fresh;
 mod gc;
 mod packaging;
 mod quoting;
+mod security;
 mod shells;
 mod ship;
 mod tracing;

@@ -434,3 +434,40 @@ pub fn wait_for(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
     }
     cond()
 }
+
+/// Tests that act as a second user or mount a filesystem need root. Missing: a
+/// failure under CI, a printed skip elsewhere.
+pub fn need_root(why: &str) -> bool {
+    if rustix::process::getuid().is_root() {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("this test needs root ({why}); CI runs as root");
+    }
+    eprintln!("skipping: this test needs root ({why})");
+    false
+}
+
+/// Makes a FIFO at `path`.
+pub fn mkfifo(path: &Path) {
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap();
+}
+
+/// The running daemon's pid, from `dwell status --json` (None: no daemon).
+pub fn running_daemon_pid(w: &World) -> Option<i32> {
+    let out = w.dwell(&w.dir, &["status", "--json"]).output().ok()?;
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    status["daemon"]["pid"].as_i64().map(|p| p as i32)
+}
+
+/// Whether process `pid` lives (a zombie does not count).
+pub fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
+}

@@ -28,13 +28,22 @@ pub fn run(format: ExportFormat, no_daemon: bool) -> anyhow::Result<ExitCode> {
         ExportFormat::Fish => Some(HookShell::Fish),
         ExportFormat::Json => None,
     };
-    let reserved = |name: &str| shell.is_some_and(|s| crate::shell::is_reserved(s, name));
+    let reserved = |name: &str| {
+        crate::shell::is_dwell_own(name)
+            || shell.is_some_and(|s| crate::shell::is_reserved(s, name))
+    };
     let plan = plan(&current, &resolution, &reserved);
-    let code = match format {
+    let mut code = match format {
         ExportFormat::Bash | ExportFormat::Zsh => crate::shell::render_posix(&plan.changes),
         ExportFormat::Fish => crate::shell::render_fish(&plan.changes),
         ExportFormat::Json => json(&plan, &resolution),
     };
+    if let Some(shell) = shell {
+        code.push_str(&crate::shell::render_hook_state(
+            shell,
+            crate::client::safe_generation_file().as_deref(),
+        ));
+    }
     let elapsed = started.elapsed().as_millis() as u64;
     let color = color_enabled();
     let quiet = crate::paths::Paths::from_env()

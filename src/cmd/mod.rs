@@ -90,9 +90,17 @@ pub fn resolve(dir: &Path, no_daemon: bool, force: bool) -> anyhow::Result<Resol
         };
         match answer {
             Ok(Response::Resolved(resolution)) => return Ok(resolution),
-            Ok(Response::Error { message }) => bail!("the daemon refused the request: {message}"),
+            // A daemon too busy to take the request (a connection flood): the
+            // shell still gets its environment.
+            Ok(Response::Error { message }) => eprintln!(
+                "dwell: the daemon refused the request ({}); evaluating in this process",
+                crate::safe_fs::printable(&message, false)
+            ),
             Ok(other) => bail!("the daemon answered something unexpected: {other:?}"),
-            Err(e) => eprintln!("dwell: {e}; evaluating in this process"),
+            Err(e) => eprintln!(
+                "dwell: {}; evaluating in this process",
+                crate::safe_fs::printable(&e.to_string(), false)
+            ),
         }
     }
     let mode = if force { Mode::Force } else { Mode::Wait };
@@ -125,7 +133,8 @@ impl ProgressLine {
             return;
         }
         let mut text = format!(
-            "dwell: evaluating · {text} · {:.1} s (Ctrl-C: last good environment now)",
+            "dwell: evaluating · {} · {:.1} s (Ctrl-C: last good environment now)",
+            crate::safe_fs::printable(text, false),
             elapsed_ms as f64 / 1000.0
         );
         text.truncate(text.floor_char_boundary(160));

@@ -13,6 +13,10 @@ pub fn run(older_than: &str, dry_run: bool) -> anyhow::Result<ExitCode> {
         .context("could not read --older-than")?;
     let engine = Engine::new(Paths::from_env()?);
     let pruned = engine.cache.prune(age, dry_run);
+    let orphans =
+        engine
+            .cache
+            .prune_orphan_roots(&engine.paths.gcroots(), crate::cache::ORPHAN_AGE, dry_run);
     if !dry_run {
         super::notify_daemon();
     }
@@ -24,10 +28,14 @@ pub fn run(older_than: &str, dry_run: bool) -> anyhow::Result<ExitCode> {
         pruned.gc_roots,
         pruned.bytes.div_ceil(1024)
     );
+    if orphans > 0 {
+        let verb = if dry_run { "would remove" } else { "removed" };
+        eprintln!("dwell: {verb} {orphans} GC roots that no generation uses");
+    }
     for project in &pruned.projects {
         eprintln!("  {}", crate::paths::tildify(project));
     }
-    if !dry_run && pruned.gc_roots > 0 {
+    if !dry_run && pruned.gc_roots + orphans > 0 {
         eprintln!("dwell: run nix-collect-garbage to free the store paths they held");
     }
     Ok(ExitCode::SUCCESS)

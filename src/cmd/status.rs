@@ -34,7 +34,9 @@ pub fn run(dir: Option<PathBuf>, json: bool, no_daemon: bool) -> anyhow::Result<
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", text(&report));
+        // Paths, Nix's errors and diffs come from the project: nothing in them
+        // may drive the terminal.
+        print!("{}", crate::safe_fs::printable(&text(&report), true));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -65,6 +67,9 @@ fn text(report: &StatusReport) -> String {
             let trust = match &p.trust {
                 crate::trust::Trust::Changed { files } => {
                     format!("changed since allowed: {}", files.join(", "))
+                }
+                crate::trust::Trust::Unreadable { file, reason } => {
+                    format!("not allowed: {file} cannot be read as a regular file ({reason})")
                 }
                 other => other.label().to_string(),
             };

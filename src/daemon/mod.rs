@@ -20,12 +20,17 @@ pub enum DaemonError {
     AlreadyRunning(String),
     #[error(transparent)]
     Paths(#[from] crate::paths::PathsError),
+    #[error(transparent)]
+    Unsafe(#[from] crate::safe_fs::UnsafeDir),
     #[error("could not {0}: {1}")]
     Io(&'static str, std::io::Error),
 }
 
 /// Runs the daemon until it is told to stop or gets SIGTERM/SIGINT.
 pub fn run(paths: Paths) -> Result<(), DaemonError> {
+    // The same check as every client makes: never serve from a directory another
+    // user made or can write.
+    crate::safe_fs::check_private_dir(&paths.runtime)?;
     private_dir(&paths.runtime)?;
     let lock = std::fs::OpenOptions::new()
         .create(true)
@@ -51,6 +56,7 @@ pub fn run(paths: Paths) -> Result<(), DaemonError> {
     let _ = std::fs::remove_file(&socket);
     let listener =
         UnixListener::bind(&socket).map_err(|e| DaemonError::Io("bind the socket", e))?;
+    let bound = socket_identity(&socket).map_err(|e| DaemonError::Io("stat the socket", e))?;
 
     let counter = Arc::new(Counter::new(paths.generation_file()));
     counter.bump();
@@ -96,31 +102,107 @@ pub fn run(paths: Paths) -> Result<(), DaemonError> {
         let engine = engine.clone();
         std::thread::spawn(move || prune_on_schedule(&engine));
     }
+    {
+        // A daemon whose socket was removed (`rm -rf` of the runtime dir) or
+        // replaced can no longer be reached, and a new one may already serve in
+        // its place: it stops its evaluations and exits, touching nothing of the
+        // new daemon's.
+        let socket = socket.clone();
+        std::thread::spawn(move || {
+            loop {
+                std::thread::sleep(SOCKET_CHECK);
+                if socket_identity(&socket).ok() != Some(bound) {
+                    eprintln!(
+                        "dwell daemon: {} is gone or no longer this daemon's; stopping",
+                        socket.display()
+                    );
+                    crate::eval::kill_running();
+                    std::process::exit(0);
+                }
+            }
+        });
+    }
     eprintln!(
         "dwell daemon {} (pid {}) serving {}",
         crate::client::VERSION,
         std::process::id(),
         socket.display()
     );
+    let active = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     for stream in listener.incoming() {
-        match stream {
-            Ok(stream) => {
-                let engine = engine.clone();
-                let counter = counter.clone();
-                let watcher = watcher.clone();
-                let shutdown = shutdown.clone();
-                std::thread::spawn(move || {
-                    if server::handle(stream, &engine, &counter, &watcher) == server::After::Stop {
-                        shutdown();
-                        std::process::exit(0);
-                    }
-                });
+        let stream = match stream {
+            Ok(stream) => stream,
+            Err(e) => {
+                // Out of file descriptors or memory: wait for connections to end
+                // instead of spinning; the daemon keeps serving.
+                eprintln!("dwell daemon: accept failed: {e}");
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                continue;
             }
-            Err(e) => eprintln!("dwell daemon: accept failed: {e}"),
+        };
+        let Some(slot) = Slot::take(&active) else {
+            server::refuse(
+                stream,
+                "the daemon is busy (too many connections); try again",
+            );
+            continue;
+        };
+        let engine = engine.clone();
+        let counter = counter.clone();
+        let watcher = watcher.clone();
+        let shutdown = shutdown.clone();
+        let spawned = std::thread::Builder::new()
+            .name("dwell-conn".into())
+            .spawn(move || {
+                let _slot = slot;
+                if server::handle(stream, &engine, &counter, &watcher) == server::After::Stop {
+                    shutdown();
+                    std::process::exit(0);
+                }
+            });
+        // No thread to be had: the connection (moved into the closure) is closed,
+        // its slot freed, and the daemon goes on.
+        if let Err(e) = spawned {
+            eprintln!("dwell daemon: could not start a connection handler: {e}");
         }
     }
     drop(lock);
     Ok(())
+}
+
+/// Connections served at once; more are refused with a clear reply, so a flood
+/// of connections cannot exhaust the daemon's threads.
+pub const MAX_CONNECTIONS: usize = 128;
+
+/// How often the daemon checks that its socket is still its own.
+const SOCKET_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A socket file's identity (device, inode).
+fn socket_identity(socket: &std::path::Path) -> std::io::Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(socket)?;
+    Ok((meta.dev(), meta.ino()))
+}
+
+/// One of the [`MAX_CONNECTIONS`] handler slots, given back when dropped.
+struct Slot(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Slot {
+    fn take(active: &Arc<std::sync::atomic::AtomicUsize>) -> Option<Slot> {
+        use std::sync::atomic::Ordering;
+        active
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < MAX_CONNECTIONS).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Slot(active.clone()))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// Prunes by the user config's policy (`prune_after`, default 30 days) at start and
@@ -142,6 +224,14 @@ fn prune_on_schedule(engine: &Engine) {
                 }
                 Err(e) => eprintln!("dwell daemon: prune_after in the user config: {e}"),
             }
+        }
+        let orphans = engine.cache.prune_orphan_roots(
+            &engine.paths.gcroots(),
+            crate::cache::ORPHAN_AGE,
+            false,
+        );
+        if orphans > 0 {
+            eprintln!("dwell daemon: removed {orphans} GC roots that no generation uses");
         }
         std::thread::sleep(std::time::Duration::from_secs(24 * 3600));
     }

@@ -5,12 +5,12 @@
 use super::Counter;
 use crate::client::VERSION;
 use crate::engine::{Engine, Mode};
-use crate::protocol::{DaemonInfo, Envelope, MAX_MESSAGE, PROTOCOL, Request, Response};
+use crate::protocol::{DaemonInfo, Envelope, MAX_REQUEST, PROTOCOL, Request, Response};
 use serde::Serialize;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[derive(PartialEq, Eq)]
 pub enum After {
@@ -36,6 +36,65 @@ fn send(stream: &mut UnixStream, response: &Response) -> bool {
     .expect("response serializes");
     line.push(b'\n');
     stream.write_all(&line).is_ok()
+}
+
+/// Refuses a connection the daemon has no room for, without blocking on it.
+pub fn refuse(mut stream: UnixStream, message: &str) {
+    let _ = stream.set_nonblocking(true);
+    let _ = send(&mut stream, &error(message));
+}
+
+/// The whole request line must arrive within this long (not each byte: a client
+/// dripping a byte at a time cannot hold a handler).
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(5);
+
+/// Reads one request line of at most [`MAX_REQUEST`] bytes before
+/// [`REQUEST_DEADLINE`].
+fn read_request(stream: &mut UnixStream) -> Result<Vec<u8>, String> {
+    let deadline = Instant::now() + REQUEST_DEADLINE;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(format!(
+                "no whole request within {} s",
+                REQUEST_DEADLINE.as_secs()
+            ));
+        }
+        stream
+            .set_read_timeout(Some(left))
+            .map_err(|e| format!("could not read the request: {e}"))?;
+        let n = match stream.read(&mut chunk) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue;
+            }
+            Err(e) => return Err(format!("could not read the request: {e}")),
+        };
+        if n == 0 {
+            return Err("the request ended without a newline".into());
+        }
+        let got = &chunk[..n];
+        if let Some(end) = got.iter().position(|&b| b == b'\n') {
+            buf.extend_from_slice(&got[..end]);
+            return if buf.len() > MAX_REQUEST {
+                Err("request too large".into())
+            } else {
+                Ok(buf)
+            };
+        }
+        buf.extend_from_slice(got);
+        if buf.len() > MAX_REQUEST {
+            return Err("request too large".into());
+        }
+    }
 }
 
 pub fn info() -> DaemonInfo {
@@ -81,22 +140,13 @@ pub fn handle(
         let _ = send(&mut stream, &error("this daemon serves only its own user"));
         return After::Continue;
     }
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut buf = Vec::new();
-    let read = BufReader::new(&stream)
-        .take(MAX_MESSAGE as u64 + 1)
-        .read_until(b'\n', &mut buf);
-    if let Err(e) = read {
-        let _ = send(
-            &mut stream,
-            &error(format!("could not read the request: {e}")),
-        );
-        return After::Continue;
-    }
-    if buf.len() > MAX_MESSAGE {
-        let _ = send(&mut stream, &error("request too large"));
-        return After::Continue;
-    }
+    let buf = match read_request(&mut stream) {
+        Ok(buf) => buf,
+        Err(message) => {
+            let _ = send(&mut stream, &error(message));
+            return After::Continue;
+        }
+    };
     let envelope: Envelope<Request> = match serde_json::from_slice(&buf) {
         Ok(envelope) => envelope,
         Err(e) => {

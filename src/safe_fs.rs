@@ -1,0 +1,264 @@
+//! Reading files that someone else may control (a project's `.dwell.toml`, its
+//! entry files, the inputs hashed for the cache key) and checking directories
+//! that hold dwell's own secrets. A project file is read only if it is a regular
+//! file, with a size cap, and opened non-blocking, so a FIFO, a device or a link
+//! to `/dev/zero` gets one clear error instead of a hung or bloated daemon.
+
+use std::io::{self, Read};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+/// The largest project file dwell reads whole (`.dwell.toml`, entry files).
+pub const MAX_PROJECT_FILE: u64 = 1 << 20;
+
+/// Why a file could not be read as a regular file.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{} is {kind}, not a regular file", .path.display())]
+    NotRegular { path: PathBuf, kind: &'static str },
+    #[error("{} is larger than {} KiB", .path.display(), .limit / 1024)]
+    TooLarge { path: PathBuf, limit: u64 },
+    #[error("cannot read {}: {source}", .path.display())]
+    Io { path: PathBuf, source: io::Error },
+}
+
+impl ReadError {
+    /// The reason alone, without the path (for messages that name the file).
+    pub fn reason(&self) -> String {
+        match self {
+            ReadError::NotRegular { kind, .. } => format!("it is {kind}"),
+            ReadError::TooLarge { limit, .. } => format!("it is larger than {} KiB", limit / 1024),
+            ReadError::Io { source, .. } => source.to_string(),
+        }
+    }
+}
+
+/// What kind of file `meta` describes, in words, for one that is not regular.
+pub fn kind_of(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else {
+        "a regular file"
+    }
+}
+
+/// Opens `path` for reading without blocking on a FIFO, and checks it is a
+/// regular file (symbolic links are followed; a loop is an error). Ok(None):
+/// the file does not exist.
+pub fn open_regular(path: &Path) -> Result<Option<(std::fs::File, u64)>, ReadError> {
+    let io = |source| ReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(e)),
+    };
+    let meta = file.metadata().map_err(io)?;
+    if !meta.is_file() {
+        return Err(ReadError::NotRegular {
+            path: path.to_path_buf(),
+            kind: kind_of(&meta),
+        });
+    }
+    Ok(Some((file, meta.len())))
+}
+
+/// Reads `path` whole if it is a regular file of at most `limit` bytes.
+/// Ok(None): the file does not exist.
+pub fn read_regular(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, ReadError> {
+    let Some((file, len)) = open_regular(path)? else {
+        return Ok(None);
+    };
+    let too_large = || ReadError::TooLarge {
+        path: path.to_path_buf(),
+        limit,
+    };
+    if len > limit {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
+    // The size may grow while we read: never take more than the limit.
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|source| ReadError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large());
+    }
+    Ok(Some(bytes))
+}
+
+/// Like [`read_regular`] with the project-file cap, as text.
+pub fn read_project_text(path: &Path) -> Result<Option<String>, ReadError> {
+    read_regular(path, MAX_PROJECT_FILE)?
+        .map(|bytes| {
+            String::from_utf8(bytes).map_err(|_| ReadError::Io {
+                path: path.to_path_buf(),
+                source: io::Error::new(io::ErrorKind::InvalidData, "it is not valid UTF-8"),
+            })
+        })
+        .transpose()
+}
+
+/// Why a directory holding dwell's socket or secrets cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{} {why}; dwell does not use it (remove it, or set XDG_RUNTIME_DIR to a private directory)", .path.display())]
+pub struct UnsafeDir {
+    pub path: PathBuf,
+    pub why: String,
+}
+
+/// Checks that `dir`, if it exists, is a real directory (not a symbolic link)
+/// owned by this user and closed to group and others, as OpenSSH and systemd
+/// demand of the directories they trust. Ok(false): it does not exist.
+pub fn check_private_dir(dir: &Path) -> Result<bool, UnsafeDir> {
+    let unsafe_dir = |why: String| UnsafeDir {
+        path: dir.to_path_buf(),
+        why,
+    };
+    let meta = match std::fs::symlink_metadata(dir) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(unsafe_dir(format!("cannot be checked: {e}"))),
+    };
+    if !meta.is_dir() {
+        return Err(unsafe_dir(format!(
+            "is {}, not a directory",
+            kind_of(&meta)
+        )));
+    }
+    let me = rustix::process::getuid().as_raw();
+    if meta.uid() != me {
+        return Err(unsafe_dir(format!(
+            "is owned by uid {}, not by you (uid {me})",
+            meta.uid()
+        )));
+    }
+    if meta.mode() & 0o077 != 0 {
+        return Err(unsafe_dir(format!(
+            "is open to other users (mode {:o})",
+            meta.mode() & 0o7777
+        )));
+    }
+    Ok(true)
+}
+
+/// `text` with control characters made visible (`\e`, `\x07`, …), so that a
+/// hostile directory name or a Nix error cannot drive the terminal. Newlines and
+/// tabs stay when `keep_lines` is set (multi-line errors).
+pub fn printable(text: &str, keep_lines: bool) -> String {
+    if !text.chars().any(|c| c.is_control()) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' | '\t' if keep_lines => out.push(c),
+            '\x1b' => out.push_str("\\e"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn special_files_are_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        assert!(matches!(
+            read_regular(&fifo, 10),
+            Err(ReadError::NotRegular { kind: "a FIFO", .. })
+        ));
+        assert!(matches!(
+            read_regular(Path::new("/dev/zero"), 10),
+            Err(ReadError::NotRegular { .. })
+        ));
+        assert!(matches!(
+            read_regular(dir.path(), 10),
+            Err(ReadError::NotRegular { .. })
+        ));
+        let looped = dir.path().join("loop");
+        std::os::unix::fs::symlink(&looped, &looped).unwrap();
+        assert!(matches!(
+            read_regular(&looped, 10),
+            Err(ReadError::Io { .. })
+        ));
+        assert!(
+            read_regular(&dir.path().join("absent"), 10)
+                .unwrap()
+                .is_none()
+        );
+        let big = dir.path().join("big");
+        std::fs::write(&big, vec![b'x'; 11]).unwrap();
+        assert!(matches!(
+            read_regular(&big, 10),
+            Err(ReadError::TooLarge { .. })
+        ));
+        assert_eq!(read_regular(&big, 11).unwrap().unwrap().len(), 11);
+    }
+
+    #[test]
+    fn private_dirs() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("d");
+        assert!(!check_private_dir(&d).unwrap());
+        std::fs::create_dir(&d).unwrap();
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert!(check_private_dir(&d).unwrap());
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(check_private_dir(&d).is_err());
+        let link = dir.path().join("link");
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::os::unix::fs::symlink(&d, &link).unwrap();
+        assert!(check_private_dir(&link).is_err());
+    }
+
+    #[test]
+    fn control_characters_are_made_visible() {
+        assert_eq!(
+            printable("x\x1b]0;t\x07\x1b[2J", false),
+            "x\\e]0;t\\x07\\e[2J"
+        );
+        assert_eq!(printable("a\nb", true), "a\nb");
+        assert_eq!(printable("a\nb", false), "a\\nb");
+        assert_eq!(printable("plain ü", false), "plain ü");
+        assert_eq!(printable("\u{9b}31m", false), "\\x9b31m");
+    }
+}
