@@ -3,11 +3,12 @@
 //! client half of a request, with no I/O of its own.
 
 use crate::paths::tildify;
+use crate::protocol::Op;
+use crate::protocol::Trust;
+use crate::protocol::Value;
 use crate::protocol::{Freshness, Resolution};
-use crate::recipe::{Env, Op, is_valid_name};
-use crate::state::{self, Loaded, State, undo};
-use crate::trust::Trust;
-use crate::value::Value;
+use crate::recipe::{Env, is_valid_name};
+use crate::state::{self, Loaded, State, Told, undo};
 use std::collections::BTreeSet;
 
 /// What the shell must do.
@@ -70,8 +71,8 @@ pub fn without_project(env: &Env) -> Env {
     env
 }
 
-fn tell_once(state: &mut State, root: &std::path::Path, what: &str) -> bool {
-    let told = Some((root.to_path_buf(), what.to_string()));
+fn tell_once(state: &mut State, root: &std::path::Path, what: Told) -> bool {
+    let told = Some((root.to_path_buf(), what));
     if state.told == told {
         return false;
     }
@@ -120,8 +121,11 @@ pub fn plan(current: &Env, resolution: &Resolution, reserved: &dyn Fn(&str) -> b
                     "{root} ({kind}) is not allowed yet; run `dwell allow` to activate it"
                 )),
             };
-            if tell_once(&mut state, &project.root, project.trust.label())
-                && let Some(text) = text
+            if tell_once(
+                &mut state,
+                &project.root,
+                Told::Trust(project.trust.label().into()),
+            ) && let Some(text) = text
             {
                 messages.push(Message::Info(text));
             }
@@ -190,8 +194,8 @@ pub fn plan(current: &Env, resolution: &Resolution, reserved: &dyn Fn(&str) -> b
             }
             match &resolution.error {
                 Some(error) => {
-                    let what = format!("error:{}", Value::from(error.as_str()).fingerprint());
-                    if tell_once(&mut state, &project.root, &what) {
+                    let what = Told::Error(Value::from(error.as_str()).fingerprint());
+                    if tell_once(&mut state, &project.root, what) {
                         let kept = if resolution.env.is_some() || same_root {
                             "; keeping the last good environment"
                         } else {
@@ -266,7 +270,7 @@ fn summary(before: &Env, after: &Env) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::project::Kind;
+    use crate::protocol::Kind;
     use crate::protocol::{ProjectInfo, Served};
 
     fn resolution(root: &str, trust: Trust, ops: Vec<Op>, key: &str) -> Resolution {

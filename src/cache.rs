@@ -3,8 +3,8 @@
 //! the recorded content, checked cheaply by stat and re-hashed only when the stat
 //! changed (or is too recent to be trusted, as git does).
 
-use crate::paths::{path_id, private_dir, write_atomic};
-use crate::project::Kind;
+use crate::paths::{now_ns, path_id, private_dir, write_atomic};
+use crate::protocol::Kind;
 use crate::recipe::Recipe;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
@@ -82,6 +82,12 @@ impl Generation {
     }
 }
 
+/// Reads a generation file; None when it is missing, truncated or foreign.
+fn read_generation(path: &Path) -> Option<Generation> {
+    let bytes = std::fs::read(path).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
 /// Removes a Nix profile made for a generation: the profile link and its
 /// `NAME-N-link` generations. Nix drops the indirect roots that now dangle.
 pub fn remove_gc_root(profile: &Path) {
@@ -112,13 +118,6 @@ fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
 
 fn ctime_ns(meta: &std::fs::Metadata) -> i64 {
     meta.ctime() * 1_000_000_000 + meta.ctime_nsec()
-}
-
-pub fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
 }
 
 /// Every entry below `dir` (relative path, metadata), sorted; `.git` is left out:
@@ -500,9 +499,7 @@ impl Cache {
                 if !old || path.extension().is_none_or(|e| e != "json") {
                     continue;
                 }
-                let generation = std::fs::read(&path)
-                    .ok()
-                    .and_then(|b| serde_json::from_slice::<Generation>(&b).ok());
+                let generation = read_generation(&path);
                 pruned.generations += 1;
                 pruned.bytes += meta.len();
                 if let Some(g) = &generation {
@@ -540,10 +537,7 @@ impl Cache {
             if path.extension().is_none_or(|e| e != "json") {
                 continue;
             }
-            let parsed = std::fs::read(&path)
-                .ok()
-                .and_then(|bytes| serde_json::from_slice::<Generation>(&bytes).ok())
-                .filter(|g| g.format == FORMAT && g.root == root);
+            let parsed = read_generation(&path).filter(|g| g.format == FORMAT && g.root == root);
             match parsed {
                 Some(g) if g.context == context => found.push(g),
                 Some(_) => {}
@@ -611,9 +605,7 @@ impl Cache {
     /// Nothing is dropped before the new generation is safely on disk: when the
     /// write fails (a full disk), the old generation and its root stay.
     pub fn save(&self, generation: &Generation) -> std::io::Result<()> {
-        let replaced = std::fs::read(self.file(generation))
-            .ok()
-            .and_then(|b| serde_json::from_slice::<Generation>(&b).ok());
+        let replaced = read_generation(&self.file(generation));
         self.store(generation)?;
         if let Some(old) = replaced
             && old.gc_root != generation.gc_root
@@ -627,8 +619,7 @@ impl Cache {
             .filter_map(|e| e.ok())
             .filter_map(|e| {
                 let path = e.path();
-                let bytes = std::fs::read(&path).ok()?;
-                let g: Generation = serde_json::from_slice(&bytes).ok()?;
+                let g = read_generation(&path)?;
                 Some((g.evaluated_at_ms, path, g.gc_root))
             })
             .collect();
@@ -664,10 +655,7 @@ impl Cache {
                 .flatten()
                 .flatten()
             {
-                let generation = std::fs::read(file.path())
-                    .ok()
-                    .and_then(|b| serde_json::from_slice::<Generation>(&b).ok());
-                if let Some(root) = generation.and_then(|g| g.gc_root)
+                if let Some(root) = read_generation(&file.path()).and_then(|g| g.gc_root)
                     && let Some(name) = root.file_name()
                 {
                     named.insert(name.to_owned());

@@ -4,8 +4,10 @@
 //! replaced.
 
 use crate::paths::{Paths, private_dir};
-use crate::protocol::{Envelope, MAX_MESSAGE, PROTOCOL, Request, Response};
+use crate::protocol::{Envelope, MAX_MESSAGE, PROTOCOL, Request, Response, VERSION};
 use crate::recipe::Env;
+use crate::sync::poll_until;
+use serde::Deserialize as _;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
@@ -78,18 +80,9 @@ fn connect(paths: &Paths) -> Result<UnixStream, ClientError> {
 /// every second while it works), is taken for stuck.
 pub const STALL: Duration = Duration::from_secs(30);
 
-/// The crate version, which client and daemon must share.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// A reply from the daemon, with the daemon's versions.
-#[derive(Debug, serde::Deserialize)]
-struct Reply {
-    protocol: u32,
-    #[serde(default)]
-    dwell: String,
-    #[serde(flatten)]
-    body: serde_json::Value,
-}
+/// A reply as read, before its body is decoded: a daemon of another version may
+/// speak another protocol, so the versions are looked at first.
+type Reply = Envelope<serde_json::Value>;
 
 /// Called with each progress line and the milliseconds elapsed.
 pub type OnProgress<'a> = &'a mut dyn FnMut(&str, u64);
@@ -154,10 +147,11 @@ fn exchange(
         }
         let reply: Reply =
             serde_json::from_slice(&buf).map_err(|e| ClientError::Protocol(e.to_string()))?;
-        if reply.body.get("response").and_then(|r| r.as_str()) == Some("progress") {
+        if reply.protocol == PROTOCOL
+            && let Ok(Response::Progress { line, elapsed_ms }) = Response::deserialize(&reply.body)
+        {
             if let Some(f) = follow.on_progress.as_mut() {
-                let line = reply.body["line"].as_str().unwrap_or("");
-                f(line, reply.body["elapsed_ms"].as_u64().unwrap_or(0));
+                f(&line, elapsed_ms);
             }
             continue;
         }
@@ -241,9 +235,9 @@ pub fn request(
 
 fn wait_gone(paths: &Paths) {
     let deadline = Instant::now() + Duration::from_secs(5);
-    while paths.socket().exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    poll_until(Some(deadline), Duration::from_millis(10), || {
+        !paths.socket().exists()
+    });
 }
 
 /// Starts a detached daemon and waits until it answers. Holds the start lock so
@@ -285,24 +279,26 @@ fn start(paths: &Paths, daemon_env: &Env) -> Result<(), ClientError> {
         .spawn()
         .map_err(|e| ClientError::Start(e.to_string(), log_path.display().to_string()))?;
     let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if connect(paths).is_ok() {
+    let mut exited = None;
+    let answered = poll_until(Some(deadline), Duration::from_millis(5), || {
+        if let Ok(Some(status)) = child.try_wait() {
+            exited = Some(status);
+        }
+        exited.is_some() || connect(paths).is_ok()
+    });
+    match exited {
+        Some(status) => Err(ClientError::Start(
+            format!("it exited with {status}"),
+            log_path.display().to_string(),
+        )),
+        None if answered => {
             // Reap it later: the daemon outlives us, and init adopts it.
             std::mem::forget(child);
-            return Ok(());
+            Ok(())
         }
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(ClientError::Start(
-                format!("it exited with {status}"),
-                log_path.display().to_string(),
-            ));
-        }
-        if Instant::now() > deadline {
-            return Err(ClientError::Start(
-                "it did not answer within 10 s".into(),
-                log_path.display().to_string(),
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(5));
+        None => Err(ClientError::Start(
+            "it did not answer within 10 s".into(),
+            log_path.display().to_string(),
+        )),
     }
 }

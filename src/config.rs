@@ -121,16 +121,81 @@ impl ProjectConfig {
 
 impl UserConfig {
     pub fn load(path: &Path) -> Result<UserConfig, ConfigError> {
-        let mut config: UserConfig = load(path)?;
-        let home = std::env::var_os("HOME").map(PathBuf::from);
-        for dir in &mut config.trusted {
-            if let (Ok(rest), Some(home)) = (dir.strip_prefix("~"), &home) {
-                *dir = home.join(rest);
-            }
-        }
-        Ok(config)
+        load(path)
     }
 }
+
+/// The user config, validated once: what the rest of dwell reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// Projects under these directories need no `dwell allow` (`~` expanded).
+    pub trusted: Vec<PathBuf>,
+    pub status_line: bool,
+    /// Generations kept per project.
+    pub generations: usize,
+    /// Generations not used for this long are pruned (None: never).
+    pub prune_after: Option<std::time::Duration>,
+    /// Never wait at the prompt.
+    pub background: bool,
+    /// Evaluations running longer are stopped (None: no limit).
+    pub eval_timeout: Option<std::time::Duration>,
+    /// Projects whose inputs are watched at most.
+    pub watch_projects: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings::from_config(UserConfig::default()).expect("the defaults are valid")
+    }
+}
+
+impl Settings {
+    /// Reads and checks the user config at `path` (absent: the defaults). A bad
+    /// value is an error naming it, never silently dropped.
+    pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+        Settings::from_config(UserConfig::load(path)?)
+            .map_err(|e| ConfigError::Parse(path.to_path_buf(), e))
+    }
+
+    fn from_config(config: UserConfig) -> Result<Settings, String> {
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let trusted = config
+            .trusted
+            .into_iter()
+            .map(|dir| match (dir.strip_prefix("~"), &home) {
+                (Ok(rest), Some(home)) => home.join(rest),
+                _ => dir,
+            })
+            .collect();
+        let duration = |key: &str, value: Option<String>| -> Result<Option<_>, String> {
+            match value.as_deref() {
+                None | Some("off") => Ok(None),
+                Some(text) => parse_duration(text)
+                    .map(Some)
+                    .map_err(|e| format!("{key}: {e}")),
+            }
+        };
+        let prune_after = match config.prune_after {
+            None => Some(std::time::Duration::from_secs(30 * 86400)),
+            some => duration("prune_after", some)?,
+        };
+        Ok(Settings {
+            trusted,
+            status_line: config.status_line != Some(false),
+            generations: config.generations.unwrap_or(crate::cache::KEEP).max(1),
+            prune_after,
+            background: config.background == Some(true),
+            eval_timeout: duration("eval_timeout", config.eval_timeout)?,
+            watch_projects: config
+                .watch_projects
+                .unwrap_or(DEFAULT_WATCH_PROJECTS)
+                .max(1),
+        })
+    }
+}
+
+/// Projects watched at most, unless the user config says otherwise.
+pub const DEFAULT_WATCH_PROJECTS: usize = 64;
 
 #[cfg(test)]
 mod tests {
@@ -145,5 +210,25 @@ mod tests {
         assert!(parse_duration("d").is_err());
         assert!(parse_duration("3y").is_err());
         assert!(parse_duration("99999999999999999w").is_err());
+    }
+
+    #[test]
+    fn settings_are_checked_once_with_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.toml");
+        std::fs::write(&file, "eval_timeout = \"10x\"\n").unwrap();
+        let e = Settings::load(&file).unwrap_err().to_string();
+        assert!(
+            e.contains("eval_timeout") && e.contains("unknown unit"),
+            "{e}"
+        );
+        std::fs::write(&file, "eval_timeout = \"90s\"\nprune_after = \"off\"\n").unwrap();
+        let s = Settings::load(&file).unwrap();
+        assert_eq!(s.eval_timeout, Some(std::time::Duration::from_secs(90)));
+        assert_eq!(s.prune_after, None);
+        assert_eq!(
+            Settings::default().prune_after.unwrap().as_secs(),
+            30 * 86400
+        );
     }
 }

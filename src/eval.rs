@@ -2,23 +2,18 @@
 //! run in a clean `bash --noprofile --norc` to capture the environment, and the
 //! files the evaluation read, taken from Nix's `-vv` log.
 
-use crate::project::{Kind, Project};
+use crate::process::{RunError, Watch, run};
+use crate::project::Project;
+use crate::protocol::Value;
+use crate::protocol::{EvalEnv, Kind};
 use crate::recipe::{Env, Recipe, diff};
 use crate::trace;
-use crate::value::Value;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use std::ffi::OsString;
-use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// The client's values of the variables that change what an evaluation produces.
-/// They are passed to Nix and are part of the cache key.
-pub type EvalEnv = BTreeMap<String, Value>;
 
 /// Whether a variable changes evaluation, and so travels with each request.
 pub fn affects_evaluation(name: &str) -> bool {
@@ -211,137 +206,20 @@ pub struct Evaluation {
     pub duration: Duration,
 }
 
-/// Process groups of running evaluations, so a shutting-down daemon can end them.
-static RUNNING: Mutex<Vec<i32>> = Mutex::new(Vec::new());
-
-/// Kills every running evaluation's process group (used at daemon shutdown).
-pub fn kill_running() {
-    for pgid in RUNNING.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
-        if let Some(pid) = rustix::process::Pid::from_raw(pgid) {
-            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::TERM);
-        }
-    }
-}
-
-struct Output {
-    status: std::process::ExitStatus,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
-}
-
-/// Called with each line of Nix's log.
-pub type OnLine = Arc<dyn Fn(&str) + Send + Sync>;
-
-/// How an evaluation reports what it is doing, and how long it may take.
-#[derive(Clone, Default)]
-pub struct Watch {
-    /// Called with each line of Nix's log as it arrives.
-    pub on_line: Option<OnLine>,
-    /// Past this, the evaluation's process group is terminated.
-    pub timeout: Option<Duration>,
-}
-
-fn signal_group(pgid: i32, signal: rustix::process::Signal) {
-    if let Some(pid) = rustix::process::Pid::from_raw(pgid) {
-        let _ = rustix::process::kill_process_group(pid, signal);
-    }
-}
-
-/// Runs `cmd` in its own process group, registered for shutdown, collecting output.
-fn run(mut cmd: Command, what: &str, watch: &Watch) -> Result<Output, EvalError> {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let mut child = cmd.spawn().map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound && what == "nix" {
-            EvalError::NixMissing
-        } else {
-            EvalError::Spawn(what.to_string(), e)
-        }
-    })?;
-    let pgid = child.id() as i32;
-    RUNNING.lock().unwrap_or_else(|e| e.into_inner()).push(pgid);
-    let stderr_pipe = child.stderr.take().expect("piped");
-    let on_line = watch.on_line.clone();
-    let reader = std::thread::spawn(move || {
-        use std::io::BufRead;
-        let mut buf = Vec::new();
-        let mut lines = std::io::BufReader::new(stderr_pipe);
-        loop {
-            let start = buf.len();
-            match lines.read_until(b'\n', &mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    if let Some(f) = &on_line {
-                        f(String::from_utf8_lossy(&buf[start..]).trim_end());
-                    }
-                }
+impl From<RunError> for EvalError {
+    fn from(e: RunError) -> EvalError {
+        match e {
+            RunError::Spawn(what, io)
+                if what == "nix" && io.kind() == std::io::ErrorKind::NotFound =>
+            {
+                EvalError::NixMissing
             }
+            RunError::Spawn(what, io) => EvalError::Spawn(what, io),
+            RunError::TimedOut { limit, .. } => EvalError::TimedOut(limit),
+            RunError::Killed(_) => EvalError::Cancelled,
+            RunError::Io(io) => EvalError::Io(io),
         }
-        buf
-    });
-    let mut stdout_pipe = child.stdout.take().expect("piped");
-    let stdout_reader = std::thread::spawn(move || {
-        let mut stdout = Vec::new();
-        let read = stdout_pipe.read_to_end(&mut stdout);
-        read.map(|_| stdout)
-    });
-    let status = match watch.timeout {
-        None => child.wait(),
-        Some(limit) => {
-            // A limit too far out to represent is no limit.
-            let deadline = Instant::now()
-                .checked_add(limit)
-                .unwrap_or_else(|| Instant::now() + Duration::from_secs(100 * 365 * 86400));
-            loop {
-                match child.try_wait() {
-                    Ok(Some(status)) => break Ok(status),
-                    Ok(None) if Instant::now() < deadline => {
-                        std::thread::sleep(Duration::from_millis(10))
-                    }
-                    Ok(None) => {
-                        // Nix cleans up its builders on SIGTERM; KILL if it lingers.
-                        signal_group(pgid, rustix::process::Signal::TERM);
-                        let grace = Instant::now() + Duration::from_secs(3);
-                        while Instant::now() < grace && matches!(child.try_wait(), Ok(None)) {
-                            std::thread::sleep(Duration::from_millis(20));
-                        }
-                        signal_group(pgid, rustix::process::Signal::KILL);
-                        let _ = child.wait();
-                        let _ = reader.join();
-                        let _ = stdout_reader.join();
-                        unregister(pgid);
-                        return Err(EvalError::TimedOut(limit));
-                    }
-                    Err(e) => break Err(e),
-                }
-            }
-        }
-    };
-    let stderr = reader.join().unwrap_or_default();
-    let stdout = stdout_reader
-        .join()
-        .unwrap_or_else(|_| Err(std::io::Error::other("reader panicked")));
-    unregister(pgid);
-    let stdout = stdout?;
-    let status = status?;
-    use std::os::unix::process::ExitStatusExt;
-    if status.signal().is_some() {
-        return Err(EvalError::Cancelled);
     }
-    Ok(Output {
-        status,
-        stdout,
-        stderr,
-    })
-}
-
-fn unregister(pgid: i32) {
-    RUNNING
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .retain(|&p| p != pgid);
 }
 
 /// The part of Nix's log worth showing: from the first `error:` line on.
@@ -405,7 +283,7 @@ pub fn packages(tools: &Tools, env_path: &Path, eval_env: &EvalEnv) -> Vec<Strin
         .flat_map(|inputs| inputs.keys())
         .filter_map(|path| {
             let base = Path::new(path).file_name()?.to_str()?;
-            let name = base.get(33..)?.strip_suffix(".drv")?;
+            let name = crate::store_path::name_of(base)?.strip_suffix(".drv")?;
             Some(name.to_string())
         })
         .collect();

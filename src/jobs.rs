@@ -2,7 +2,9 @@
 //! own, so that it goes on when the request that started it goes away (Ctrl-C).
 //! Every request that needs it joins it and follows its progress.
 
+use crate::sync::locked;
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -44,36 +46,25 @@ impl Job {
     }
 
     pub fn set_progress(&self, line: String) {
-        self.state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .progress = line;
+        locked(&self.state).progress = line;
     }
 
     pub fn progress(&self) -> String {
-        self.state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .progress
-            .clone()
+        locked(&self.state).progress.clone()
     }
 
     pub fn fail(&self, message: String) {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).error = Some(message);
+        locked(&self.state).error = Some(message);
     }
 
     /// The error the job ended with, if it failed.
     pub fn error(&self) -> Option<String> {
-        self.state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .error
-            .clone()
+        locked(&self.state).error.clone()
     }
 
     /// Waits up to `timeout` for the job to finish; true once it has.
     pub fn wait(&self, timeout: Duration) -> bool {
-        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let state = locked(&self.state);
         let (state, _) = self
             .finished
             .wait_timeout_while(state, timeout, |s| !s.done)
@@ -82,14 +73,32 @@ impl Job {
     }
 
     fn finish(&self) {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).done = true;
+        locked(&self.state).done = true;
         self.finished.notify_all();
     }
 }
 
-#[derive(Default)]
-pub struct Jobs {
-    running: Mutex<HashMap<String, Arc<Job>>>,
+/// The running jobs, by key (what is being evaluated or synced).
+pub struct Jobs<K> {
+    running: Mutex<Running<K>>,
+}
+
+struct Running<K> {
+    jobs: HashMap<K, Arc<Job>>,
+    /// How many jobs have finished, for telling whether one finished while a
+    /// caller was deciding (without the lock) whether to start another.
+    finished: u64,
+}
+
+impl<K> Default for Jobs<K> {
+    fn default() -> Self {
+        Jobs {
+            running: Mutex::new(Running {
+                jobs: HashMap::new(),
+                finished: 0,
+            }),
+        }
+    }
 }
 
 /// What [`Jobs::join_or_start`] did.
@@ -100,53 +109,72 @@ pub enum Joined {
     NotNeeded,
 }
 
-impl Jobs {
-    /// Joins the job running for `key`, or, if `still_needed()` (checked under the
-    /// lock, so a job that just finished is not repeated), starts `work` as one.
-    /// `work` runs in a new thread; the job ends when it returns.
+impl<K: Eq + Hash + Clone + Send + 'static> Jobs<K> {
+    /// Joins the job running for `key`, or, if `still_needed()`, starts `work` as
+    /// one. `still_needed` runs without the lock (it may stat and hash files, and
+    /// one project's check must not hold up every other's jobs); if a job
+    /// finished meanwhile it is asked again, so a job that just finished is not
+    /// repeated. `work` runs in a new thread; the job ends when it returns.
     pub fn join_or_start(
         self: &Arc<Self>,
-        key: &str,
-        still_needed: impl FnOnce() -> bool,
+        key: &K,
+        mut still_needed: impl FnMut() -> bool,
         work: impl FnOnce(&Arc<Job>) + Send + 'static,
     ) -> Joined {
-        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(job) = running.get(key) {
-            return Joined::Running(job.clone());
+        let mut seen = {
+            let running = locked(&self.running);
+            if let Some(job) = running.jobs.get(key) {
+                return Joined::Running(job.clone());
+            }
+            running.finished
+        };
+        loop {
+            let needed = still_needed();
+            let mut running = locked(&self.running);
+            if let Some(job) = running.jobs.get(key) {
+                return Joined::Running(job.clone());
+            }
+            if running.finished != seen {
+                seen = running.finished;
+                continue;
+            }
+            if !needed {
+                return Joined::NotNeeded;
+            }
+            let job = Arc::new(Job::new());
+            running.jobs.insert(key.clone(), job.clone());
+            drop(running);
+            self.spawn(key.clone(), job.clone(), work);
+            return Joined::Running(job);
         }
-        if !still_needed() {
-            return Joined::NotNeeded;
-        }
-        let job = Arc::new(Job::new());
-        running.insert(key.to_string(), job.clone());
-        drop(running);
+    }
+
+    fn spawn(
+        self: &Arc<Self>,
+        key: K,
+        job: Arc<Job>,
+        work: impl FnOnce(&Arc<Job>) + Send + 'static,
+    ) {
         let jobs = self.clone();
-        let key = key.to_string();
-        let worker = job.clone();
         std::thread::spawn(move || {
             // Finish even if the work panics, so that no request waits forever.
-            struct Finish(Arc<Jobs>, String, Arc<Job>);
-            impl Drop for Finish {
+            struct Finish<K: Eq + Hash>(Arc<Jobs<K>>, K, Arc<Job>);
+            impl<K: Eq + Hash> Drop for Finish<K> {
                 fn drop(&mut self) {
-                    self.0
-                        .running
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .remove(&self.1);
+                    let mut running = locked(&self.0.running);
+                    running.jobs.remove(&self.1);
+                    running.finished += 1;
+                    drop(running);
                     self.2.finish();
                 }
             }
-            let _finish = Finish(jobs, key, worker.clone());
-            work(&worker);
+            let _finish = Finish(jobs, key, job.clone());
+            work(&job);
         });
-        Joined::Running(job)
     }
 
-    pub fn is_running(&self, key: &str) -> bool {
-        self.running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains_key(key)
+    pub fn is_running(&self, key: &K) -> bool {
+        locked(&self.running).jobs.contains_key(key)
     }
 }
 
@@ -157,13 +185,13 @@ mod tests {
 
     #[test]
     fn one_job_for_many_requests() {
-        let jobs = Arc::new(Jobs::default());
+        let jobs: Arc<Jobs<&str>> = Arc::new(Jobs::default());
         let started = Arc::new(AtomicUsize::new(0));
         let mut handles = Vec::new();
         for _ in 0..8 {
             let started = started.clone();
             match jobs.join_or_start(
-                "p",
+                &"p",
                 || true,
                 move |job| {
                     started.fetch_add(1, Ordering::SeqCst);
@@ -179,17 +207,17 @@ mod tests {
             while !job.wait(Duration::from_millis(50)) {}
         }
         assert_eq!(started.load(Ordering::SeqCst), 1);
-        assert!(!jobs.is_running("p"));
+        assert!(!jobs.is_running(&"p"));
         assert!(matches!(
-            jobs.join_or_start("p", || false, |_| {}),
+            jobs.join_or_start(&"p", || false, |_| {}),
             Joined::NotNeeded
         ));
     }
 
     #[test]
     fn a_panicking_job_still_finishes() {
-        let jobs = Arc::new(Jobs::default());
-        let Joined::Running(job) = jobs.join_or_start("p", || true, |_| panic!("boom")) else {
+        let jobs: Arc<Jobs<&str>> = Arc::new(Jobs::default());
+        let Joined::Running(job) = jobs.join_or_start(&"p", || true, |_| panic!("boom")) else {
             unreachable!()
         };
         assert!(job.wait(Duration::from_secs(5)));

@@ -13,6 +13,7 @@ pub mod eval;
 pub mod jobs;
 pub mod man;
 pub mod paths;
+pub mod process;
 pub mod project;
 pub mod protocol;
 pub mod recipe;
@@ -21,7 +22,8 @@ pub mod shell;
 pub mod state;
 pub mod status_line;
 pub mod store_path;
+pub mod sync;
 pub mod trace;
 pub mod trust;
-pub mod value;
+
 pub mod venv;

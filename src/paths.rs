@@ -159,11 +159,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 pub fn unique() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos() as u64)
-        .unwrap_or(0);
-    (NEXT.fetch_add(1, Ordering::Relaxed) << 32) ^ nanos
+    (NEXT.fetch_add(1, Ordering::Relaxed) << 32) ^ since_epoch().subsec_nanos() as u64
 }
 
 /// `~/x` for paths under HOME, for messages.
@@ -185,10 +181,20 @@ pub fn path_id(path: &Path) -> String {
     blake3::hash(path.as_os_str().as_bytes()).to_hex()[..24].to_string()
 }
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
+/// The time since the Unix epoch (zero if the clock is before it): dwell's one
+/// wall clock.
+pub fn since_epoch() -> std::time::Duration {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+        .unwrap_or_default()
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    since_epoch().as_millis() as u64
+}
+
+/// Nanoseconds since the Unix epoch (comparable with file timestamps).
+pub fn now_ns() -> i64 {
+    since_epoch().as_nanos() as i64
 }

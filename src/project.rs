@@ -2,32 +2,8 @@
 //! holds a `flake.nix`, `shell.nix`, `default.nix`, `.dwell.toml` or a Python `.venv`.
 
 use crate::config::{ConfigError, ProjectConfig};
-use serde::{Deserialize, Serialize};
+use crate::protocol::Kind;
 use std::path::{Path, PathBuf};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Kind {
-    Flake,
-    ShellNix,
-    DefaultNix,
-    Venv,
-}
-
-impl Kind {
-    pub fn label(self) -> &'static str {
-        match self {
-            Kind::Flake => "flake",
-            Kind::ShellNix => "shell.nix",
-            Kind::DefaultNix => "default.nix",
-            Kind::Venv => "venv",
-        }
-    }
-
-    pub fn is_nix(self) -> bool {
-        self != Kind::Venv
-    }
-}
 
 /// Files whose content is what the user trusts when allowing a project.
 pub const TRUSTED_FILES: &[&str] = &[

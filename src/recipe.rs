@@ -2,7 +2,7 @@
 //! (`Set`, `Unset`, `Prepend`, `Append`), computed as the difference between the
 //! capture shell's base environment and the environment after the devShell ran.
 
-use crate::value::Value;
+use crate::protocol::{Op, Value};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -22,27 +22,6 @@ pub const LIST_VARS: &[&str] = &[
 
 /// The placeholder Nix writes into PATH when a derivation sets none.
 const PATH_NOT_SET: &[u8] = b"/path-not-set";
-
-/// One change to a variable.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
-pub enum Op {
-    Set { name: String, value: Value },
-    Unset { name: String },
-    Prepend { name: String, entries: Vec<Value> },
-    Append { name: String, entries: Vec<Value> },
-}
-
-impl Op {
-    pub fn name(&self) -> &str {
-        match self {
-            Op::Set { name, .. }
-            | Op::Unset { name }
-            | Op::Prepend { name, .. }
-            | Op::Append { name, .. } => name,
-        }
-    }
-}
 
 /// A list of operations, applied in order.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

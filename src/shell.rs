@@ -2,7 +2,7 @@
 //! emission of variable changes with each shell's quoting.
 
 use crate::cli::HookShell;
-use crate::value::Value;
+use crate::protocol::Value;
 use std::path::Path;
 
 const BASH_HOOK: &str = include_str!("../shell-hooks/dwell.bash");

@@ -2,8 +2,9 @@
 //! can be undone three-way (a variable is restored only if it still holds what dwell
 //! set; of a list, only dwell's entries are removed).
 
-use crate::recipe::{Env, Op, apply_op, join_list, split_list};
-use crate::value::Value;
+use crate::protocol::Op;
+use crate::protocol::Value;
+use crate::recipe::{Env, apply_op, join_list, split_list};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use serde::{Deserialize, Serialize};
@@ -51,7 +52,35 @@ pub struct State {
     /// The project root whose "not allowed" or error line was already shown, with
     /// what was shown, so it is shown once per entry.
     #[serde(default)]
-    pub told: Option<(PathBuf, String)>,
+    pub told: Option<(PathBuf, Told)>,
+}
+
+/// A line already shown for a project.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", from = "String")]
+pub enum Told {
+    /// Why it may not be activated (the trust state's label).
+    Trust(String),
+    /// An evaluation error, by the fingerprint of its message.
+    Error(String),
+}
+
+impl From<Told> for String {
+    fn from(told: Told) -> String {
+        match told {
+            Told::Trust(label) => label,
+            Told::Error(fingerprint) => format!("error:{fingerprint}"),
+        }
+    }
+}
+
+impl From<String> for Told {
+    fn from(text: String) -> Told {
+        match text.strip_prefix("error:") {
+            Some(fingerprint) => Told::Error(fingerprint.to_string()),
+            None => Told::Trust(text),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

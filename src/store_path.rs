@@ -37,6 +37,13 @@ fn parse_base_name(text: &[u8]) -> Option<usize> {
     Some(HASH_LEN + 1 + name_len)
 }
 
+/// The name part of a store path's base name (`<hash>-<name>` → `<name>`), if
+/// it is one.
+pub fn name_of(base: &str) -> Option<&str> {
+    let len = parse_base_name(base.as_bytes())?;
+    (len == base.len()).then(|| &base[HASH_LEN + 1..])
+}
+
 /// Whether `path` is a valid top-level store path under `store_dir`.
 pub fn is_store_path(path: &Path, store_dir: &Path) -> bool {
     use std::os::unix::ffi::OsStrExt;
@@ -73,6 +80,16 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_of_store_paths() {
+        assert_eq!(
+            name_of("0c2bd9hy2m8gpkb7jh0jycl0lqcmzsn5-python3-3.11.drv"),
+            Some("python3-3.11.drv")
+        );
+        assert_eq!(name_of("not-a-store-path"), None);
+        assert_eq!(name_of("0c2bd9hy2m8gpkb7jh0jycl0lqcmzsn5-x y"), None);
+    }
 
     #[test]
     fn recognises_valid_store_paths_only() {

@@ -5,47 +5,11 @@
 
 use crate::paths::{path_id, private_dir, write_atomic};
 use crate::project::Project;
+use crate::protocol::Trust;
 use crate::safe_fs::{MAX_PROJECT_FILE, ReadError, read_regular};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "kebab-case")]
-pub enum Trust {
-    Allowed,
-    /// Under a trusted prefix from the user config.
-    TrustedPrefix,
-    NotAllowed,
-    Denied,
-    /// Allowed once, but these files changed since.
-    Changed {
-        files: Vec<String>,
-    },
-    /// An entry file cannot be read as a regular file (a directory, a FIFO, a
-    /// loop, no permission): trust fails closed.
-    Unreadable {
-        file: String,
-        reason: String,
-    },
-}
-
-impl Trust {
-    pub fn permits(&self) -> bool {
-        matches!(self, Trust::Allowed | Trust::TrustedPrefix)
-    }
-
-    pub fn label(&self) -> &'static str {
-        match self {
-            Trust::Allowed => "allowed",
-            Trust::TrustedPrefix => "trusted (prefix)",
-            Trust::NotAllowed => "not allowed",
-            Trust::Denied => "denied",
-            Trust::Changed { .. } => "changed since allowed",
-            Trust::Unreadable { .. } => "not allowed (unreadable file)",
-        }
-    }
-}
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Record {

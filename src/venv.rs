@@ -9,8 +9,9 @@
 //! leaves the previous venv untouched.
 
 use crate::config::{Libraries, ProjectConfig};
-use crate::recipe::Op;
-use crate::value::Value;
+use crate::process::{OnLine, Watch};
+use crate::protocol::Op;
+use crate::protocol::Value;
 use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -78,8 +79,7 @@ pub fn libraries(store_paths: &[PathBuf], which: &Libraries) -> Option<Op> {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            // Store path names are <hash>-<name>.
-            let name = name.get(33..).unwrap_or(&name);
+            let name = crate::store_path::name_of(&name).unwrap_or(&name);
             names
                 .iter()
                 .any(|n| name == n || name.starts_with(&format!("{n}-")))
@@ -252,35 +252,20 @@ fn tail(output: &[u8]) -> String {
     lines[lines.len().saturating_sub(6)..].join("\n")
 }
 
-/// Runs `cmd`, passing each output line to `on_line`; Err(tail) when it fails.
-fn run(mut cmd: Command, on_line: &mut dyn FnMut(&str)) -> Result<(), String> {
-    use std::io::{BufRead, BufReader};
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    let stderr = child.stderr.take().expect("piped");
-    let collect = std::thread::spawn(move || {
-        let mut all = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut BufReader::new(stderr), &mut all);
-        all
-    });
-    let mut all = Vec::new();
-    for line in BufReader::new(child.stdout.take().expect("piped"))
-        .split(b'\n')
-        .map_while(Result::ok)
-    {
-        on_line(&String::from_utf8_lossy(&line));
-        all.extend_from_slice(&line);
-        all.push(b'\n');
-    }
-    all.extend(collect.join().unwrap_or_default());
-    let status = child.wait().map_err(|e| e.to_string())?;
-    if status.success() {
+/// Runs `cmd` with dwell's one runner (so a stopping daemon stops it too),
+/// passing each output line to `on_line`; Err(tail) when it fails.
+fn run(cmd: Command, what: &str, on_line: &OnLine) -> Result<(), String> {
+    let watch = Watch {
+        on_line: Some(on_line.clone()),
+        on_stdout_line: Some(on_line.clone()),
+        timeout: None,
+    };
+    let out = crate::process::run(cmd, what, &watch).map_err(|e| e.to_string())?;
+    if out.status.success() {
         Ok(())
     } else {
+        let mut all = out.stdout;
+        all.extend(out.stderr);
         Err(tail(&all))
     }
 }
@@ -304,7 +289,7 @@ pub fn create(
     python: &Path,
     files: &[PathBuf],
     env: &BTreeMap<String, Value>,
-    on_line: &mut dyn FnMut(&str),
+    on_line: &OnLine,
 ) -> Result<PathBuf, VenvError> {
     let version = python_version(python).unwrap_or_default();
     let versions = versions_dir(venv);
@@ -326,7 +311,7 @@ pub fn create(
         make.args(["-m", "venv", "--prompt"])
             .arg(root.file_name().unwrap_or(root.as_os_str()))
             .arg(&new);
-        run(make, on_line).map_err(|e| VenvError::Create(python.to_path_buf(), e))?;
+        run(make, "python", on_line).map_err(|e| VenvError::Create(python.to_path_buf(), e))?;
         let venv_python = new.join("bin/python3");
         let txt: Vec<&PathBuf> = files
             .iter()
@@ -347,7 +332,7 @@ pub fn create(
             for f in &txt {
                 pip.arg("-r").arg(f);
             }
-            run(pip, on_line).map_err(|e| VenvError::Install("pip".into(), e))?;
+            run(pip, "pip", on_line).map_err(|e| VenvError::Install("pip".into(), e))?;
         } else if pyproject {
             let (mut install, tool) = match &uv {
                 Some(uv) => {
@@ -371,7 +356,7 @@ pub fn create(
                 }
             };
             install.current_dir(root);
-            run(install, on_line).map_err(|e| VenvError::Install(tool.into(), e))?;
+            run(install, tool, on_line).map_err(|e| VenvError::Install(tool.into(), e))?;
         }
         std::fs::write(new.join(SYNC_FILE), fingerprint(files, &version))?;
         Ok(())

@@ -19,19 +19,6 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Whether `tool` is on PATH. Missing: a failure under CI, a skip elsewhere.
-fn need_tool(tool: &str) -> bool {
-    let found = std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()));
-    if !found {
-        if std::env::var_os("CI").is_some() {
-            panic!("{tool} is required for this test and CI is set: install it (see .ci/run)");
-        }
-        eprintln!("skipping: {tool} is not installed");
-    }
-    found
-}
-
 /// nix-instantiate with a store of its own (so tests run in parallel) and no
 /// NIX_PATH (so nothing can reach for a nixpkgs).
 struct Nix {
@@ -40,9 +27,7 @@ struct Nix {
 
 impl Nix {
     fn new() -> Option<Nix> {
-        if !need_tool("nix-instantiate") {
-            return None;
-        }
+        crate::util::require("nix-instantiate")?;
         let tmp = tempfile::Builder::new()
             .prefix("dwell-packaging")
             .tempdir()

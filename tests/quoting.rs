@@ -4,7 +4,7 @@
 
 use crate::shells::{Sh, read_dump};
 use crate::util::require;
-use dwell::value::Value;
+use dwell::protocol::Value;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;

@@ -30,9 +30,23 @@ pub fn require(tool: &str) -> Option<PathBuf> {
         if std::env::var_os("CI").is_some() {
             panic!("{tool} is required for this test and CI is set: install it (see .ci/run)");
         }
-        eprintln!("skipping: {tool} is not installed");
+        skip(&format!("{tool} is not installed"));
     }
     found
+}
+
+/// Says on the real stderr (not the test harness's captured output, which a
+/// passing test never shows) that the current test did not run, and why.
+pub fn skip(why: &str) {
+    use std::io::Write;
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("a test")
+        .to_string();
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED {test}: {why} (set CI=1 to make this a failure)"
+    );
 }
 
 /// Skips the test (outside CI) when a tool is missing.
@@ -444,7 +458,7 @@ pub fn need_root(why: &str) -> bool {
     if std::env::var_os("CI").is_some() {
         panic!("this test needs root ({why}); CI runs as root");
     }
-    eprintln!("skipping: this test needs root ({why})");
+    skip(&format!("this test needs root ({why})"));
     false
 }
 

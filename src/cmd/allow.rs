@@ -1,16 +1,17 @@
 //! `dwell allow` / `dwell deny`: records the user's trust decision for a project.
 
 use super::{dir_or_cwd, notify_daemon};
-use crate::engine::Engine;
 use crate::paths::{Paths, tildify};
+use crate::project::discover;
+use crate::trust::TrustStore;
 use anyhow::{Context, bail};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 pub fn run(dir: Option<PathBuf>, allow: bool) -> anyhow::Result<ExitCode> {
     let dir = dir_or_cwd(dir)?;
-    let engine = Engine::new(Paths::from_env()?);
-    let Some((project, _)) = engine.project(&dir)? else {
+    let trust = TrustStore::new(&Paths::from_env()?.data);
+    let Some(project) = discover(&dir)? else {
         bail!(
             "no project at {}: no flake.nix, shell.nix, default.nix, .dwell.toml or .venv here or above",
             dir.display()
@@ -18,9 +19,9 @@ pub fn run(dir: Option<PathBuf>, allow: bool) -> anyhow::Result<ExitCode> {
     };
     let verb = if allow { "allowed" } else { "denied" };
     if allow {
-        engine.trust.allow(&project)
+        trust.allow(&project)
     } else {
-        engine.trust.deny(&project)
+        trust.deny(&project)
     }
     .with_context(|| {
         format!(

@@ -1,7 +1,8 @@
 //! `dwell doctor`: checks the installation and says what to fix.
 
-use crate::client::{VERSION, request_running};
+use crate::client::request_running;
 use crate::paths::Paths;
+use crate::protocol::VERSION;
 use crate::protocol::{Request, Response};
 use std::os::unix::fs::MetadataExt;
 use std::process::ExitCode;

@@ -48,8 +48,8 @@ pub fn run(format: ExportFormat, no_daemon: bool) -> anyhow::Result<ExitCode> {
     let color = color_enabled();
     let quiet = crate::paths::Paths::from_env()
         .ok()
-        .and_then(|p| crate::config::UserConfig::load(&p.user_config()).ok())
-        .is_some_and(|c| c.status_line == Some(false));
+        .and_then(|p| crate::config::Settings::load(&p.user_config()).ok())
+        .is_some_and(|s| !s.status_line);
     for message in &plan.messages {
         // `status_line = false` silences the routine lines, never warnings or errors.
         if quiet && matches!(message, Message::Loaded { .. } | Message::Unloaded(_)) {

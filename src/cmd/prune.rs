@@ -1,8 +1,8 @@
 //! `dwell prune [--older-than DUR] [--dry-run]`: drops generations not used since
 //! then, with their GC roots, and says what it freed.
 
-use crate::config::parse_duration;
-use crate::engine::Engine;
+use crate::cache::{Cache, ORPHAN_AGE};
+use crate::config::{Settings, parse_duration};
 use crate::paths::Paths;
 use anyhow::Context;
 use std::process::ExitCode;
@@ -11,12 +11,11 @@ pub fn run(older_than: &str, dry_run: bool) -> anyhow::Result<ExitCode> {
     let age = parse_duration(older_than)
         .map_err(anyhow::Error::msg)
         .context("could not read --older-than")?;
-    let engine = Engine::new(Paths::from_env()?);
-    let pruned = engine.cache.prune(age, dry_run);
-    let orphans =
-        engine
-            .cache
-            .prune_orphan_roots(&engine.paths.gcroots(), crate::cache::ORPHAN_AGE, dry_run);
+    let paths = Paths::from_env()?;
+    let settings = Settings::load(&paths.user_config()).unwrap_or_default();
+    let cache = Cache::new(&paths.cache, settings.generations);
+    let pruned = cache.prune(age, dry_run);
+    let orphans = cache.prune_orphan_roots(&paths.gcroots(), ORPHAN_AGE, dry_run);
     if !dry_run {
         super::notify_daemon();
     }

@@ -65,10 +65,10 @@ fn text(report: &StatusReport) -> String {
             line(&mut out, "project", tildify(&p.root));
             line(&mut out, "kind", p.kind.label().to_string());
             let trust = match &p.trust {
-                crate::trust::Trust::Changed { files } => {
+                crate::protocol::Trust::Changed { files } => {
                     format!("changed since allowed: {}", files.join(", "))
                 }
-                crate::trust::Trust::Unreadable { file, reason } => {
+                crate::protocol::Trust::Unreadable { file, reason } => {
                     format!("not allowed: {file} cannot be read as a regular file ({reason})")
                 }
                 other => other.label().to_string(),

@@ -14,14 +14,12 @@ pub fn run() -> anyhow::Result<ExitCode> {
     match request_running(&paths, &Request::Stop)? {
         Some(_) => {
             // Done when the process is gone (it releases its lock at exit).
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-            let alive = || match pid {
-                Some(pid) => is_running(pid),
-                None => paths.socket().exists(),
+            let gone = || match pid {
+                Some(pid) => !is_running(pid),
+                None => !paths.socket().exists(),
             };
-            while alive() && std::time::Instant::now() < deadline {
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            crate::sync::poll_until(Some(deadline), std::time::Duration::from_millis(10), gone);
             eprintln!("dwell: daemon stopped");
         }
         None => eprintln!("dwell: no daemon is running"),

@@ -61,14 +61,14 @@ pub fn run(
     for name in ["VIRTUAL_ENV", "VIRTUAL_ENV_PROMPT"] {
         env.remove(name);
     }
-    let mut show = |line: &str| eprintln!("  {line}");
+    let show: crate::process::OnLine = std::sync::Arc::new(|line: &str| eprintln!("  {line}"));
     let new = crate::venv::create(
         &project.root,
         &project.venv_path,
         &python,
         &wanted.files,
         &env,
-        &mut show,
+        &show,
     )?;
     notify_daemon();
     eprintln!(

@@ -14,10 +14,7 @@ impl Counter {
     pub fn new(file: PathBuf) -> Counter {
         // Start from the clock, so a restarted daemon never repeats a value a
         // shell saw from its predecessor.
-        let start = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_micros() as u64)
-            .unwrap_or(1);
+        let start = crate::paths::since_epoch().as_micros() as u64;
         Counter {
             file,
             value: Mutex::new(start),

@@ -9,7 +9,7 @@ mod watch;
 pub use counter::Counter;
 pub use watch::Watcher;
 
-use crate::engine::Engine;
+use crate::engine::{Engine, Event, Events, Nix};
 use crate::paths::{Paths, private_dir};
 use std::os::unix::net::UnixListener;
 use std::sync::Arc;
@@ -41,15 +41,22 @@ pub fn run(paths: Paths) -> Result<(), DaemonError> {
     // A daemon that is shutting down still holds the lock for a moment after its
     // socket is gone: wait for it. One that answers on the socket is running.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
-        if std::os::unix::net::UnixStream::connect(paths.socket()).is_ok()
-            || std::time::Instant::now() > deadline
-        {
-            return Err(DaemonError::AlreadyRunning(
-                paths.daemon_lock().display().to_string(),
-            ));
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
+    let mut answering = false;
+    let locked_it =
+        crate::sync::poll_until(Some(deadline), std::time::Duration::from_millis(10), || {
+            if rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+                .is_ok()
+            {
+                answering = false;
+                return true;
+            }
+            answering = std::os::unix::net::UnixStream::connect(paths.socket()).is_ok();
+            answering
+        });
+    if !locked_it || answering {
+        return Err(DaemonError::AlreadyRunning(
+            paths.daemon_lock().display().to_string(),
+        ));
     }
     // We hold the lock: any socket file left is from a daemon that died.
     let socket = paths.socket();
@@ -60,19 +67,46 @@ pub fn run(paths: Paths) -> Result<(), DaemonError> {
 
     let counter = Arc::new(Counter::new(paths.generation_file()));
     counter.bump();
-    let mut engine = Engine::new(paths.clone());
-    let watcher = watch::Watcher::new(counter.clone());
-    let served_watcher = watcher.clone();
-    engine.on_served = Box::new(move |generation| served_watcher.watch(generation));
-    let evaluated_counter = counter.clone();
-    engine.on_evaluated = Box::new(move || evaluated_counter.bump());
-    let engine = Arc::new(engine);
-    watcher.attach(engine.clone());
+    // The watcher first: the engine's events go to it. What the engine reports is
+    // logged, what it served is watched before the answer leaves, and shells are
+    // told when a result nobody waited for is ready.
+    let settings = crate::config::Settings::load(&paths.user_config()).unwrap_or_default();
+    let (watcher, changed) = Watcher::new(settings.watch_projects);
+    let events = {
+        let watcher = watcher.clone();
+        let counter = counter.clone();
+        Events::to(move |event| match &event {
+            Event::Served { root, key, inputs } => watcher.watch(root, key, inputs),
+            Event::Ready => counter.bump(),
+            _ => eprintln!("dwell daemon: {event}"),
+        })
+    };
+    let engine = Arc::new(Engine::with(
+        paths.clone(),
+        Arc::new(Nix::new(&paths.cache)),
+        events,
+    ));
+    {
+        // Projects whose inputs changed: forget what was known, evaluate again in
+        // the background if a shell used them lately, and send every shell down
+        // the slow path once.
+        let engine = engine.clone();
+        let counter = counter.clone();
+        std::thread::spawn(move || {
+            for roots in changed {
+                for root in &roots {
+                    engine.forget(root);
+                    engine.refresh(root);
+                }
+                counter.bump();
+            }
+        });
+    }
 
     let shutdown = {
         let paths = paths.clone();
         move || {
-            crate::eval::kill_running();
+            crate::process::kill_running();
             let _ = std::fs::remove_file(paths.socket());
             let _ = std::fs::remove_file(paths.generation_file());
         }
@@ -81,6 +115,7 @@ pub fn run(paths: Paths) -> Result<(), DaemonError> {
     {
         let shutdown = shutdown.clone();
         let engine = engine.clone();
+        let watcher = watcher.clone();
         let mut signals = signal_hook::iterator::Signals::new([
             signal_hook::consts::SIGTERM,
             signal_hook::consts::SIGINT,
@@ -90,7 +125,10 @@ pub fn run(paths: Paths) -> Result<(), DaemonError> {
         std::thread::spawn(move || {
             for signal in signals.forever() {
                 if signal == signal_hook::consts::SIGHUP {
-                    engine.reload_user_config();
+                    match engine.reload_settings() {
+                        Ok(()) => watcher.set_limit(engine.settings().watch_projects),
+                        Err(e) => eprintln!("dwell daemon: keeping the previous user config: {e}"),
+                    }
                     continue;
                 }
                 shutdown();
@@ -116,7 +154,7 @@ pub fn run(paths: Paths) -> Result<(), DaemonError> {
                         "dwell daemon: {} is gone or no longer this daemon's; stopping",
                         socket.display()
                     );
-                    crate::eval::kill_running();
+                    crate::process::kill_running();
                     std::process::exit(0);
                 }
             }
@@ -124,7 +162,7 @@ pub fn run(paths: Paths) -> Result<(), DaemonError> {
     }
     eprintln!(
         "dwell daemon {} (pid {}) serving {}",
-        crate::client::VERSION,
+        crate::protocol::VERSION,
         std::process::id(),
         socket.display()
     );
@@ -209,24 +247,18 @@ impl Drop for Slot {
 /// then once a day.
 fn prune_on_schedule(engine: &Engine) {
     loop {
-        let policy = engine.user.lock().unwrap().prune_after.clone();
-        let policy = policy.as_deref().unwrap_or("30d");
-        if policy != "off" {
-            match crate::config::parse_duration(policy) {
-                Ok(age) => {
-                    let pruned = engine.cache.prune(age, false);
-                    if pruned.generations > 0 {
-                        eprintln!(
-                            "dwell daemon: pruned {} generations not used for {policy}",
-                            pruned.generations
-                        );
-                    }
-                }
-                Err(e) => eprintln!("dwell daemon: prune_after in the user config: {e}"),
+        if let Some(age) = engine.settings().prune_after {
+            let pruned = engine.cache().prune(age, false);
+            if pruned.generations > 0 {
+                eprintln!(
+                    "dwell daemon: pruned {} generations not used for {} days",
+                    pruned.generations,
+                    age.as_secs() / 86400
+                );
             }
         }
-        let orphans = engine.cache.prune_orphan_roots(
-            &engine.paths.gcroots(),
+        let orphans = engine.cache().prune_orphan_roots(
+            &engine.paths().gcroots(),
             crate::cache::ORPHAN_AGE,
             false,
         );

@@ -3,10 +3,8 @@
 //! daemon carries on.
 
 use super::Counter;
-use crate::client::VERSION;
 use crate::engine::{Engine, Mode};
 use crate::protocol::{DaemonInfo, Envelope, MAX_REQUEST, PROTOCOL, Request, Response};
-use serde::Serialize;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
@@ -18,22 +16,8 @@ pub enum After {
     Stop,
 }
 
-#[derive(Serialize)]
-struct Reply<'a> {
-    protocol: u32,
-    /// The daemon's dwell version (the client restarts a daemon of another one).
-    dwell: &'a str,
-    #[serde(flatten)]
-    body: &'a Response,
-}
-
 fn send(stream: &mut UnixStream, response: &Response) -> bool {
-    let mut line = serde_json::to_vec(&Reply {
-        protocol: PROTOCOL,
-        dwell: VERSION,
-        body: response,
-    })
-    .expect("response serializes");
+    let mut line = serde_json::to_vec(&Envelope::new(response)).expect("response serializes");
     line.push(b'\n');
     stream.write_all(&line).is_ok()
 }
@@ -100,7 +84,7 @@ fn read_request(stream: &mut UnixStream) -> Result<Vec<u8>, String> {
 pub fn info() -> DaemonInfo {
     DaemonInfo {
         pid: std::process::id(),
-        version: VERSION.to_string(),
+        version: crate::protocol::VERSION.to_string(),
     }
 }
 
@@ -170,7 +154,7 @@ pub fn handle(
             eval_env,
             wait,
         } => {
-            let background = engine.user.lock().unwrap().background == Some(true);
+            let background = engine.settings().background;
             let mode = if wait && !background {
                 Mode::Wait
             } else {
@@ -192,7 +176,7 @@ pub fn handle(
             (Response::Status(report), After::Continue)
         }
         Request::Changed => {
-            engine.cache.forget_all();
+            engine.forget_all();
             counter.bump();
             (Response::Done, After::Continue)
         }

@@ -7,24 +7,21 @@
 //! validated by stat at their next request.
 //!
 //! A change is debounced (a burst of saves, a `git checkout`, is one change), then
-//! the project's in-memory generation is forgotten, a background evaluation starts
-//! if a shell used the project recently, and the generation counter is bumped, so
-//! every shell asks again at its next prompt.
+//! the roots of the projects it touched are sent on the channel [`Watcher::new`]
+//! returns; the daemon decides what to do about them. The watcher knows nothing
+//! of the engine.
 
-use super::Counter;
-use crate::cache::Generation;
-use crate::engine::Engine;
+use crate::sync::locked;
 use notify::{EventKind, RecursiveMode, Watcher as _};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Subdirectories of one directory input watched at most.
 const SUBDIRS: usize = 256;
-/// Projects watched at most, unless the user config says otherwise.
-pub const DEFAULT_LIMIT: usize = 64;
 /// A change is acted on once its project saw no event for this long...
 const QUIET: Duration = Duration::from_millis(50);
 /// ...or this long after its first event, whichever comes first.
@@ -56,17 +53,21 @@ pub struct Watcher {
 struct Inner {
     notify: Mutex<Option<notify::RecommendedWatcher>>,
     watched: Mutex<Watched>,
-    engine: OnceLock<Arc<Engine>>,
+    /// Projects watched at most (least recently used dropped first).
+    limit: AtomicUsize,
     changes: Mutex<Sender<Vec<PathBuf>>>,
 }
 
 impl Watcher {
-    pub fn new(counter: Arc<Counter>) -> Watcher {
+    /// A watcher of at most `limit` projects, and the channel on which it sends
+    /// the roots of the projects whose inputs changed (debounced).
+    pub fn new(limit: usize) -> (Watcher, Receiver<Vec<PathBuf>>) {
         let (tx, rx) = channel();
+        let (changed_tx, changed_rx) = channel();
         let inner = Arc::new(Inner {
             notify: Mutex::new(None),
             watched: Mutex::new(Watched::default()),
-            engine: OnceLock::new(),
+            limit: AtomicUsize::new(limit.max(1)),
             changes: Mutex::new(tx),
         });
         let weak = Arc::downgrade(&inner);
@@ -76,90 +77,73 @@ impl Watcher {
             }
         });
         match watcher {
-            Ok(w) => *inner.notify.lock().unwrap() = Some(w),
+            Ok(w) => *locked(&inner.notify) = Some(w),
             Err(e) => eprintln!(
                 "dwell daemon: cannot watch files ({}); changes are noticed when a shell asks",
                 describe(&e)
             ),
         }
-        let refresher = inner.clone();
-        std::thread::spawn(move || refresher.refresh_loop(rx, counter));
-        Watcher { inner }
+        let debouncer = inner.clone();
+        std::thread::spawn(move || debouncer.debounce_loop(rx, changed_tx));
+        (Watcher { inner }, changed_rx)
     }
 
-    pub fn attach(&self, engine: Arc<Engine>) {
-        let _ = self.inner.engine.set(engine);
-    }
-
-    fn limit(&self) -> usize {
-        self.inner
-            .engine
-            .get()
-            .and_then(|e| e.user.lock().unwrap().watch_projects)
-            .unwrap_or(DEFAULT_LIMIT)
-            .max(1)
+    /// Changes how many projects are watched at most (a reloaded user config).
+    pub fn set_limit(&self, limit: usize) {
+        self.inner.limit.store(limit.max(1), Ordering::SeqCst);
     }
 
     /// Whether `root`'s inputs are watched now.
     pub fn is_watched(&self, root: &Path) -> bool {
-        self.inner
-            .watched
-            .lock()
-            .unwrap()
-            .projects
-            .contains_key(root)
+        locked(&self.inner.watched).projects.contains_key(root)
     }
 
-    /// Watches the inputs of `generation`, marking its project as just used.
+    /// Watches `inputs`, those of the generation `key` of the project at `root`,
+    /// marking the project as just used.
     ///
     /// notify is never called with `watched` locked: its inotify backend answers
     /// watch requests from the thread that also delivers events, and event
     /// delivery must never wait on a lock that a watch call holds.
-    pub fn watch(&self, generation: &Generation) {
-        let limit = self.limit();
+    pub fn watch(&self, root: &Path, key: &str, inputs: &[PathBuf]) {
+        let limit = self.inner.limit.load(Ordering::SeqCst);
         {
-            let mut watched = self.inner.watched.lock().unwrap();
-            if let Some(project) = watched.projects.get_mut(&generation.root) {
+            let mut watched = locked(&self.inner.watched);
+            if let Some(project) = watched.projects.get_mut(root) {
                 project.last_used = Some(Instant::now());
-                if project.keys.contains(&generation.key) {
+                if project.keys.contains(key) {
                     return;
                 }
             }
         }
         // A directory input is watched through its subdirectories too (bounded),
         // found before taking the lock.
-        let trees: HashMap<&Path, Vec<PathBuf>> = generation
-            .inputs
+        let trees: HashMap<&Path, Vec<PathBuf>> = inputs
             .iter()
-            .filter(|i| i.path.is_dir())
-            .map(|i| (i.path.as_path(), crate::cache::subdirs(&i.path, SUBDIRS)))
+            .filter(|path| path.is_dir())
+            .map(|path| (path.as_path(), crate::cache::subdirs(path, SUBDIRS)))
             .collect();
         let (add, remove) = {
-            let mut guard = self.inner.watched.lock().unwrap();
+            let mut guard = locked(&self.inner.watched);
             let watched = &mut *guard;
-            let project = watched.projects.entry(generation.root.clone()).or_default();
+            let project = watched.projects.entry(root.to_path_buf()).or_default();
             project.last_used = Some(Instant::now());
-            if !project.keys.insert(generation.key.clone()) {
+            if !project.keys.insert(key.to_string()) {
                 return;
             }
             let mut add = Vec::new();
-            for input in &generation.inputs {
-                let mut dirs: Vec<PathBuf> = input
-                    .path
-                    .parent()
-                    .map(Path::to_path_buf)
-                    .into_iter()
-                    .collect();
-                if let Some(below) = trees.get(input.path.as_path()) {
-                    dirs.push(input.path.clone());
+            for input in inputs {
+                let mut dirs: Vec<PathBuf> =
+                    input.parent().map(Path::to_path_buf).into_iter().collect();
+                if let Some(below) = trees.get(input.as_path()) {
+                    dirs.push(input.clone());
                     dirs.extend(below.iter().cloned());
                 }
                 watched
                     .input_roots
-                    .entry(input.path.clone())
+                    .entry(input.clone())
                     .or_default()
-                    .insert(generation.root.clone());
-                project.inputs.insert(input.path.clone());
+                    .insert(root.to_path_buf());
+                project.inputs.insert(input.clone());
                 for dir in dirs {
                     if !dir.is_dir() || !project.dirs.insert(dir.clone()) {
                         continue;
@@ -176,7 +160,7 @@ impl Watcher {
                 let oldest = watched
                     .projects
                     .iter()
-                    .filter(|(root, _)| **root != generation.root)
+                    .filter(|(r, _)| r.as_path() != root)
                     .min_by_key(|(_, p)| p.last_used)
                     .map(|(root, _)| root.clone());
                 let Some(oldest) = oldest else { break };
@@ -184,14 +168,14 @@ impl Watcher {
             }
             (add, remove)
         };
-        let mut notify = self.inner.notify.lock().unwrap();
+        let mut notify = locked(&self.inner.notify);
         let Some(w) = notify.as_mut() else { return };
         for dir in remove {
             let _ = w.unwatch(&dir);
         }
         for dir in add {
             if let Err(e) = w.watch(&dir, RecursiveMode::NonRecursive) {
-                let mut watched = self.inner.watched.lock().unwrap();
+                let mut watched = locked(&self.inner.watched);
                 if !watched.warned {
                     eprintln!(
                         "dwell daemon: cannot watch {} ({}); changes there are noticed when a shell asks",
@@ -249,13 +233,13 @@ impl Inner {
         if matches!(event.kind, EventKind::Access(_) | EventKind::Other) {
             return;
         }
-        let _ = self.changes.lock().unwrap().send(event.paths);
+        let _ = locked(&self.changes).send(event.paths);
     }
 
     /// The projects whose inputs `paths` are: a file itself, or anything below a
     /// directory that is an input.
     fn roots_of(&self, paths: &[PathBuf]) -> HashSet<PathBuf> {
-        let watched = self.watched.lock().unwrap();
+        let watched = locked(&self.watched);
         paths
             .iter()
             // git's own bookkeeping is not an input (directory inputs leave it out).
@@ -267,8 +251,8 @@ impl Inner {
             .collect()
     }
 
-    /// Debounces changes per project, then refreshes them.
-    fn refresh_loop(&self, rx: Receiver<Vec<PathBuf>>, counter: Arc<Counter>) {
+    /// Debounces changes per project, then sends the roots that changed.
+    fn debounce_loop(&self, rx: Receiver<Vec<PathBuf>>, changed: Sender<Vec<PathBuf>>) {
         // Project root to (first event, last event).
         let mut pending: HashMap<PathBuf, (Instant, Instant)> = HashMap::new();
         loop {
@@ -299,14 +283,11 @@ impl Inner {
                 .filter(|(_, (first, last))| now >= *last + QUIET || now >= *first + MAX_DELAY)
                 .map(|(root, _)| root.clone())
                 .collect();
-            for root in due {
-                pending.remove(&root);
-                if let Some(engine) = self.engine.get() {
-                    engine.cache.forget(&root);
-                    engine.forget_failures(&root);
-                    engine.refresh(&root);
-                }
-                counter.bump();
+            for root in &due {
+                pending.remove(root);
+            }
+            if !due.is_empty() && changed.send(due).is_err() {
+                return;
             }
         }
     }

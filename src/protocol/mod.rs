@@ -1,12 +1,106 @@
-//! The daemon's wire protocol: one JSON object per line each way, carrying a
-//! protocol version. Transport-agnostic types only; no socket code lives here.
+//! The daemon's wire protocol, and the vocabulary it is written in: one JSON
+//! object per line each way, carrying a protocol version. It depends on nothing
+//! else in the crate (the client, the daemon and every library use it, never the
+//! other way round); no socket code lives here.
 
-use crate::eval::EvalEnv;
-use crate::project::Kind;
-use crate::recipe::Op;
-use crate::trust::Trust;
+mod value;
+
+pub use value::Value;
+
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+/// The crate version, which client and daemon must share.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The client's values of the variables that change what an evaluation produces.
+/// They are passed to Nix and are part of the cache key.
+pub type EvalEnv = BTreeMap<String, Value>;
+
+/// What kind of project a directory is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    Flake,
+    ShellNix,
+    DefaultNix,
+    Venv,
+}
+
+impl Kind {
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Flake => "flake",
+            Kind::ShellNix => "shell.nix",
+            Kind::DefaultNix => "default.nix",
+            Kind::Venv => "venv",
+        }
+    }
+
+    pub fn is_nix(self) -> bool {
+        self != Kind::Venv
+    }
+}
+
+/// Whether a project may be activated.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum Trust {
+    Allowed,
+    /// Under a trusted prefix from the user config.
+    TrustedPrefix,
+    NotAllowed,
+    Denied,
+    /// Allowed once, but these files changed since.
+    Changed {
+        files: Vec<String>,
+    },
+    /// An entry file cannot be read as a regular file (a directory, a FIFO, a
+    /// loop, no permission): trust fails closed.
+    Unreadable {
+        file: String,
+        reason: String,
+    },
+}
+
+impl Trust {
+    pub fn permits(&self) -> bool {
+        matches!(self, Trust::Allowed | Trust::TrustedPrefix)
+    }
+
+    pub fn label(&self) -> &'static str {
+        match self {
+            Trust::Allowed => "allowed",
+            Trust::TrustedPrefix => "trusted (prefix)",
+            Trust::NotAllowed => "not allowed",
+            Trust::Denied => "denied",
+            Trust::Changed { .. } => "changed since allowed",
+            Trust::Unreadable { .. } => "not allowed (unreadable file)",
+        }
+    }
+}
+
+/// One change to a variable.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    Set { name: String, value: Value },
+    Unset { name: String },
+    Prepend { name: String, entries: Vec<Value> },
+    Append { name: String, entries: Vec<Value> },
+}
+
+impl Op {
+    pub fn name(&self) -> &str {
+        match self {
+            Op::Set { name, .. }
+            | Op::Unset { name }
+            | Op::Prepend { name, .. }
+            | Op::Append { name, .. } => name,
+        }
+    }
+}
 
 /// Bumped on any incompatible change; a client that meets another version asks that
 /// daemon to stop and starts its own.
@@ -17,8 +111,12 @@ pub const MAX_MESSAGE: usize = 8 << 20;
 pub const MAX_REQUEST: usize = 1 << 20;
 
 #[derive(Debug, Serialize, Deserialize)]
+/// Every message, either way: the protocol version, the sender's dwell version
+/// (a client restarts a daemon of another one), and the request or response.
 pub struct Envelope<T> {
     pub protocol: u32,
+    #[serde(default)]
+    pub dwell: String,
     #[serde(flatten)]
     pub body: T,
 }
@@ -170,6 +268,7 @@ impl<T> Envelope<T> {
     pub fn new(body: T) -> Self {
         Envelope {
             protocol: PROTOCOL,
+            dwell: VERSION.to_string(),
             body,
         }
     }

@@ -1,0 +1,81 @@
+//! The layers put on top of a generation's Nix environment before it is served:
+//! the venv (with a note when it is broken), the library path for manylinux
+//! wheels, the project's `[env]` variables; and the served key, which changes
+//! when any layer does, so a new venv reaches shells without an evaluation.
+
+use crate::cache::Generation;
+use crate::project::Project;
+use crate::protocol::{Freshness, Op, Served};
+use crate::sync::locked;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+#[derive(Default)]
+pub struct Layers {
+    /// Versions of the pythons of Nix environments, by interpreter path.
+    python_versions: Mutex<HashMap<PathBuf, Option<String>>>,
+}
+
+impl Layers {
+    /// A python's version, asked once per interpreter path (never with the lock
+    /// held while python runs).
+    pub fn python_version(&self, python: &Path) -> Option<String> {
+        if let Some(known) = locked(&self.python_versions).get(python) {
+            return known.clone();
+        }
+        let found = crate::venv::python_version(python);
+        locked(&self.python_versions).insert(python.to_path_buf(), found.clone());
+        found
+    }
+
+    /// The operations layered on top of the Nix environment, with notes for
+    /// the user (a broken venv).
+    fn layers(&self, project: &Project, generation: Option<&Generation>) -> (Vec<Op>, Vec<String>) {
+        let mut ops = Vec::new();
+        let mut notes = Vec::new();
+        if let Some(venv) = &project.venv {
+            let python = generation.and_then(|g| crate::venv::python_of(&g.recipe.ops, venv));
+            let version = python.as_deref().and_then(|p| self.python_version(p));
+            if let Some(problem) = crate::venv::health(venv, version.as_deref()) {
+                notes.push(problem);
+            }
+            ops.extend(crate::venv::layer(venv));
+        }
+        if let (Some(which), Some(g)) = (&project.config.venv.libraries, generation)
+            && let Some(op) = crate::venv::libraries(&g.store_paths, which)
+        {
+            ops.push(op);
+        }
+        for (name, value) in &project.config.env {
+            ops.push(Op::Set {
+                name: name.clone(),
+                value: value.as_str().into(),
+            });
+        }
+        (ops, notes)
+    }
+
+    /// The environment served for `project`: the generation's operations (if
+    /// any) and the layers, under a key that names both.
+    pub fn serve(
+        &self,
+        project: &Project,
+        generation: Option<&Generation>,
+        freshness: Freshness,
+    ) -> Served {
+        let mut ops = generation.map(|g| g.recipe.ops.clone()).unwrap_or_default();
+        let (layers, notes) = self.layers(project, generation);
+        ops.extend(layers);
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(generation.map(|g| g.key.as_str()).unwrap_or("-").as_bytes());
+        hasher.update(&serde_json::to_vec(&ops).expect("ops serialize"));
+        Served {
+            key: hasher.finalize().to_hex()[..32].to_string(),
+            ops,
+            freshness,
+            eval_ms: generation.map(|g| g.eval_ms).unwrap_or(0),
+            notes,
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! `dwell status`: what is known about a directory's project — trust and its
+//! diff, the cache state, the generation and its inputs, the last error —
+//! answered without evaluating.
+
+use super::{Engine, Evaluator};
+use crate::cache::Generation;
+use crate::protocol::{CacheState, EvalEnv, GenerationSummary, Kind, Op, StatusReport, Trust};
+use crate::sync::locked;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+/// The packages of generations, by generation key: asked of Nix once per
+/// generation (a generation never changes).
+#[derive(Default)]
+pub struct Packages(Mutex<HashMap<String, Vec<String>>>);
+
+impl Packages {
+    pub fn packages(
+        &self,
+        evaluator: &dyn Evaluator,
+        generation: &Generation,
+        eval_env: &EvalEnv,
+    ) -> Vec<String> {
+        if let Some(known) = locked(&self.0).get(&generation.key) {
+            return known.clone();
+        }
+        let Some(env_path) = generation
+            .gc_root
+            .as_ref()
+            .and_then(|r| std::fs::canonicalize(r).ok())
+        else {
+            return Vec::new();
+        };
+        let found = evaluator.packages(&env_path, eval_env);
+        if !found.is_empty() {
+            locked(&self.0).insert(generation.key.clone(), found.clone());
+        }
+        found
+    }
+}
+
+impl Engine {
+    /// What is known about `dir`'s project, without evaluating.
+    pub fn status(&self, dir: &Path, eval_env: &EvalEnv) -> StatusReport {
+        let mut report = StatusReport {
+            dir: dir.to_path_buf(),
+            project: None,
+            cache: None,
+            generation: None,
+            last_error: None,
+            daemon: None,
+            not_traced: None,
+            watched: None,
+            trust_diff: Vec::new(),
+            hook_definitions: Vec::new(),
+        };
+        let (project, trust) = match self.project(dir) {
+            Ok(Some(found)) => found,
+            Ok(None) => return report,
+            Err(e) => {
+                report.last_error = Some(e.to_string());
+                return report;
+            }
+        };
+        if matches!(trust, Trust::Changed { .. }) {
+            report.trust_diff = self.trust.diff(&project);
+        }
+        report.project = Some(Self::info(&project, trust));
+        if project.kind.is_nix() {
+            report.not_traced =
+                Some(crate::trace::coverage_gaps(project.kind == Kind::Flake).into());
+        }
+        if project.kind == Kind::Venv {
+            report.cache = Some(CacheState::NotNeeded);
+            return report;
+        }
+        report.last_error = self.failures.any_for(&project.root);
+        let context = match self.context(&project, eval_env) {
+            Ok(c) => c,
+            Err(e) => {
+                report.last_error = Some(e.to_string());
+                return report;
+            }
+        };
+        let lookup = self.cache.lookup(&project.root, &context);
+        let (state, generation) = match (&lookup.valid, &lookup.newest) {
+            (Some(g), _) => (CacheState::Fresh, Some(g)),
+            (None, Some(g)) => (CacheState::Stale, Some(g)),
+            (None, None) => (CacheState::NeverEvaluated, None),
+        };
+        report.cache = Some(state);
+        if let Some(g) = generation {
+            report.hook_definitions = hook_definitions(&g.recipe);
+        }
+        let kept = self.cache.generations(&project.root, &context).len();
+        report.generation = generation.map(|g| GenerationSummary {
+            key: g.key.clone(),
+            evaluated_at_ms: g.evaluated_at_ms,
+            eval_ms: g.eval_ms,
+            inputs: g.inputs.iter().map(|i| i.path.clone()).collect(),
+            gc_root: g.gc_root.clone(),
+            packages: self.status.packages(self.evaluator.as_ref(), g, eval_env),
+            generations: kept,
+        });
+        report
+    }
+}
+
+/// Functions and aliases a devShell's shellHook defines: they run in the capture
+/// shell only and cannot cross into the user's shell (as with direnv), so `dwell
+/// status` names them. Found in the hook's text, as `name() {`, `function name`
+/// and `alias name=`.
+pub fn hook_definitions(recipe: &crate::recipe::Recipe) -> Vec<String> {
+    let Some(hook) = recipe.ops.iter().find_map(|op| match op {
+        Op::Set { name, value } if name == "shellHook" => Some(value.lossy().into_owned()),
+        _ => None,
+    }) else {
+        return Vec::new();
+    };
+    let ident = |s: &str| -> Option<String> {
+        let name: String = s
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || "_-:.".contains(*c))
+            .collect();
+        (!name.is_empty()).then_some(name)
+    };
+    let mut found = Vec::new();
+    for line in hook.lines().map(str::trim) {
+        let definition = if let Some(rest) = line.strip_prefix("function ") {
+            ident(rest.trim()).map(|n| format!("function {n}"))
+        } else if let Some(rest) = line.strip_prefix("alias ") {
+            ident(rest.trim()).map(|n| format!("alias {n}"))
+        } else if let Some(open) = line.find("()") {
+            let name = line[..open].trim();
+            (!name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-:.".contains(c)))
+            .then(|| format!("function {name}"))
+        } else {
+            None
+        };
+        if let Some(d) = definition
+            && !found.contains(&d)
+        {
+            found.push(d);
+        }
+    }
+    found
+}

@@ -1,0 +1,127 @@
+//! `[venv] create = true`: the venv is created, or re-installed into a new
+//! version, when the requirements (or the python) changed — as a job of its own,
+//! waited for with progress, its failure a note that leaves the previous venv
+//! working.
+
+use super::{Engine, Event, JobKey, Mode, Progress};
+use crate::cache::Generation;
+use crate::jobs::Joined;
+use crate::project::Project;
+use crate::sync::locked;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Venv syncs that failed, by project, with the fingerprint they failed for.
+#[derive(Default)]
+pub struct VenvSync {
+    failures: Mutex<HashMap<PathBuf, (String, String)>>,
+}
+
+impl VenvSync {
+    /// The message of the failed sync of `root` for `fingerprint`, if any.
+    fn failed(&self, root: &Path, fingerprint: &str) -> Option<String> {
+        locked(&self.failures)
+            .get(root)
+            .filter(|(f, _)| f == fingerprint)
+            .map(|(_, message)| message.clone())
+    }
+
+    fn any_failure(&self, root: &Path) -> Option<String> {
+        locked(&self.failures).get(root).map(|(_, m)| m.clone())
+    }
+
+    pub fn forget(&self, root: &Path) {
+        locked(&self.failures).remove(root);
+    }
+}
+
+impl Engine {
+    /// With `[venv] create = true`: creates the venv, or re-installs into a new one
+    /// when the requirements (or the python) changed, waiting with progress. A
+    /// failure is a note; the previous venv stays. Returns the project as it is now.
+    pub(super) fn sync_venv(
+        self: &Arc<Self>,
+        project: &Project,
+        generation: &Generation,
+        mode: Mode,
+        progress: Progress,
+        notes: &mut Vec<String>,
+    ) -> Project {
+        if project.config.venv.create != Some(true) || project.config.venv.enable == Some(false) {
+            return project.clone();
+        }
+        let Some(python) = crate::venv::python_of(&generation.recipe.ops, &project.venv_path)
+        else {
+            notes.push(crate::venv::VenvError::NoPython.to_string());
+            return project.clone();
+        };
+        let version = self.layers.python_version(&python).unwrap_or_default();
+        let wanted = crate::venv::Wanted::of(&project.root, &project.config, &version);
+        if wanted.installed_in(project.venv.as_deref()) {
+            return project.clone();
+        }
+        let crate::venv::Wanted { files, fingerprint } = wanted;
+        if let Some(message) = self.venv.failed(&project.root, &fingerprint) {
+            notes.push(message);
+            return project.clone();
+        }
+        let mut env: crate::recipe::Env = crate::activate::process_env();
+        for op in &generation.recipe.ops {
+            crate::recipe::apply_op(&mut env, op);
+        }
+        let engine = self.clone();
+        let p = project.clone();
+        let key = JobKey::VenvSync {
+            root: project.root.clone(),
+        };
+        let joined = self.jobs.join_or_start(
+            &key,
+            || true,
+            move |job| {
+                let progress_of = job.clone();
+                let on_line: crate::process::OnLine = Arc::new(move |line: &str| {
+                    if !line.trim().is_empty() {
+                        progress_of.set_progress(format!("venv: {}", line.trim()));
+                    }
+                });
+                engine.events.emit(Event::VenvSyncing {
+                    root: p.root.clone(),
+                });
+                let result =
+                    crate::venv::create(&p.root, &p.venv_path, &python, &files, &env, &on_line);
+                match result {
+                    Ok(_) => engine.venv.forget(&p.root),
+                    Err(e) => {
+                        engine.events.emit(Event::VenvFailed {
+                            root: p.root.clone(),
+                            error: e.to_string(),
+                        });
+                        locked(&engine.venv.failures)
+                            .insert(p.root.clone(), (fingerprint, e.to_string()));
+                    }
+                }
+            },
+        );
+        if let Joined::Running(job) = joined {
+            // Without waiting (async mode, after Ctrl-C): the current venv now, the
+            // synced one at a later prompt.
+            if mode == Mode::NoWait {
+                job.announce();
+                notes.push("syncing the venv in the background".into());
+                return project.clone();
+            }
+            while !job.wait(Duration::from_millis(100)) {
+                if !progress(&job.progress(), job.started.elapsed()) {
+                    job.announce();
+                    break;
+                }
+            }
+        }
+        if let Some(message) = self.venv.any_failure(&project.root) {
+            notes.push(message);
+        }
+        crate::project::load(&project.root).unwrap_or_else(|_| project.clone())
+    }
+}

@@ -1,0 +1,147 @@
+//! The one way dwell runs another program (nix, the capture bash, python, pip,
+//! uv): in a process group of its own, registered so that a daemon shutting down
+//! can end it, with its output collected, each line passed on as it arrives, and
+//! an optional deadline after which the whole group is stopped.
+
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Called with each line of a program's output as it arrives.
+pub type OnLine = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// How a run reports what the program is doing, and how long it may take.
+#[derive(Clone, Default)]
+pub struct Watch {
+    /// Called with each line the program writes to stderr (Nix's log).
+    pub on_line: Option<OnLine>,
+    /// Called with each line the program writes to stdout (pip's progress).
+    pub on_stdout_line: Option<OnLine>,
+    /// Past this, the program's process group is terminated.
+    pub timeout: Option<Duration>,
+}
+
+/// What a finished program left.
+pub struct Output {
+    pub status: ExitStatus,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("could not run {0}: {1}")]
+    Spawn(String, std::io::Error),
+    #[error("{what} ran longer than {} s and was stopped", .limit.as_secs())]
+    TimedOut { what: String, limit: Duration },
+    #[error("{0} was stopped by a signal")]
+    Killed(String),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Process groups of running programs, so a shutting-down daemon can end them.
+static RUNNING: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+/// Ends every running program's process group (at daemon shutdown).
+pub fn kill_running() {
+    for pgid in crate::sync::locked(&RUNNING).drain(..) {
+        signal_group(pgid, rustix::process::Signal::TERM);
+    }
+}
+
+fn signal_group(pgid: i32, signal: rustix::process::Signal) {
+    if let Some(pid) = rustix::process::Pid::from_raw(pgid) {
+        let _ = rustix::process::kill_process_group(pid, signal);
+    }
+}
+
+fn unregister(pgid: i32) {
+    crate::sync::locked(&RUNNING).retain(|&p| p != pgid);
+}
+
+/// Reads `pipe` to its end in a thread, passing each line to `on_line`.
+fn collect(
+    pipe: impl Read + Send + 'static,
+    on_line: Option<OnLine>,
+) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut buf = Vec::new();
+        let mut lines = std::io::BufReader::new(pipe);
+        loop {
+            let start = buf.len();
+            match lines.read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    if let Some(f) = &on_line {
+                        f(String::from_utf8_lossy(&buf[start..]).trim_end());
+                    }
+                }
+            }
+        }
+        buf
+    })
+}
+
+/// Runs `cmd` (called `what` in errors) to its end in its own process group.
+pub fn run(mut cmd: Command, what: &str, watch: &Watch) -> Result<Output, RunError> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| RunError::Spawn(what.to_string(), e))?;
+    let pgid = child.id() as i32;
+    crate::sync::locked(&RUNNING).push(pgid);
+    let stderr = collect(child.stderr.take().expect("piped"), watch.on_line.clone());
+    let stdout = collect(
+        child.stdout.take().expect("piped"),
+        watch.on_stdout_line.clone(),
+    );
+    let status = match watch.timeout {
+        None => child.wait(),
+        Some(limit) => {
+            // A limit too far out to represent is no limit.
+            let deadline = Instant::now().checked_add(limit);
+            let finished = crate::sync::poll_until(deadline, Duration::from_millis(10), || {
+                !matches!(child.try_wait(), Ok(None))
+            });
+            if !finished {
+                // Nix cleans up its builders on SIGTERM; KILL if the group lingers.
+                signal_group(pgid, rustix::process::Signal::TERM);
+                crate::sync::poll_until(
+                    Instant::now().checked_add(Duration::from_secs(3)),
+                    Duration::from_millis(20),
+                    || !matches!(child.try_wait(), Ok(None)),
+                );
+                signal_group(pgid, rustix::process::Signal::KILL);
+                let _ = child.wait();
+                let _ = stderr.join();
+                let _ = stdout.join();
+                unregister(pgid);
+                return Err(RunError::TimedOut {
+                    what: what.to_string(),
+                    limit,
+                });
+            }
+            child.wait()
+        }
+    };
+    let stderr = stderr.join().unwrap_or_default();
+    let stdout = stdout.join().unwrap_or_default();
+    unregister(pgid);
+    let status = status?;
+    use std::os::unix::process::ExitStatusExt;
+    if status.signal().is_some() {
+        return Err(RunError::Killed(what.to_string()));
+    }
+    Ok(Output {
+        status,
+        stdout,
+        stderr,
+    })
+}
