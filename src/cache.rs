@@ -6,6 +6,7 @@
 use crate::paths::{now_ns, path_id, private_dir, write_atomic};
 use crate::protocol::Kind;
 use crate::recipe::Recipe;
+use crate::sync::locked;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
 use std::os::unix::fs::MetadataExt;
@@ -521,7 +522,7 @@ impl Cache {
                 let _ = std::fs::remove_dir(project.path());
             }
         }
-        self.memory.lock().unwrap().clear();
+        locked(&self.memory).clear();
         pruned
     }
 
@@ -552,7 +553,7 @@ impl Cache {
 
     pub fn lookup(&self, root: &Path, context: &str) -> Lookup {
         let mem_key = (root.to_path_buf(), context.to_string());
-        let remembered = self.memory.lock().unwrap().get(&mem_key).cloned();
+        let remembered = locked(&self.memory).get(&mem_key).cloned();
         if let Some(mut generation) = remembered {
             let (valid, refreshed) = validate(&mut generation);
             if valid {
@@ -586,7 +587,7 @@ impl Cache {
 
     /// Keeps `generation` as the one to check first for its project and context.
     fn remember(&self, generation: &Generation) {
-        self.memory.lock().unwrap().insert(
+        locked(&self.memory).insert(
             (generation.root.clone(), generation.context.clone()),
             generation.clone(),
         );
@@ -695,12 +696,12 @@ impl Cache {
 
     /// Forgets every in-memory copy (after a prune by another process).
     pub fn forget_all(&self) {
-        self.memory.lock().unwrap().clear();
+        locked(&self.memory).clear();
     }
 
     /// Forgets the in-memory copy for `root` (after its inputs changed).
     pub fn forget(&self, root: &Path) {
-        self.memory.lock().unwrap().retain(|(r, _), _| r != root);
+        locked(&self.memory).retain(|(r, _), _| r != root);
     }
 }
 

@@ -3,7 +3,7 @@
 //! files the evaluation read, taken from Nix's `-vv` log.
 
 use crate::process::{RunError, Watch, run};
-use crate::project::Project;
+use crate::project::{Project, Source};
 use crate::protocol::Value;
 use crate::protocol::{EvalEnv, Kind};
 use crate::recipe::{Env, Recipe, diff};
@@ -12,7 +12,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Whether a variable changes evaluation, and so travels with each request.
@@ -71,6 +71,8 @@ pub enum EvalError {
     },
     #[error("evaluation was cancelled")]
     Cancelled,
+    #[error("the project has no Nix file to evaluate")]
+    NothingToEvaluate,
     /// The evaluation succeeded but its result could not be saved.
     #[error("{}", storage_message(.dir, .source))]
     Storage {
@@ -172,11 +174,9 @@ fn nix_version(nix: &Path, cache_dir: Option<&Path>) -> Result<String, EvalError
     {
         return Ok(version.trim().to_string());
     }
-    let out = Command::new(nix)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| EvalError::Spawn(nix.display().to_string(), e))?;
+    let mut cmd = Command::new(nix);
+    cmd.arg("--version");
+    let out = run(cmd, "nix", &Watch::default())?;
     let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
     if let (Some(file), Some(identity)) = (&file, &identity)
         && out.status.success()
@@ -246,32 +246,31 @@ pub fn error_tail(log: &str) -> String {
 /// devShell's `-env` derivation, found from the environment's store path.
 pub fn packages(tools: &Tools, env_path: &Path, eval_env: &EvalEnv) -> Vec<String> {
     let nix_store = tools.nix.with_file_name("nix-store");
-    let deriver = Command::new(&nix_store)
+    let mut query = Command::new(&nix_store);
+    query
         .env_clear()
         .envs(child_env(eval_env))
         .args(["--query", "--deriver"])
-        .arg(env_path)
-        .stdin(Stdio::null())
-        .output();
-    let Ok(deriver) = deriver else {
+        .arg(env_path);
+    let Ok(deriver) = run(query, "nix-store", &Watch::default()) else {
         return Vec::new();
     };
     let drv = String::from_utf8_lossy(&deriver.stdout).trim().to_string();
     if !deriver.status.success() || !drv.ends_with(".drv") {
         return Vec::new();
     }
-    let shown = Command::new(&tools.nix)
-        .env_clear()
+    let mut show = Command::new(&tools.nix);
+    show.env_clear()
         .envs(child_env(eval_env))
         .args([
             "--extra-experimental-features",
             "nix-command",
             "show-derivation",
         ])
-        .arg(&drv)
-        .stdin(Stdio::null())
-        .output();
-    let Ok(shown) = shown else { return Vec::new() };
+        .arg(&drv);
+    let Ok(shown) = run(show, "nix", &Watch::default()) else {
+        return Vec::new();
+    };
     let Ok(json) = serde_json::from_slice::<serde_json::Value>(&shown.stdout) else {
         return Vec::new();
     };
@@ -293,9 +292,10 @@ pub fn packages(tools: &Tools, env_path: &Path, eval_env: &EvalEnv) -> Vec<Strin
 
 /// The files an evaluation read, from its log.
 fn log_inputs(log: &str, project: &Project, eval_env: &EvalEnv) -> BTreeSet<PathBuf> {
-    let flake_root = (project.kind == Kind::Flake)
-        .then(|| project.entry.as_deref().and_then(Path::parent))
-        .flatten();
+    let flake_root = project
+        .flake_lock()
+        .and_then(|lock| lock.parent().map(Path::to_path_buf));
+    let flake_root = flake_root.as_deref();
     trace::inputs_from_log_for(log, &store_dir(eval_env), flake_root)
 }
 
@@ -331,10 +331,9 @@ pub fn evaluate(
     watch: &Watch,
 ) -> Result<Evaluation, EvalError> {
     let started = Instant::now();
-    let entry = project
-        .entry
-        .as_ref()
-        .expect("a Nix project has an entry file");
+    let Source::Nix { kind, entry } = &project.source else {
+        return Err(EvalError::NothingToEvaluate);
+    };
     let mut cmd = Command::new(&tools.nix);
     cmd.env_clear()
         .envs(child_env(eval_env))
@@ -348,7 +347,7 @@ pub fn evaluate(
         // The profile is the GC root that keeps this environment in the store.
         .arg("--profile")
         .arg(profile);
-    match project.kind {
+    match kind {
         Kind::Flake => {
             let dir = entry.parent().unwrap_or(&project.root);
             let mut flake_ref = dir.as_os_str().to_owned();
@@ -373,7 +372,7 @@ pub fn evaluate(
     if !out.status.success() {
         let mut inputs = log_inputs(&log, project, eval_env);
         inputs.insert(entry.clone());
-        if project.kind == Kind::Flake {
+        if *kind == Kind::Flake {
             let named = trace::path_literal_inputs(&inputs, &project.root);
             inputs.extend(named);
         }
@@ -384,7 +383,7 @@ pub fn evaluate(
     }
     let mut inputs = log_inputs(&log, project, eval_env);
     inputs.insert(entry.clone());
-    if project.kind == Kind::Flake {
+    if *kind == Kind::Flake {
         // Nix 2.8 does not log what a flake reads with readFile/readDir: take the
         // relative paths its .nix files name (conservative: more, never fewer).
         let named = trace::path_literal_inputs(&inputs, &project.root);

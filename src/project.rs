@@ -14,13 +14,21 @@ pub const TRUSTED_FILES: &[&str] = &[
     ".dwell.toml",
 ];
 
+/// What a project evaluates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A Nix file: a flake's `flake.nix`, a `shell.nix` or `default.nix`, or the
+    /// file `.dwell.toml` names.
+    Nix { kind: Kind, entry: PathBuf },
+    /// Nothing: the project is only a venv.
+    Venv,
+}
+
 #[derive(Clone, Debug)]
 pub struct Project {
     /// Canonical path of the project's directory.
     pub root: PathBuf,
-    pub kind: Kind,
-    /// The Nix file evaluated (None for venv-only projects).
-    pub entry: Option<PathBuf>,
+    pub source: Source,
     /// The venv layered on top, when it exists.
     pub venv: Option<PathBuf>,
     /// Where the venv is (or would be created): `[venv] path`, default `.venv`.
@@ -29,12 +37,30 @@ pub struct Project {
 }
 
 impl Project {
+    pub fn kind(&self) -> Kind {
+        match &self.source {
+            Source::Nix { kind, .. } => *kind,
+            Source::Venv => Kind::Venv,
+        }
+    }
+
+    /// The Nix file evaluated (None for venv-only projects).
+    pub fn entry(&self) -> Option<&Path> {
+        match &self.source {
+            Source::Nix { entry, .. } => Some(entry),
+            Source::Venv => None,
+        }
+    }
+
     /// The flake's lock file (next to its flake.nix), for flake projects.
     pub fn flake_lock(&self) -> Option<PathBuf> {
-        (self.kind == Kind::Flake)
-            .then(|| self.entry.as_deref().and_then(Path::parent))
-            .flatten()
-            .map(|dir| dir.join("flake.lock"))
+        match &self.source {
+            Source::Nix {
+                kind: Kind::Flake,
+                entry,
+            } => entry.parent().map(|dir| dir.join("flake.lock")),
+            _ => None,
+        }
     }
 
     /// The files whose content an allow trusts: the usual entry files (relative
@@ -42,7 +68,12 @@ impl Project {
     /// relative when inside the root, by absolute path when outside it.
     pub fn trusted_files(&self) -> Vec<String> {
         let mut names: Vec<String> = TRUSTED_FILES.iter().map(|n| n.to_string()).collect();
-        for extra in self.entry.iter().cloned().chain(self.flake_lock()) {
+        for extra in self
+            .entry()
+            .map(Path::to_path_buf)
+            .into_iter()
+            .chain(self.flake_lock())
+        {
             let name = match extra.strip_prefix(&self.root) {
                 Ok(rel) => rel.to_string_lossy().into_owned(),
                 Err(_) => extra.to_string_lossy().into_owned(),
@@ -95,7 +126,8 @@ pub fn discover(dir: &Path) -> Result<Option<Project>, ProjectError> {
 /// Reads the project rooted at `root`.
 pub fn load(root: &Path) -> Result<Project, ProjectError> {
     let config = ProjectConfig::load(root)?;
-    let (kind, entry) = if let Some(file) = &config.file {
+    let nix = |kind, entry| Source::Nix { kind, entry };
+    let source = if let Some(file) = &config.file {
         let entry = root.join(file);
         if !entry.is_file() {
             return Err(ProjectError::MissingFile(root.join(".dwell.toml"), entry));
@@ -105,15 +137,15 @@ pub fn load(root: &Path) -> Result<Project, ProjectError> {
         } else {
             Kind::ShellNix
         };
-        (kind, Some(entry))
+        nix(kind, entry)
     } else if root.join("flake.nix").is_file() {
-        (Kind::Flake, Some(root.join("flake.nix")))
+        nix(Kind::Flake, root.join("flake.nix"))
     } else if root.join("shell.nix").is_file() {
-        (Kind::ShellNix, Some(root.join("shell.nix")))
+        nix(Kind::ShellNix, root.join("shell.nix"))
     } else if root.join("default.nix").is_file() {
-        (Kind::DefaultNix, Some(root.join("default.nix")))
+        nix(Kind::DefaultNix, root.join("default.nix"))
     } else {
-        (Kind::Venv, None)
+        Source::Venv
     };
     let configured = root.join(config.venv.path.as_deref().unwrap_or(Path::new(".venv")));
     let venv_path = crate::trace::normalize(&configured).unwrap_or(configured);
@@ -121,8 +153,7 @@ pub fn load(root: &Path) -> Result<Project, ProjectError> {
         (config.venv.enable != Some(false) && is_venv(&venv_path)).then(|| venv_path.clone());
     Ok(Project {
         root: root.to_path_buf(),
-        kind,
-        entry,
+        source,
         venv,
         venv_path,
         config,

@@ -15,7 +15,7 @@ use crate::protocol::Value;
 use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// `pyvenv.cfg` as key/value pairs.
 pub fn read_cfg(venv: &Path) -> BTreeMap<String, String> {
@@ -127,11 +127,9 @@ fn major_minor(version: &str) -> Option<String> {
 
 /// The version a python reports (`3.11.2`).
 pub fn python_version(python: &Path) -> Option<String> {
-    let out = Command::new(python)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .output()
-        .ok()?;
+    let mut cmd = Command::new(python);
+    cmd.arg("--version");
+    let out = crate::process::run(cmd, "python", &Watch::default()).ok()?;
     let text =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     let v = text.trim().trim_start_matches("Python").trim().to_string();

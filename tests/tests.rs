@@ -13,5 +13,6 @@ mod quoting;
 mod security;
 mod shells;
 mod ship;
+mod structure;
 mod tracing;
 mod venv;

@@ -33,7 +33,7 @@ pub fn run(dir: Option<PathBuf>, allow: bool) -> anyhow::Result<ExitCode> {
     eprintln!(
         "dwell: {verb} {} ({})",
         tildify(&project.root),
-        project.kind.label()
+        project.kind().label()
     );
     Ok(ExitCode::SUCCESS)
 }

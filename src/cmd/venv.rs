@@ -27,7 +27,7 @@ pub fn run(
         );
     }
     let project = crate::project::load(&info.root)?;
-    if resolution.env.is_none() && project.kind.is_nix() {
+    if resolution.env.is_none() && project.kind().is_nix() {
         bail!(
             "{}",
             resolution

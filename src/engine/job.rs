@@ -161,7 +161,7 @@ impl Engine {
             key: generation_key(context, &inputs),
             root: project.root.clone(),
             context: context.to_string(),
-            kind: project.kind,
+            kind: project.kind(),
             inputs,
             recipe: evaluation.recipe,
             evaluated_at_ms: now_ms(),
@@ -201,8 +201,8 @@ impl Engine {
 /// Files that are inputs of every evaluation of `project`.
 pub(super) fn always_inputs(project: &Project) -> BTreeSet<PathBuf> {
     let mut paths = BTreeSet::new();
-    if let Some(entry) = &project.entry {
-        paths.insert(entry.clone());
+    if let Some(entry) = project.entry() {
+        paths.insert(entry.to_path_buf());
     }
     paths.insert(project.root.join(".dwell.toml"));
     paths.extend(project.flake_lock());

@@ -144,9 +144,9 @@ impl Engine {
         hasher.update(format!("dwell-cache-{}\0", crate::cache::FORMAT).as_bytes());
         hasher.update(self.evaluator.identity()?.as_bytes());
         hasher.update(b"\0");
-        hasher.update(project.kind.label().as_bytes());
+        hasher.update(project.kind().label().as_bytes());
         hasher.update(b"\0");
-        if let Some(entry) = &project.entry {
+        if let Some(entry) = project.entry() {
             hasher.update(entry.as_os_str().as_encoded_bytes());
         }
         hasher.update(b"\0");
@@ -164,7 +164,7 @@ impl Engine {
     fn info(project: &Project, trust: Trust) -> ProjectInfo {
         ProjectInfo {
             root: project.root.clone(),
-            kind: project.kind,
+            kind: project.kind(),
             trust,
             venv: project.venv.clone(),
         }
@@ -197,7 +197,7 @@ impl Engine {
                 ..Resolution::default()
             };
         }
-        if !project.kind.is_nix() {
+        if !project.kind().is_nix() {
             return Resolution {
                 project: Some(info),
                 env: Some(self.layers.serve(&project, None, Freshness::Cached)),
@@ -360,7 +360,7 @@ impl Engine {
         let Ok(Some((project, trust))) = self.project(root) else {
             return false;
         };
-        if !trust.permits() || !project.kind.is_nix() || project.root != root {
+        if !trust.permits() || !project.kind().is_nix() || project.root != root {
             return false;
         }
         let Ok(context) = self.context(&project, &eval_env) else {

@@ -67,11 +67,11 @@ impl Engine {
             report.trust_diff = self.trust.diff(&project);
         }
         report.project = Some(Self::info(&project, trust));
-        if project.kind.is_nix() {
+        if project.kind().is_nix() {
             report.not_traced =
-                Some(crate::trace::coverage_gaps(project.kind == Kind::Flake).into());
+                Some(crate::trace::coverage_gaps(project.kind() == Kind::Flake).into());
         }
-        if project.kind == Kind::Venv {
+        if project.kind() == Kind::Venv {
             report.cache = Some(CacheState::NotNeeded);
             return report;
         }

@@ -35,7 +35,7 @@ impl Evaluator for Fake {
         std::thread::sleep(Duration::from_millis(
             self.delay_ms.load(Ordering::SeqCst) as u64
         ));
-        let entry = project.entry.clone().expect("a Nix project");
+        let entry = project.entry().expect("a Nix project").to_path_buf();
         let file = project.root.join("value.txt");
         let inputs: BTreeSet<PathBuf> = [entry, file.clone()].into();
         if self.fail.load(Ordering::SeqCst) {
