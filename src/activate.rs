@@ -36,6 +36,12 @@ pub enum Message {
     Info(String),
     Warning(String),
     Error(String),
+    /// What the project's shellHook printed; `just_ran` when it ran for this
+    /// request (the environment was evaluated now).
+    HookOutput {
+        text: String,
+        just_ran: bool,
+    },
 }
 
 /// Reads the current process environment (names that are not UTF-8 are skipped:
@@ -174,6 +180,12 @@ pub fn plan(current: &Env, resolution: &Resolution, reserved: &dyn Fn(&str) -> b
                         eval_ms: served.eval_ms,
                         summary: summary(&before, &env),
                     });
+                    if !served.hook_output.trim().is_empty() {
+                        messages.push(Message::HookOutput {
+                            text: served.hook_output.trim_end().to_string(),
+                            just_ran: served.freshness == Freshness::Evaluated,
+                        });
+                    }
                     for note in &served.notes {
                         messages.push(Message::Warning(note.clone()));
                     }
@@ -287,6 +299,7 @@ mod tests {
                 freshness: Freshness::Cached,
                 eval_ms: 5,
                 notes: Vec::new(),
+                hook_output: String::new(),
             }),
             error: None,
             pending: false,

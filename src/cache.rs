@@ -74,6 +74,9 @@ pub struct Generation {
     /// collected despite the root), the generation is invalid.
     #[serde(default)]
     pub store_paths: Vec<PathBuf>,
+    /// How the shellHook ran: its output, and whether it had to be stopped.
+    #[serde(default)]
+    pub hook: crate::eval::HookRun,
 }
 
 impl Generation {
@@ -723,6 +726,7 @@ mod tests {
             recorded_at_ns: now_ns(),
             gc_root: None,
             store_paths: Vec::new(),
+            hook: Default::default(),
         }
     }
 

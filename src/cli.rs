@@ -51,7 +51,13 @@ pub enum Command {
         format: ExportFormat,
     },
     /// Trust the project of DIR (default: the current directory), so dwell may evaluate it.
-    Allow { dir: Option<PathBuf> },
+    Allow {
+        dir: Option<PathBuf>,
+        /// Use this Nix file of DIR (`python-env.nix`): written to DIR's
+        /// `.dwell.toml` as `file = "FILE"` (other keys kept), then allowed.
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
     /// Never activate the project of DIR.
     Deny { dir: Option<PathBuf> },
     /// Show the project of DIR: kind, trust, cache state, inputs, daemon.

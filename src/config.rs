@@ -22,6 +22,8 @@ pub struct ProjectConfig {
     /// Extra variables set on top of the environment.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// How long the shellHook may run before it is stopped (`"30s"`).
+    pub shellhook_timeout: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -70,7 +72,27 @@ pub struct UserConfig {
     pub eval_timeout: Option<String>,
     /// Projects whose inputs are watched at most (least recently used first out).
     pub watch_projects: Option<usize>,
+    /// How long a shellHook may run before it is stopped (default "30s").
+    pub shellhook_timeout: Option<String>,
+    /// When to show what the shellHook printed: "always" (every entry), "first"
+    /// (when it has just run) or "never".
+    pub shellhook_output: Option<HookOutput>,
 }
+
+/// When the shellHook's output is shown on entering a project.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum HookOutput {
+    /// On every entry, as nix-shell, `nix develop` and direnv show it.
+    #[default]
+    Always,
+    /// Only when the shellHook has just run (the environment was evaluated).
+    First,
+    Never,
+}
+
+/// A shellHook stopped after this long, unless configured otherwise.
+pub const SHELLHOOK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Parses a duration like `30d`, `12h`, `90m`, `45s` or `2w`.
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
@@ -115,7 +137,21 @@ fn load<T: for<'de> Deserialize<'de> + Default>(path: &Path) -> Result<T, Config
 
 impl ProjectConfig {
     pub fn load(root: &Path) -> Result<ProjectConfig, ConfigError> {
-        load(&root.join(".dwell.toml"))
+        let path = root.join(".dwell.toml");
+        let config: ProjectConfig = load(&path)?;
+        if let Some(text) = &config.shellhook_timeout {
+            parse_duration(text)
+                .map_err(|e| ConfigError::Parse(path, format!("shellhook_timeout: {e}")))?;
+        }
+        Ok(config)
+    }
+
+    /// How long this project's shellHook may run: its own setting, else `user`'s.
+    pub fn shellhook_timeout(&self, user: std::time::Duration) -> std::time::Duration {
+        self.shellhook_timeout
+            .as_deref()
+            .and_then(|t| parse_duration(t).ok())
+            .unwrap_or(user)
     }
 }
 
@@ -141,6 +177,9 @@ pub struct Settings {
     pub eval_timeout: Option<std::time::Duration>,
     /// Projects whose inputs are watched at most.
     pub watch_projects: usize,
+    /// How long a shellHook may run (a project's `.dwell.toml` may say otherwise).
+    pub shellhook_timeout: std::time::Duration,
+    pub shellhook_output: HookOutput,
 }
 
 impl Default for Settings {
@@ -190,6 +229,9 @@ impl Settings {
                 .watch_projects
                 .unwrap_or(DEFAULT_WATCH_PROJECTS)
                 .max(1),
+            shellhook_timeout: duration("shellhook_timeout", config.shellhook_timeout)?
+                .unwrap_or(SHELLHOOK_TIMEOUT),
+            shellhook_output: config.shellhook_output.unwrap_or_default(),
         })
     }
 }

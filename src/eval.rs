@@ -203,6 +203,8 @@ pub struct Evaluation {
     pub recipe: Recipe,
     /// Files the evaluation read, absolute, outside the Nix store.
     pub inputs: BTreeSet<PathBuf>,
+    /// How the shellHook ran.
+    pub hook: HookRun,
     pub duration: Duration,
 }
 
@@ -329,6 +331,7 @@ pub fn evaluate(
     eval_env: &EvalEnv,
     profile: &Path,
     watch: &Watch,
+    hook_limit: Duration,
 ) -> Result<Evaluation, EvalError> {
     let started = Instant::now();
     let Source::Nix { kind, entry } = &project.source else {
@@ -391,27 +394,59 @@ pub fn evaluate(
     }
     inputs.retain(|p| !p.as_os_str().is_empty());
     // A failing shellHook is a property of the files read, like a Nix error.
-    let recipe = capture(tools, project, eval_env, &out.stdout).map_err(|e| match e {
-        EvalError::Capture { message, .. } => EvalError::Capture {
-            message,
-            inputs: inputs.clone(),
-        },
-        other => other,
-    })?;
+    if let Some(on_line) = &watch.on_line {
+        on_line("running the shellHook");
+    }
+    let (recipe, hook) =
+        capture(tools, project, eval_env, &out.stdout, hook_limit).map_err(|e| match e {
+            EvalError::Capture { message, .. } => EvalError::Capture {
+                message,
+                inputs: inputs.clone(),
+            },
+            other => other,
+        })?;
     Ok(Evaluation {
         recipe,
         inputs,
+        hook,
         duration: started.elapsed(),
     })
 }
 
-/// Runs the devShell script in a clean bash and returns its difference from the base.
+/// How the devShell's shellHook ran in the capture shell.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HookRun {
+    /// What it printed (stdout and stderr), replayed when a shell enters.
+    #[serde(default)]
+    pub output: String,
+    /// It did not finish within this many seconds and was stopped with its
+    /// whole process group: the environment is the devShell's without it.
+    #[serde(default)]
+    pub stopped_after_s: Option<u64>,
+}
+
+/// The last line of `nix print-dev-env`'s script runs the shellHook (`eval
+/// "$shellHook"` in Nix 2.8, `eval "${shellHook:-}"` in 2.26): the script
+/// without it, if it is there, so the capture can run the hook on its own.
+fn without_hook_line(script: &[u8]) -> Option<&[u8]> {
+    let text = script.trim_ascii_end();
+    let start = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let last = &text[start..];
+    let runs_hook = last == b"eval \"$shellHook\"" || last == b"eval \"${shellHook:-}\"";
+    runs_hook.then(|| &script[..start])
+}
+
+/// Runs the devShell script in a clean bash and returns its difference from the
+/// base, with how its shellHook ran. The environment is dumped once before the
+/// shellHook and once after, so a hook that never returns (`jupyter lab`) is
+/// stopped after `hook_limit` and the devShell is served without it.
 fn capture(
     tools: &Tools,
     project: &Project,
     eval_env: &EvalEnv,
     script: &[u8],
-) -> Result<Recipe, EvalError> {
+    hook_limit: Duration,
+) -> Result<(Recipe, HookRun), EvalError> {
     let tmp = std::env::temp_dir().join(format!(
         "dwell-capture-{}-{}",
         std::process::id(),
@@ -425,26 +460,56 @@ fn capture(
     }
     let result = (|| {
         let script_path = tmp.join("dev-env.sh");
-        let dump_path = tmp.join("env.dump");
-        std::fs::write(&script_path, script)?;
+        let before_path = tmp.join("before-hook.dump");
+        let done_path = tmp.join("before-hook.done");
+        let after_path = tmp.join("env.dump");
+        let hook_path = tmp.join("hook.out");
+        let separate = without_hook_line(script);
+        std::fs::write(&script_path, separate.unwrap_or(script))?;
         let base = base_env(eval_env, &tmp);
+        // $1 script, $2 dump before the hook, $3 its completion mark, $4 the dump
+        // after, $5 the hook's output, $6 env.
+        let body = if separate.is_some() {
+            r#". "$1" 1>&2; "$6" -0 >"$2" && : >"$3"; { eval "${shellHook:-}"; } >"$5" 2>&1 </dev/null; exec "$6" -0 >"$4""#
+        } else {
+            r#". "$1" >"$5" 2>&1; exec "$6" -0 >"$4""#
+        };
         let mut cmd = Command::new(&tools.bash);
         cmd.env_clear()
             .envs(base.iter().map(|(k, v)| (k, v.as_os_str())))
             .current_dir(&project.root)
+            .args(["--noprofile", "--norc", "-c", body, "dwell-capture"])
             .args([
-                "--noprofile",
-                "--norc",
-                "-c",
-                r#". "$1" 1>&2; exec "$3" -0 >"$2""#,
-                "dwell-capture",
-            ])
-            .arg(&script_path)
-            .arg(&dump_path)
-            .arg(&tools.env);
-        let out = run(cmd, "bash", &Watch::default())?;
+                &script_path,
+                &before_path,
+                &done_path,
+                &after_path,
+                &hook_path,
+                &tools.env,
+            ]);
+        let watch = Watch {
+            timeout: Some(hook_limit),
+            ..Watch::default()
+        };
+        let hook_output = || {
+            let bytes = std::fs::read(&hook_path).unwrap_or_default();
+            String::from_utf8_lossy(&bytes).into_owned()
+        };
+        let out = match run(cmd, "bash", &watch) {
+            Ok(out) => out,
+            // The hook did not return: the environment from before it.
+            Err(RunError::TimedOut { limit, .. }) if done_path.exists() => {
+                let dump = std::fs::read(&before_path)?;
+                let hook = HookRun {
+                    output: String::new(),
+                    stopped_after_s: Some(limit.as_secs()),
+                };
+                return Ok((diff(&base, &parse_env_dump(&dump)), hook));
+            }
+            Err(e) => return Err(e.into()),
+        };
         if !out.status.success() {
-            let log = String::from_utf8_lossy(&out.stderr);
+            let log = String::from_utf8_lossy(&out.stderr).into_owned() + &hook_output();
             let tail: Vec<&str> = log.lines().rev().take(6).collect();
             let tail: Vec<&str> = tail.into_iter().rev().collect();
             return Err(EvalError::capture(format!(
@@ -454,8 +519,12 @@ fn capture(
                 tail.join("\n")
             )));
         }
-        let dump = std::fs::read(&dump_path)?;
-        Ok(diff(&base, &parse_env_dump(&dump)))
+        let dump = std::fs::read(&after_path)?;
+        let hook = HookRun {
+            output: hook_output(),
+            stopped_after_s: None,
+        };
+        Ok((diff(&base, &parse_env_dump(&dump)), hook))
     })();
     let _ = std::fs::remove_dir_all(&tmp);
     result
@@ -505,6 +574,19 @@ mod tests {
             error_tail(log),
             "error: syntax error, unexpected '}'\n\n       at /p/shell.nix:3:1:"
         );
+    }
+
+    #[test]
+    fn the_hook_line_is_found_in_both_nix_versions() {
+        assert_eq!(
+            without_hook_line(b"export A=1\neval \"$shellHook\"\n\n"),
+            Some(&b"export A=1\n"[..])
+        );
+        assert_eq!(
+            without_hook_line(b"export A=1\neval \"${shellHook:-}\"\n"),
+            Some(&b"export A=1\n"[..])
+        );
+        assert_eq!(without_hook_line(b"export A=1\n"), None);
     }
 
     #[test]

@@ -11,8 +11,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Hook { shell } => cmd::hook::run(shell),
         Command::Export { format } => cmd::export::run(format, no_daemon),
-        Command::Allow { dir } => cmd::allow::run(dir, true),
-        Command::Deny { dir } => cmd::allow::run(dir, false),
+        Command::Allow { dir, file } => cmd::allow::run(dir, file, true),
+        Command::Deny { dir } => cmd::allow::run(dir, None, false),
         Command::Status { dir, json } => cmd::status::run(dir, json, no_daemon),
         Command::Reload { dir } => cmd::reload::run(dir, no_daemon),
         Command::Exec { dir, command } => cmd::exec::run(dir, command, no_daemon),

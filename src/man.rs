@@ -58,6 +58,11 @@ root, and may lie outside it ("../shared-venv").
 \fB[venv]\fR \fBenable\fR = false
 Turns the venv layer off.
 .TP
+\fBshellhook_timeout\fR = "2m"
+How long this project's shellHook may run (default: the user file's, else 30s).
+A shellHook still running then is stopped with its whole process group and the
+devShell's environment is served without it, with a note saying so.
+.TP
 \fB[env]\fR \fINAME\fR = "value"
 Extra variables, set on top of everything else.
 .SH USER FILE (config.toml)
@@ -82,6 +87,13 @@ Stop an evaluation that runs longer (default: no limit). Nothing is cached from 
 \fBwatch_projects\fR = 64
 Projects whose files the daemon watches at most, least recently used dropped first;
 the others are checked by stat when a shell asks.
+.TP
+\fBshellhook_timeout\fR = "30s"
+How long a shellHook may run before it is stopped (a project may say otherwise).
+.TP
+\fBshellhook_output\fR = "always"
+When what a shellHook printed is shown: "always" (on every entry), "first" (only when
+it has just run) or "never".
 .TP
 \fBstatus_line\fR = true
 Whether the one-line status is printed on entering and leaving a project. Warnings and

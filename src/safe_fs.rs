@@ -185,6 +185,35 @@ pub fn printable(text: &str, keep_lines: bool) -> String {
     out
 }
 
+/// Like [`printable`] with lines kept, but color and style sequences (SGR,
+/// `ESC [ … m`) pass: a shellHook's greeting keeps its colors, and nothing in it
+/// can move the cursor, clear the screen or set the title.
+pub fn printable_with_colors(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('\x1b') {
+        out.push_str(&printable(&rest[..at], true));
+        let after = &rest[at + 1..];
+        let params = after.strip_prefix('[').map(|p| {
+            p.len()
+                - p.trim_start_matches(|c: char| c.is_ascii_digit() || c == ';')
+                    .len()
+        });
+        match params {
+            Some(n) if after[1 + n..].starts_with('m') => {
+                out.push_str(&rest[at..at + 1 + 1 + n + 1]);
+                rest = &after[1 + n + 1..];
+            }
+            _ => {
+                out.push_str("\\e");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(&printable(rest, true));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,5 +289,9 @@ mod tests {
         assert_eq!(printable("a\nb", false), "a\\nb");
         assert_eq!(printable("plain ü", false), "plain ü");
         assert_eq!(printable("\u{9b}31m", false), "\\x9b31m");
+        assert_eq!(
+            printable_with_colors("\x1b[1;32mready\x1b[0m\n\x1b]0;t\x07\x1b[2J"),
+            "\x1b[1;32mready\x1b[0m\n\\e]0;t\\x07\\e[2J"
+        );
     }
 }

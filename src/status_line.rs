@@ -69,6 +69,8 @@ pub fn render(message: &Message, elapsed_ms: u64, color: bool) -> String {
                 safe(text)
             )
         }
+        // The project's own output, as nix-shell shows it: no prefix, colors kept.
+        Message::HookOutput { text, .. } => crate::safe_fs::printable_with_colors(text),
         Message::Error(text) => {
             let text = printable(text, true);
             format!("{prefix} {}", paint(color, Color::Red.normal(), &text))

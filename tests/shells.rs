@@ -474,6 +474,28 @@ fn ctrl_c_gives_the_last_good_environment(sh: Sh) {
     assert_eq!(s(t.env().get("TAG")).as_deref(), Some("second"), "{sh:?}");
 }
 
+fn shellhook_greeting_on_entry(sh: Sh) {
+    let w = World::new();
+    let p = w.project("greet", &[("shell.nix", crate::seed::LEVEL1_SHELL_NIX)]);
+    w.allow(&p);
+    let mut t = Term::new(&w, sh);
+    // (rexpect reads the terminal byte by byte: the emoji is not matched.)
+    let greeting = "Python development environment ready!";
+    let out = t.run(&format!("cd '{}'", p.display()));
+    assert!(out.contains(greeting), "{sh:?}: {out}");
+    let out = t.run("true");
+    assert!(
+        !out.contains(greeting),
+        "{sh:?}: not on an idle prompt: {out}"
+    );
+    t.run("cd /");
+    let out = t.run(&format!("cd '{}'", p.display()));
+    assert!(
+        out.contains(greeting),
+        "{sh:?}: again on the next entry: {out}"
+    );
+}
+
 macro_rules! for_each_shell {
     ($($scenario:ident),+ $(,)?) => {
         $(
@@ -507,6 +529,7 @@ for_each_shell!(
     starts_inside_a_project,
     hostile_values,
     ctrl_c_gives_the_last_good_environment,
+    shellhook_greeting_on_entry,
 );
 
 // ---- what only some shells do ----

@@ -11,6 +11,7 @@ mod gc;
 mod packaging;
 mod quoting;
 mod security;
+mod seed;
 mod shells;
 mod ship;
 mod structure;

@@ -259,6 +259,9 @@ fn the_flake_lock_and_a_path_input() {
     assert!(p.join("flake.lock").exists());
     // Nix keeps using the locked copy of the input until the lock is updated...
     w.write(&p, &[("sub/value.nix", "\"two\"\n")]);
+    sh.prompt(&p);
+    assert_eq!(sh.get("V").as_deref(), Some("one"));
+    let before = w.evaluations("locked");
     let lock = std::process::Command::new("nix")
         .args(["flake", "lock", "--update-input", "local"])
         .current_dir(&p)
@@ -274,7 +277,7 @@ fn the_flake_lock_and_a_path_input() {
     // ...and the updated flake.lock is an input: the next prompt re-evaluates.
     sh.prompt(&p);
     assert_eq!(sh.get("V").as_deref(), Some("two"));
-    assert_eq!(w.evaluations("locked"), 2);
+    assert_eq!(w.evaluations("locked"), before + 1);
 }
 
 #[test]

@@ -4,6 +4,7 @@
 use super::resolve;
 use crate::activate::{Message, Plan, plan, process_env};
 use crate::cli::{ExportFormat, HookShell};
+use crate::config::HookOutput;
 use crate::status_line::{color_enabled, render};
 use std::io::Write;
 use std::process::ExitCode;
@@ -46,14 +47,25 @@ pub fn run(format: ExportFormat, no_daemon: bool) -> anyhow::Result<ExitCode> {
     }
     let elapsed = started.elapsed().as_millis() as u64;
     let color = color_enabled();
-    let quiet = crate::paths::Paths::from_env()
+    let settings = crate::paths::Paths::from_env()
         .ok()
         .and_then(|p| crate::config::Settings::load(&p.user_config()).ok())
-        .is_some_and(|s| !s.status_line);
+        .unwrap_or_default();
     for message in &plan.messages {
         // `status_line = false` silences the routine lines, never warnings or errors.
-        if quiet && matches!(message, Message::Loaded { .. } | Message::Unloaded(_)) {
+        let routine = matches!(message, Message::Loaded { .. } | Message::Unloaded(_));
+        if routine && !settings.status_line {
             continue;
+        }
+        if let Message::HookOutput { just_ran, .. } = message {
+            let show = match settings.shellhook_output {
+                HookOutput::Always => true,
+                HookOutput::First => *just_ran,
+                HookOutput::Never => false,
+            };
+            if !show {
+                continue;
+            }
         }
         eprintln!("{}", render(message, elapsed, color));
     }

@@ -59,7 +59,11 @@ fn text(report: &StatusReport) -> String {
         None => line(
             &mut out,
             "project",
-            format!("none at {}", tildify(&report.dir)),
+            format!(
+                "none at {}{}",
+                tildify(&report.dir),
+                super::allow::nix_files_hint(&report.dir)
+            ),
         ),
         Some(p) => {
             line(&mut out, "project", tildify(&p.root));

@@ -9,6 +9,7 @@ use crate::protocol::EvalEnv;
 use crate::sync::locked;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::Duration;
 
 /// Evaluates projects.
 pub trait Evaluator: Send + Sync {
@@ -16,14 +17,15 @@ pub trait Evaluator: Send + Sync {
     /// version and the system, as one string for the cache key.
     fn identity(&self) -> Result<String, EvalError>;
 
-    /// Evaluates `project` (a Nix project) and captures its environment; makes
-    /// `profile` a GC root of it.
+    /// Evaluates `project` (a Nix project) and captures its environment, its
+    /// shellHook stopped after `hook_limit`; makes `profile` a GC root of it.
     fn evaluate(
         &self,
         project: &Project,
         eval_env: &EvalEnv,
         profile: &Path,
         watch: &Watch,
+        hook_limit: Duration,
     ) -> Result<Evaluation, EvalError>;
 
     /// The derivations an environment (a store path) was built from.
@@ -70,8 +72,16 @@ impl Evaluator for Nix {
         eval_env: &EvalEnv,
         profile: &Path,
         watch: &Watch,
+        hook_limit: Duration,
     ) -> Result<Evaluation, EvalError> {
-        crate::eval::evaluate(&self.tools()?, project, eval_env, profile, watch)
+        crate::eval::evaluate(
+            &self.tools()?,
+            project,
+            eval_env,
+            profile,
+            watch,
+            hook_limit,
+        )
     }
 
     fn packages(&self, env_path: &Path, eval_env: &EvalEnv) -> Vec<String> {

@@ -114,7 +114,12 @@ impl Engine {
             crate::paths::unique() % 100_000
         ));
         let watch = self.watch_for(project, job);
-        let result = self.evaluator.evaluate(project, eval_env, &profile, &watch);
+        let hook_limit = project
+            .config
+            .shellhook_timeout(self.settings().shellhook_timeout);
+        let result = self
+            .evaluator
+            .evaluate(project, eval_env, &profile, &watch, hook_limit);
         // Nix writes a missing flake.lock from the allowed flake.nix, even when the
         // evaluation then fails: it is part of what was allowed.
         if !lock_existed
@@ -164,6 +169,7 @@ impl Engine {
             kind: project.kind(),
             inputs,
             recipe: evaluation.recipe,
+            hook: evaluation.hook,
             evaluated_at_ms: now_ms(),
             eval_ms: evaluation.duration.as_millis() as u64,
             recorded_at_ns: now_ns(),

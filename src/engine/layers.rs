@@ -65,7 +65,12 @@ impl Layers {
         freshness: Freshness,
     ) -> Served {
         let mut ops = generation.map(|g| g.recipe.ops.clone()).unwrap_or_default();
-        let (layers, notes) = self.layers(project, generation);
+        let (layers, mut notes) = self.layers(project, generation);
+        if let Some(secs) = generation.and_then(|g| g.hook.stopped_after_s) {
+            notes.push(format!(
+                "the shellHook did not finish within {secs} s and was stopped; this is the devShell's environment without it. Start long-running programs with `dwell exec -- jupyter lab` (say), not from shellHook; or raise shellhook_timeout in .dwell.toml"
+            ));
+        }
         ops.extend(layers);
         let mut hasher = blake3::Hasher::new();
         hasher.update(generation.map(|g| g.key.as_str()).unwrap_or("-").as_bytes());
@@ -76,6 +81,9 @@ impl Layers {
             freshness,
             eval_ms: generation.map(|g| g.eval_ms).unwrap_or(0),
             notes,
+            hook_output: generation
+                .map(|g| g.hook.output.clone())
+                .unwrap_or_default(),
         }
     }
 }

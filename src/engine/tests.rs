@@ -30,6 +30,7 @@ impl Evaluator for Fake {
         _: &EvalEnv,
         _: &Path,
         _: &Watch,
+        _: Duration,
     ) -> Result<Evaluation, EvalError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         std::thread::sleep(Duration::from_millis(
@@ -53,6 +54,7 @@ impl Evaluator for Fake {
                 }],
             },
             inputs,
+            hook: Default::default(),
             duration: Duration::from_millis(1),
         })
     }

@@ -206,6 +206,9 @@ pub struct Served {
     /// Things the user should know about this environment (a broken venv).
     #[serde(default)]
     pub notes: Vec<String>,
+    /// What the devShell's shellHook printed when it ran, shown on entry.
+    #[serde(default)]
+    pub hook_output: String,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
