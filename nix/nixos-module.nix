@@ -26,14 +26,10 @@ in
       fish = "programs.fish.interactiveShellInit; needs programs.fish.enable";
     };
     settingsDescription = ''
-      dwell's user configuration, written as TOML to /etc/xdg/dwell/config.toml
-      (environment.etc."xdg/dwell/config.toml").
-
-      Note that dwell itself reads only $XDG_CONFIG_HOME/dwell/config.toml
-      (~/.config/dwell/config.toml by default) and does not look in
-      XDG_CONFIG_DIRS, so this system-wide file takes effect only where a user
-      links or copies it there. For a per-user file, use the home-manager module,
-      which writes ~/.config/dwell/config.toml.
+      dwell's configuration for every user, written as TOML to
+      /etc/xdg/dwell/config.toml (environment.etc."xdg/dwell/config.toml").
+      dwell reads it under each user's own $XDG_CONFIG_HOME/dwell/config.toml: a key the
+      user sets wins.
     '';
     daemonScope = "for every user";
   };

@@ -300,6 +300,7 @@ mod tests {
                 eval_ms: 5,
                 notes: Vec::new(),
                 hook_output: String::new(),
+                inputs: Vec::new(),
             }),
             error: None,
             pending: false,

@@ -45,6 +45,9 @@ pub enum Command {
         #[arg(value_enum)]
         shell: HookShell,
     },
+    /// Print what an `.envrc` evaluates to get this directory's environment from
+    /// dwell: `eval "$(dwell direnv)"`. direnv applies and unloads it.
+    Direnv,
     /// Print the code that brings this shell to the current directory's environment.
     Export {
         #[arg(value_enum)]

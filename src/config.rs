@@ -191,9 +191,28 @@ impl Default for Settings {
 impl Settings {
     /// Reads and checks the user config at `path` (absent: the defaults). A bad
     /// value is an error naming it, never silently dropped.
+    ///
+    /// The system-wide files come first: `dwell/config.toml` in each of
+    /// `$XDG_CONFIG_DIRS` (default `/etc/xdg`; the first directory wins among
+    /// them), then the user's file, whose keys win over all of them.
     pub fn load(path: &Path) -> Result<Settings, ConfigError> {
-        Settings::from_config(UserConfig::load(path)?)
-            .map_err(|e| ConfigError::Parse(path.to_path_buf(), e))
+        Settings::load_layers(&system_files(), path)
+    }
+
+    /// [`Settings::load`] with the system files given.
+    pub fn load_layers(system: &[PathBuf], user: &Path) -> Result<Settings, ConfigError> {
+        let mut merged = toml::Table::new();
+        for file in system.iter().rev().map(PathBuf::as_path).chain([user]) {
+            let table: toml::Table = load(file)?;
+            merged.extend(table);
+        }
+        let config: UserConfig =
+            toml::Value::Table(merged)
+                .try_into()
+                .map_err(|e: toml::de::Error| {
+                    ConfigError::Parse(user.to_path_buf(), e.message().to_string())
+                })?;
+        Settings::from_config(config).map_err(|e| ConfigError::Parse(user.to_path_buf(), e))
     }
 
     fn from_config(config: UserConfig) -> Result<Settings, String> {
@@ -236,6 +255,17 @@ impl Settings {
     }
 }
 
+/// The system-wide config files, most important first.
+fn system_files() -> Vec<PathBuf> {
+    let dirs = std::env::var_os("XDG_CONFIG_DIRS")
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| "/etc/xdg".into());
+    std::env::split_paths(&dirs)
+        .filter(|d| d.is_absolute())
+        .map(|d| d.join("dwell/config.toml"))
+        .collect()
+}
+
 /// Projects watched at most, unless the user config says otherwise.
 pub const DEFAULT_WATCH_PROJECTS: usize = 64;
 
@@ -271,6 +301,33 @@ mod tests {
         assert_eq!(
             Settings::default().prune_after.unwrap().as_secs(),
             30 * 86400
+        );
+        assert_eq!(Settings::default().shellhook_timeout.as_secs(), 30);
+    }
+
+    #[test]
+    fn system_files_lie_under_the_users() {
+        let dir = tempfile::tempdir().unwrap();
+        let (first, second) = (dir.path().join("a.toml"), dir.path().join("b.toml"));
+        let user = dir.path().join("user.toml");
+        std::fs::write(&first, "generations = 3\nstatus_line = false\n").unwrap();
+        std::fs::write(
+            &second,
+            "generations = 5\nwatch_projects = 9\nasync = true\n",
+        )
+        .unwrap();
+        std::fs::write(&user, "async = false\n").unwrap();
+        let s = Settings::load_layers(&[first.clone(), second.clone()], &user).unwrap();
+        assert_eq!(s.generations, 3, "the first system dir wins over the next");
+        assert_eq!(s.watch_projects, 9);
+        assert!(!s.status_line);
+        assert!(!s.background, "the user's key wins");
+        std::fs::write(&second, "bogus = 1\n").unwrap();
+        assert!(Settings::load_layers(&[second], &user).is_err());
+        let absent = dir.path().join("absent.toml");
+        assert_eq!(
+            Settings::load_layers(&[absent], &user).unwrap().generations,
+            8
         );
     }
 }

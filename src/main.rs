@@ -11,6 +11,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Hook { shell } => cmd::hook::run(shell),
         Command::Export { format } => cmd::export::run(format, no_daemon),
+        Command::Direnv => cmd::direnv::run(no_daemon),
         Command::Allow { dir, file } => cmd::allow::run(dir, file, true),
         Command::Deny { dir } => cmd::allow::run(dir, None, false),
         Command::Status { dir, json } => cmd::status::run(dir, json, no_daemon),

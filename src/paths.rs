@@ -68,6 +68,12 @@ impl Paths {
         self.runtime.join("generation")
     }
 
+    /// A file per project that the daemon touches when a new environment for it
+    /// is ready; `dwell direnv` has direnv watch it.
+    pub fn project_marker(&self, root: &Path) -> PathBuf {
+        self.runtime.join("projects").join(path_id(root))
+    }
+
     pub fn daemon_lock(&self) -> PathBuf {
         self.runtime.join("daemon.lock")
     }

@@ -362,7 +362,7 @@ fn special_files_in_a_project_never_hang_or_bloat_the_daemon() {
         let out = export_within(&w, &watched, 60);
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(
-            json["changes"]["FOO"],
+            json["FOO"],
             "bar",
             "{}",
             String::from_utf8_lossy(&out.stderr)

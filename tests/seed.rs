@@ -95,10 +95,6 @@ pkgs.mkShell {
 }
 "#;
 
-fn set_user_config(w: &World, text: &str) {
-    w.write(&w.home.join(".config/dwell"), &[("config.toml", text)]);
-}
-
 #[test]
 fn the_level1_greeting_is_shown_on_every_entry() {
     need!("nix");
@@ -122,7 +118,7 @@ fn the_level1_greeting_is_shown_on_every_entry() {
     assert_eq!(sh.last_json["freshness"], "cached");
     sh.said("🐍 Python development environment ready!");
     // `shellhook_output = "first"`: only when the shellHook has just run.
-    set_user_config(&w, "shellhook_output = \"first\"\n");
+    w.set_user_config("shellhook_output = \"first\"\n");
     sh.prompt(&w.dir);
     sh.prompt(&p);
     assert!(!sh.last_stderr.contains("🐍"), "{}", sh.last_stderr);
@@ -134,7 +130,7 @@ fn the_level1_greeting_is_shown_on_every_entry() {
     w.allow(&p);
     fresh.prompt(&p);
     fresh.said("🐍 Python development environment ready!!");
-    set_user_config(&w, "shellhook_output = \"never\"\n");
+    w.set_user_config("shellhook_output = \"never\"\n");
     fresh.prompt(&w.dir);
     fresh.prompt(&p);
     assert!(!fresh.last_stderr.contains("🐍"), "{}", fresh.last_stderr);

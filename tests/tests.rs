@@ -4,6 +4,7 @@
 mod util;
 
 mod daemon;
+mod direnv;
 mod faults;
 mod flows;
 mod fresh;

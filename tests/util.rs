@@ -95,6 +95,7 @@ impl World {
         set(&mut env, "XDG_STATE_HOME", &home.join(".local/state"));
         set(&mut env, "XDG_DATA_HOME", &home.join(".local/share"));
         set(&mut env, "XDG_CONFIG_HOME", &home.join(".config"));
+        set(&mut env, "XDG_CONFIG_DIRS", &dir.join("etc-xdg"));
         set(&mut env, "TMPDIR", &dir);
         set(&mut env, "NIX_STORE_DIR", &dir.join("nix/store"));
         set(&mut env, "NIX_STATE_DIR", &dir.join("nix/var"));
@@ -330,8 +331,13 @@ impl<'w> SimShell<'w> {
         // Shown by the test harness when a test fails.
         eprintln!("[prompt in {}]\n{}", dir.display(), self.last_stderr);
         assert!(out.status.success(), "export failed: {}", self.last_stderr);
-        let json: Json = serde_json::from_slice(&out.stdout).unwrap();
-        for (name, value) in json["changes"].as_object().unwrap() {
+        // direnv's format: a flat object of changes, or nothing at all.
+        let changes: Json = if out.stdout.is_empty() {
+            Json::Object(Default::default())
+        } else {
+            serde_json::from_slice(&out.stdout).unwrap()
+        };
+        for (name, value) in changes.as_object().expect("a flat object") {
             match value {
                 Json::Null => {
                     self.env.remove(name);
@@ -341,7 +347,10 @@ impl<'w> SimShell<'w> {
                 }
             }
         }
-        self.last_json = json;
+        self.last_json = serde_json::json!({
+            "changes": changes,
+            "freshness": freshness_said(&self.last_stderr),
+        });
         &self.last_json
     }
 
@@ -365,6 +374,31 @@ impl<'w> SimShell<'w> {
             .split(':')
             .map(String::from)
             .collect()
+    }
+}
+
+/// How the environment a prompt loaded was made, from its status line:
+/// "cached", "evaluated" or "stale" (null: nothing was loaded).
+pub fn freshness_said(stderr: &str) -> Json {
+    let line = stderr.lines().find(|l| l.contains(" · "));
+    match line {
+        Some(l) if l.contains(" · cached · ") => "cached".into(),
+        Some(l) if l.contains(" · evaluated in ") => "evaluated".into(),
+        Some(l) if l.contains(" · stale · ") => "stale".into(),
+        _ => Json::Null,
+    }
+}
+
+impl World {
+    /// `dwell status --json` for `dir`.
+    pub fn status_json(&self, dir: &Path) -> Json {
+        let out = self.ok(dir, &["status", "--json"]);
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Writes the user config (`$XDG_CONFIG_HOME/dwell/config.toml`).
+    pub fn set_user_config(&self, text: &str) {
+        self.write(&self.home.join(".config/dwell"), &[("config.toml", text)]);
     }
 }
 

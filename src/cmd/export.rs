@@ -23,6 +23,12 @@ pub fn run(format: ExportFormat, no_daemon: bool) -> anyhow::Result<ExitCode> {
             ..Default::default()
         },
     };
+    // A project direnv loads through `dwell direnv` is left to it: one hook per
+    // project, never both.
+    let resolution = match &resolution.project {
+        Some(project) if super::direnv::managed_by_direnv(&project.root) => Default::default(),
+        _ => resolution,
+    };
     let shell = match format {
         ExportFormat::Bash => Some(HookShell::Bash),
         ExportFormat::Zsh => Some(HookShell::Zsh),
@@ -37,7 +43,7 @@ pub fn run(format: ExportFormat, no_daemon: bool) -> anyhow::Result<ExitCode> {
     let mut code = match format {
         ExportFormat::Bash | ExportFormat::Zsh => crate::shell::render_posix(&plan.changes),
         ExportFormat::Fish => crate::shell::render_fish(&plan.changes),
-        ExportFormat::Json => json(&plan, &resolution),
+        ExportFormat::Json => json(&plan),
     };
     if let Some(shell) = shell {
         code.push_str(&crate::shell::render_hook_state(
@@ -75,28 +81,31 @@ pub fn run(format: ExportFormat, no_daemon: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn json(plan: &Plan, resolution: &crate::protocol::Resolution) -> String {
-    let changes: serde_json::Map<String, serde_json::Value> = plan
-        .changes
-        .iter()
-        .map(|(name, value)| {
-            let v = match value {
-                Some(v) => serde_json::to_value(v).expect("value serializes"),
-                None => serde_json::Value::Null,
-            };
-            (name.clone(), v)
-        })
-        .collect();
-    let messages: Vec<String> = plan.messages.iter().map(|m| render(m, 0, false)).collect();
-    let doc = serde_json::json!({
-        "changes": changes,
-        "project": resolution.project,
-        "freshness": resolution.env.as_ref().map(|e| e.freshness),
-        "key": resolution.env.as_ref().map(|e| e.key.clone()),
-        "error": resolution.error,
-        "messages": messages,
-    });
-    let mut text = serde_json::to_string_pretty(&doc).expect("json serializes");
+/// The change in direnv's `export json` format: one flat object, name → new value,
+/// `null` to unset; nothing at all when nothing changes. A value that is not
+/// UTF-8 cannot be written there: it is skipped with a warning.
+fn json(plan: &Plan) -> String {
+    let mut changes = serde_json::Map::new();
+    for (name, value) in &plan.changes {
+        let v = match value {
+            None => serde_json::Value::Null,
+            Some(v) => match std::str::from_utf8(v.as_bytes()) {
+                Ok(text) => serde_json::Value::String(text.to_string()),
+                Err(_) => {
+                    eprintln!(
+                        "dwell: warning: skipped variable {:?}: its value is not UTF-8, which JSON cannot carry",
+                        crate::safe_fs::printable(name, false)
+                    );
+                    continue;
+                }
+            },
+        };
+        changes.insert(name.clone(), v);
+    }
+    if changes.is_empty() {
+        return String::new();
+    }
+    let mut text = serde_json::to_string(&changes).expect("json serializes");
     text.push('\n');
     text
 }

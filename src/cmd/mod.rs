@@ -4,6 +4,7 @@
 pub mod allow;
 pub mod completions;
 pub mod daemon;
+pub mod direnv;
 pub mod doctor;
 pub mod exec;
 pub mod export;
@@ -40,6 +41,17 @@ pub fn dir_or_cwd(dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 /// told to or when no daemon can be reached. Ctrl-C while waiting asks again
 /// without waiting: the last good environment at once, the evaluation goes on.
 pub fn resolve(dir: &Path, no_daemon: bool, force: bool) -> anyhow::Result<Resolution> {
+    resolve_with(dir, no_daemon, force, false)
+}
+
+/// [`resolve`], asking also for the files the environment was made from
+/// (`with_inputs`), which `dwell direnv` hands to direnv to watch.
+pub fn resolve_with(
+    dir: &Path,
+    no_daemon: bool,
+    force: bool,
+    with_inputs: bool,
+) -> anyhow::Result<Resolution> {
     let paths = Paths::from_env()?;
     let eval_env = eval_env_from_process();
     let mut line = ProgressLine::new();
@@ -54,6 +66,7 @@ pub fn resolve(dir: &Path, no_daemon: bool, force: bool) -> anyhow::Result<Resol
                 dir: dir.to_path_buf(),
                 eval_env: eval_env.clone(),
                 wait: true,
+                with_inputs,
             }
         };
         let interrupted = Arc::new(AtomicBool::new(false));
@@ -83,6 +96,7 @@ pub fn resolve(dir: &Path, no_daemon: bool, force: bool) -> anyhow::Result<Resol
                     dir: dir.to_path_buf(),
                     eval_env: eval_env.clone(),
                     wait: false,
+                    with_inputs,
                 };
                 client::request(&paths, &now, &daemon_env, &mut client::Follow::default())
             }

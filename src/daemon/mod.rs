@@ -75,9 +75,21 @@ pub fn run(paths: Paths) -> Result<(), DaemonError> {
     let events = {
         let watcher = watcher.clone();
         let counter = counter.clone();
+        let marker_paths = paths.clone();
         Events::to(move |event| match &event {
             Event::Served { root, key, inputs } => watcher.watch(root, key, inputs),
-            Event::Ready => counter.bump(),
+            Event::Ready { root } => {
+                counter.bump();
+                // `dwell direnv` has direnv watch this file: the new environment
+                // reaches a direnv shell at its next prompt.
+                let marker = marker_paths.project_marker(root);
+                if marker.exists() {
+                    let _ = std::fs::File::options()
+                        .append(true)
+                        .open(&marker)
+                        .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+                }
+            }
             _ => eprintln!("dwell daemon: {event}"),
         })
     };

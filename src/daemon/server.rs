@@ -153,6 +153,7 @@ pub fn handle(
             dir,
             eval_env,
             wait,
+            with_inputs,
         } => {
             let background = engine.settings().background;
             let mode = if wait && !background {
@@ -160,7 +161,11 @@ pub fn handle(
             } else {
                 Mode::NoWait
             };
-            let resolution = engine.resolve(&dir, &eval_env, mode, &mut progress(&mut stream));
+            let mut resolution = engine.resolve(&dir, &eval_env, mode, &mut progress(&mut stream));
+            // Only `dwell direnv` needs the inputs: every other answer stays small.
+            if let (false, Some(env)) = (with_inputs, resolution.env.as_mut()) {
+                env.inputs.clear();
+            }
             (Response::Resolved(resolution), After::Continue)
         }
         Request::Reload { dir, eval_env } => {

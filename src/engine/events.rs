@@ -25,8 +25,11 @@ pub enum Event {
         root: PathBuf,
         error: String,
     },
-    /// A job nobody waited for ended: shells should ask again.
-    Ready,
+    /// A job nobody waited for ended for the project at `root`: shells should
+    /// ask again.
+    Ready {
+        root: PathBuf,
+    },
     VenvSyncing {
         root: PathBuf,
     },
@@ -47,7 +50,7 @@ impl std::fmt::Display for Event {
             Event::EvaluationFailed { root, error } => {
                 write!(f, "evaluation of {} failed: {error}", root.display())
             }
-            Event::Ready => write!(f, "a background result is ready"),
+            Event::Ready { root } => write!(f, "a new environment for {} is ready", root.display()),
             Event::VenvSyncing { root } => write!(f, "syncing the venv of {}", root.display()),
             Event::VenvFailed { root, error } => {
                 write!(f, "venv of {} failed: {error}", root.display())

@@ -75,7 +75,7 @@ impl Engine {
                     EvalError::Storage { .. } => {
                         (BTreeSet::new(), Some(Instant::now() + STORAGE_RETRY))
                     }
-                    _ => return self.announce_end(job),
+                    _ => return self.announce_end(job, &project.root),
                 };
                 if retry_after.is_none() {
                     inputs.extend(always_inputs(project));
@@ -84,14 +84,16 @@ impl Engine {
                     .remember(&project.root, context, e.to_string(), &inputs, retry_after);
             }
         }
-        self.announce_end(job);
+        self.announce_end(job, &project.root);
     }
 
     /// Shells that took the last good environment meanwhile learn of the new
     /// one; the requests that waited for it already have it.
-    pub(super) fn announce_end(&self, job: &Job) {
+    pub(super) fn announce_end(&self, job: &Job, root: &Path) {
         if job.is_announced() {
-            self.events.emit(Event::Ready);
+            self.events.emit(Event::Ready {
+                root: root.to_path_buf(),
+            });
         }
     }
 

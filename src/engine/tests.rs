@@ -193,7 +193,7 @@ fn without_waiting_the_last_good_environment_comes_at_once() {
     assert!(now.pending);
     assert_eq!(foo(&now).as_deref(), Some("one"));
     // The evaluation goes on; when it ends, shells are told (Ready).
-    let ready = wait_for_event(&s, |e| *e == Event::Ready);
+    let ready = wait_for_event(&s, |e| matches!(e, Event::Ready { .. }));
     assert!(ready, "no Ready event");
     let later = resolve(&s, Mode::Wait);
     assert_eq!(foo(&later).as_deref(), Some("two!"));
@@ -229,7 +229,7 @@ fn refresh_evaluates_a_recently_used_project_in_the_background() {
     write(&s.project, "two!");
     s.engine.forget(&s.project);
     assert!(s.engine.refresh(&s.project));
-    assert!(wait_for_event(&s, |e| *e == Event::Ready));
+    assert!(wait_for_event(&s, |e| matches!(e, Event::Ready { .. })));
     let after = resolve(&s, Mode::Wait);
     assert_eq!(foo(&after).as_deref(), Some("two!"));
     assert_eq!(after.env.unwrap().freshness, Freshness::Cached);

@@ -132,6 +132,9 @@ pub enum Request {
         eval_env: EvalEnv,
         #[serde(default = "yes")]
         wait: bool,
+        /// Also send the files the environment was made from (`Served::inputs`).
+        #[serde(default)]
+        with_inputs: bool,
     },
     /// What is known about a directory's project, without evaluating.
     Status {
@@ -209,6 +212,9 @@ pub struct Served {
     /// What the devShell's shellHook printed when it ran, shown on entry.
     #[serde(default)]
     pub hook_output: String,
+    /// The files the environment was made from (only when asked for).
+    #[serde(default)]
+    pub inputs: Vec<PathBuf>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
