@@ -180,6 +180,21 @@ for kind, label in kinds:
         "≤ 15 ms",
         le(v, 15e-3),
     )
+# dwell as direnv's backend: direnv's own cost plus a cached answer from dwell.
+floor = time_of("entry.floor.direnv")
+if "direnv-dwell" in PEERS:
+    via = time_of("entry.shell.direnv-dwell")
+    stock = time_of("entry.shell.direnv")
+    met = None
+    if via.ok() and floor.ok() and stock.ok():
+        met = via.number <= floor.number + 5e-3 and stock.number / via.number >= 10
+    row(
+        "cached entry through direnv (`eval \"$(dwell direnv)\"`): shell.nix",
+        via,
+        {"direnv": stock},
+        "≤ direnv's floor (%s) + 5 ms and ≥ 10× faster than stock direnv" % floor,
+        met,
+    )
 v = time_of("entry.large.dwell")
 row("large project (500 files): cached entry", v, peer_values("entry.large"), "≤ 5 ms", le(v, 5e-3))
 row(
@@ -232,7 +247,9 @@ row("daemon CPU while idle for 10 s", cpu, {}, "~0 (≤ 10 ms)", le(cpu, 10))
 # The table.
 
 peer_cols = list(PEERS) + ["nix"]
-header = ["scenario", "dwell"] + peer_cols + ["%s ÷ dwell" % p for p in peer_cols] + ["target", "met?"]
+NAMES = {"direnv-dwell": "direnv + dwell"}
+names = [NAMES.get(p, p) for p in peer_cols]
+header = ["scenario", "dwell"] + names + ["%s ÷ dwell" % n for n in names] + ["target", "met?"]
 table = []
 for scenario, dwell, peers, target, met in rows:
     cells = [scenario, str(dwell)]

@@ -233,6 +233,8 @@ fn a_background_evaluation_reaches_direnv_through_the_projects_file() {
     let before = mtime();
     // An edit: the daemon re-evaluates in the background and touches the file,
     // so direnv reloads at the next prompt even if nothing else changed for it.
+    // direnv compares mtimes to the second.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
     std::fs::write(p.join("nix/foo.nix"), "\"background\"\n").unwrap();
     assert!(
         wait_for(20, || mtime() > before),

@@ -42,12 +42,7 @@ pub fn run(no_daemon: bool) -> anyhow::Result<ExitCode> {
         watched.push(Value::from(marker.as_os_str()));
     }
     if !watched.is_empty() {
-        code.push_str("watch_file");
-        for path in &watched {
-            code.push(' ');
-            code.push_str(&quote_posix(path));
-        }
-        code.push('\n');
+        code.push_str(&watch_code(&watched));
     }
     let changes: Vec<_> = plan
         .changes
@@ -71,6 +66,116 @@ pub fn run(no_daemon: bool) -> anyhow::Result<ExitCode> {
     out.write_all(code.as_bytes())?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Has direnv watch `paths`. direnv's own `watch_file` starts a `direnv watch`
+/// process (about as long again as the rest of a cached answer), so the list is
+/// extended here, in direnv's format (`DIRENV_WATCHES`: zlib-compressed JSON of
+/// path, modification time and existence, URL-safe base64); a list that does not
+/// decode (another direnv's format) falls back to `watch_file`.
+fn watch_code(paths: &[Value]) -> String {
+    let extended = std::env::var("DIRENV_WATCHES")
+        .ok()
+        .and_then(|old| watches::extend(&old, paths));
+    match extended {
+        Some(list) => format!(
+            "export DIRENV_WATCHES={}\n",
+            quote_posix(&Value::from(list))
+        ),
+        None => {
+            let mut code = String::from("watch_file");
+            for path in paths {
+                code.push(' ');
+                code.push_str(&quote_posix(path));
+            }
+            code.push('\n');
+            code
+        }
+    }
+}
+
+/// direnv's list of watched files.
+mod watches {
+    use crate::protocol::Value;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE as B64;
+    use serde::{Deserialize, Serialize};
+    use std::io::{Read, Write};
+    use std::os::unix::fs::MetadataExt;
+
+    #[derive(Serialize, Deserialize)]
+    struct FileTime {
+        #[serde(rename = "Path")]
+        path: String,
+        #[serde(rename = "Modtime")]
+        modtime: i64,
+        #[serde(rename = "Exists")]
+        exists: bool,
+    }
+
+    fn decode(text: &str) -> Option<Vec<FileTime>> {
+        let compressed = B64.decode(text.trim()).ok()?;
+        let mut json = Vec::new();
+        flate2::read::ZlibDecoder::new(&compressed[..])
+            .take(16 << 20)
+            .read_to_end(&mut json)
+            .ok()?;
+        serde_json::from_slice(&json).ok()
+    }
+
+    fn encode(list: &[FileTime]) -> Option<String> {
+        let json = serde_json::to_vec(list).ok()?;
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(&json).ok()?;
+        Some(B64.encode(z.finish().ok()?))
+    }
+
+    /// `old` with `paths` added (as `direnv watch` adds them), or None if `old`
+    /// is not a list this dwell can read.
+    pub fn extend(old: &str, paths: &[Value]) -> Option<String> {
+        let mut list = decode(old)?;
+        for path in paths {
+            let path = std::str::from_utf8(path.as_bytes()).ok()?.to_string();
+            let meta = std::fs::metadata(&path).ok();
+            list.push(FileTime {
+                modtime: meta.as_ref().map(|m| m.mtime()).unwrap_or(0),
+                exists: meta.is_some(),
+                path,
+            });
+        }
+        encode(&list)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn reads_and_extends_direnvs_list() {
+            // What direnv 2.32 wrote for a project with one `watch_file shell.nix`.
+            let old = encode(&[FileTime {
+                path: "/p/.envrc".into(),
+                modtime: 1,
+                exists: true,
+            }])
+            .unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let file = dir.path().join("shell.nix");
+            std::fs::write(&file, "{}").unwrap();
+            let gone = dir.path().join("gone.nix");
+            let new = extend(
+                &old,
+                &[Value::from(file.as_os_str()), Value::from(gone.as_os_str())],
+            )
+            .unwrap();
+            let list = decode(&new).unwrap();
+            assert_eq!(list.len(), 3);
+            assert_eq!(list[0].path, "/p/.envrc");
+            assert!(list[1].exists && list[1].modtime > 0);
+            assert!(!list[2].exists);
+            assert!(extend("not base64 zlib", &[]).is_none());
+        }
+    }
 }
 
 /// The project's marker file in the runtime dir (made if missing), when the
