@@ -541,7 +541,14 @@ impl Cache {
             if path.extension().is_none_or(|e| e != "json") {
                 continue;
             }
-            let parsed = read_generation(&path).filter(|g| g.format == FORMAT && g.root == root);
+            // A file that cannot be read now (too many open files) is left alone;
+            // only one that reads but is corrupt or foreign is removed.
+            let Ok(bytes) = std::fs::read(&path) else {
+                continue;
+            };
+            let parsed = serde_json::from_slice::<Generation>(&bytes)
+                .ok()
+                .filter(|g| g.format == FORMAT && g.root == root);
             match parsed {
                 Some(g) if g.context == context => found.push(g),
                 Some(_) => {}
@@ -618,8 +625,12 @@ impl Cache {
             remove_gc_root(root);
         }
         self.remember(generation);
+        // Saved: what follows is best effort, and never undoes the save.
         let dir = self.project_dir(&generation.root);
-        let mut all: Vec<(u64, PathBuf, Option<PathBuf>)> = std::fs::read_dir(&dir)?
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(());
+        };
+        let mut all: Vec<(u64, PathBuf, Option<PathBuf>)> = entries
             .filter_map(|e| e.ok())
             .filter_map(|e| {
                 let path = e.path();
@@ -652,19 +663,35 @@ impl Cache {
         min_age: std::time::Duration,
         dry_run: bool,
     ) -> usize {
+        // Every root a generation names. A directory or file that cannot be read
+        // (too many open files, a permission) could name any root: then nothing
+        // is pruned this time.
         let mut named: BTreeSet<std::ffi::OsString> = BTreeSet::new();
-        for project in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
-            for file in std::fs::read_dir(project.path())
-                .into_iter()
-                .flatten()
-                .flatten()
-            {
-                if let Some(root) = read_generation(&file.path()).and_then(|g| g.gc_root)
-                    && let Some(name) = root.file_name()
-                {
-                    named.insert(name.to_owned());
+        let readable = (|| -> std::io::Result<()> {
+            let projects = match std::fs::read_dir(&self.dir) {
+                Ok(projects) => projects,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            for project in projects {
+                for file in std::fs::read_dir(project?.path())? {
+                    let path = file?.path();
+                    if path.extension().is_none_or(|e| e != "json") {
+                        continue;
+                    }
+                    let bytes = std::fs::read(&path)?;
+                    let root = serde_json::from_slice::<Generation>(&bytes)
+                        .ok()
+                        .and_then(|g| g.gc_root);
+                    if let Some(name) = root.as_deref().and_then(Path::file_name) {
+                        named.insert(name.to_owned());
+                    }
                 }
             }
+            Ok(())
+        })();
+        if readable.is_err() {
+            return 0;
         }
         let mut orphans = BTreeSet::new();
         for entry in std::fs::read_dir(gcroots).into_iter().flatten().flatten() {

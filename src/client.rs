@@ -51,8 +51,11 @@ pub fn check_runtime(paths: &Paths) -> Result<(), ClientError> {
 /// directory passes [`check_runtime`]; None otherwise (every prompt then asks).
 pub fn safe_generation_file() -> Option<std::path::PathBuf> {
     let paths = Paths::from_env().ok()?;
-    check_runtime(&paths).ok()?;
-    Some(paths.generation_file())
+    // Only a directory that exists and passed: one that does not exist yet could
+    // still be made by someone else.
+    crate::safe_fs::check_private_dir(&paths.runtime)
+        .ok()?
+        .then(|| paths.generation_file())
 }
 
 /// Connects to the daemon's socket, after checking the runtime directory, and

@@ -353,6 +353,23 @@ pub fn evaluate(
     match kind {
         Kind::Flake => {
             let dir = entry.parent().unwrap_or(&project.root);
+            // Nix reads `#` and `?` in a flake reference as the start of an
+            // attribute or a query: such a directory would name another flake
+            // than the one allowed.
+            if dir
+                .as_os_str()
+                .as_encoded_bytes()
+                .iter()
+                .any(|b| b"#?".contains(b))
+            {
+                return Err(EvalError::Nix {
+                    message: format!(
+                        "{} has `#` or `?` in its path, which Nix reads as part of a flake reference; rename the directory",
+                        dir.display()
+                    ),
+                    inputs: [entry.clone()].into(),
+                });
+            }
             let mut flake_ref = dir.as_os_str().to_owned();
             if let Some(attr) = &project.config.attr {
                 flake_ref.push("#");
@@ -491,9 +508,12 @@ fn capture(
             timeout: Some(hook_limit),
             ..Watch::default()
         };
+        // What a shellHook printed, its last 64 KiB at most (it travels with
+        // every answer for the project).
         let hook_output = || {
             let bytes = std::fs::read(&hook_path).unwrap_or_default();
-            String::from_utf8_lossy(&bytes).into_owned()
+            let tail = &bytes[bytes.len().saturating_sub(64 << 10)..];
+            String::from_utf8_lossy(tail).into_owned()
         };
         let out = match run(cmd, "bash", &watch) {
             Ok(out) => out,

@@ -156,7 +156,8 @@ impl<K: Eq + Hash + Clone + Send + 'static> Jobs<K> {
         work: impl FnOnce(&Arc<Job>) + Send + 'static,
     ) {
         let jobs = self.clone();
-        std::thread::spawn(move || {
+        let (key_back, job_back) = (key.clone(), job.clone());
+        let spawned = std::thread::Builder::new().spawn(move || {
             // Finish even if the work panics, so that no request waits forever.
             struct Finish<K: Eq + Hash>(Arc<Jobs<K>>, K, Arc<Job>);
             impl<K: Eq + Hash> Drop for Finish<K> {
@@ -171,6 +172,16 @@ impl<K: Eq + Hash + Clone + Send + 'static> Jobs<K> {
             let _finish = Finish(jobs, key, job.clone());
             work(&job);
         });
+        // No thread to be had: the job ends at once with that error, so nobody
+        // waits for it forever and the next request tries again.
+        if let Err(e) = spawned {
+            job_back.fail(format!("could not start a thread for the job: {e}"));
+            let mut running = locked(&self.running);
+            running.jobs.remove(&key_back);
+            running.finished += 1;
+            drop(running);
+            job_back.finish();
+        }
     }
 
     pub fn is_running(&self, key: &K) -> bool {

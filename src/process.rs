@@ -63,10 +63,7 @@ fn unregister(pgid: i32) {
 }
 
 /// Reads `pipe` to its end in a thread, passing each line to `on_line`.
-fn collect(
-    pipe: impl Read + Send + 'static,
-    on_line: Option<OnLine>,
-) -> std::thread::JoinHandle<Vec<u8>> {
+fn collect(pipe: impl Read + Send + 'static, on_line: Option<OnLine>) -> Reader {
     std::thread::spawn(move || {
         use std::io::BufRead;
         let mut buf = Vec::new();
@@ -85,6 +82,36 @@ fn collect(
         buf
     })
 }
+
+/// After the program itself ended: stops whatever it left running in its process
+/// group (a shellHook's `server &`), so nothing it started outlives the run and
+/// its output pipes reach their end; returns the collected (stderr, stdout). The
+/// output of a process that left the group (`setsid`) and holds a pipe open is
+/// given up after a grace period instead of waited for.
+fn end_group(pgid: i32, stderr: Reader, stdout: Reader) -> (Vec<u8>, Vec<u8>) {
+    use rustix::process::Signal;
+    let drained = |a: &Reader, b: &Reader| a.is_finished() && b.is_finished();
+    let soon = |ms| Instant::now().checked_add(Duration::from_millis(ms));
+    signal_group(pgid, Signal::TERM);
+    if !crate::sync::poll_until(soon(2000), Duration::from_millis(10), || {
+        drained(&stderr, &stdout)
+    }) {
+        signal_group(pgid, Signal::KILL);
+        crate::sync::poll_until(soon(1000), Duration::from_millis(10), || {
+            drained(&stderr, &stdout)
+        });
+    }
+    let take = |r: Reader| {
+        if r.is_finished() {
+            r.join().unwrap_or_default()
+        } else {
+            Vec::new()
+        }
+    };
+    (take(stderr), take(stdout))
+}
+
+type Reader = std::thread::JoinHandle<Vec<u8>>;
 
 /// Runs `cmd` (called `what` in errors) to its end in its own process group.
 pub fn run(mut cmd: Command, what: &str, watch: &Watch) -> Result<Output, RunError> {
@@ -120,8 +147,7 @@ pub fn run(mut cmd: Command, what: &str, watch: &Watch) -> Result<Output, RunErr
                 );
                 signal_group(pgid, rustix::process::Signal::KILL);
                 let _ = child.wait();
-                let _ = stderr.join();
-                let _ = stdout.join();
+                end_group(pgid, stderr, stdout);
                 unregister(pgid);
                 return Err(RunError::TimedOut {
                     what: what.to_string(),
@@ -131,8 +157,7 @@ pub fn run(mut cmd: Command, what: &str, watch: &Watch) -> Result<Output, RunErr
             child.wait()
         }
     };
-    let stderr = stderr.join().unwrap_or_default();
-    let stdout = stdout.join().unwrap_or_default();
+    let (stderr, stdout) = end_group(pgid, stderr, stdout);
     unregister(pgid);
     let status = status?;
     use std::os::unix::process::ExitStatusExt;

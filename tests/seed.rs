@@ -253,3 +253,39 @@ fn allow_file_uses_the_seeds_python_env_nix_in_one_step() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("has no file nope.nix"));
 }
+
+#[test]
+fn a_shellhook_that_leaves_a_background_process_neither_hangs_nor_leaves_it_running() {
+    need!("nix");
+    let w = World::new();
+    let pidfile = w.dir.join("background.pid");
+    let p = w.project(
+        "background",
+        &[(
+            "shell.nix",
+            &format!(
+                "{{ pkgs ? import <nixpkgs> {{}} }}: pkgs.mkShell {{ FOO = \"bar\"; shellHook = ''( echo $BASHPID > {}; while sleep 1; do :; done ) &''; }}\n",
+                pidfile.display()
+            ),
+        )],
+    );
+    w.allow(&p);
+    let mut sh = SimShell::new(&w);
+    let started = Instant::now();
+    sh.prompt(&p);
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(sh.get("FOO").as_deref(), Some("bar"), "{}", sh.last_stderr);
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        wait_for(5, || !alive(pid)),
+        "the hook's background loop (pid {pid}) lives on"
+    );
+}

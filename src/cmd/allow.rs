@@ -81,7 +81,10 @@ fn use_file(dir: &Path, file: &Path) -> anyhow::Result<()> {
     // The result must still be a valid .dwell.toml before it replaces the old one.
     toml::from_str::<crate::config::ProjectConfig>(&text)
         .map_err(|e| anyhow::anyhow!("{} would not be valid: {}", config.display(), e.message()))?;
-    std::fs::write(&config, text).with_context(|| format!("could not write {}", config.display()))
+    // Replaced, never written through: a `.dwell.toml` that is a link stays
+    // pointing where it did, and dwell writes only the project's own file.
+    crate::paths::write_atomic(&config, text.as_bytes())
+        .with_context(|| format!("could not write {}", config.display()))
 }
 
 /// ` (found python-env.nix: run `dwell allow --file python-env.nix`)` when `dir`

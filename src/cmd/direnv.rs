@@ -103,13 +103,15 @@ mod watches {
     use std::io::{Read, Write};
     use std::os::unix::fs::MetadataExt;
 
+    /// One watched file. direnv (Go) writes the names capitalized and reads them
+    /// in any case; both spellings are read here.
     #[derive(Serialize, Deserialize)]
     struct FileTime {
-        #[serde(rename = "Path")]
+        #[serde(rename = "Path", alias = "path")]
         path: String,
-        #[serde(rename = "Modtime")]
+        #[serde(rename = "Modtime", alias = "modtime")]
         modtime: i64,
-        #[serde(rename = "Exists")]
+        #[serde(rename = "Exists", alias = "exists")]
         exists: bool,
     }
 
@@ -136,10 +138,13 @@ mod watches {
         let mut list = decode(old)?;
         for path in paths {
             let path = std::str::from_utf8(path.as_bytes()).ok()?.to_string();
-            let meta = std::fs::metadata(&path).ok();
+            // As direnv stats: the later of the link's and its target's times.
+            let link = std::fs::symlink_metadata(&path).ok();
+            let target = std::fs::metadata(&path).ok();
+            let modtime = link.iter().chain(&target).map(|m| m.mtime()).max();
             list.push(FileTime {
-                modtime: meta.as_ref().map(|m| m.mtime()).unwrap_or(0),
-                exists: meta.is_some(),
+                modtime: modtime.unwrap_or(0),
+                exists: link.is_some(),
                 path,
             });
         }

@@ -105,10 +105,7 @@ fn text(report: &StatusReport) -> String {
         }
         line(&mut out, "inputs", format!("{} files", g.inputs.len()));
         for input in &g.inputs {
-            let shown = match root.as_ref().and_then(|r| input.strip_prefix(r).ok()) {
-                Some(rel) => rel.display().to_string(),
-                None => tildify(input),
-            };
+            let shown = shown_input(root.as_deref(), input);
             let absent = if input.exists() { "" } else { "  (absent)" };
             out.push_str(&format!("{:<10}   {shown}{absent}\n", ""));
         }
@@ -144,4 +141,28 @@ fn text(report: &StatusReport) -> String {
         None => line(&mut out, "daemon", "not running".into()),
     }
     out
+}
+
+/// An input as `dwell status` lists it: relative to the project root (the root
+/// itself as `./`, never an empty line), else with `~` for HOME.
+fn shown_input(root: Option<&std::path::Path>, input: &std::path::Path) -> String {
+    match root.and_then(|r| input.strip_prefix(r).ok()) {
+        Some(rel) if rel.as_os_str().is_empty() => "./".to_string(),
+        Some(rel) => rel.display().to_string(),
+        None => tildify(input),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn inputs_are_listed_relative_to_the_root_which_is_dot_slash() {
+        let root = Some(Path::new("/p"));
+        assert_eq!(shown_input(root, Path::new("/p")), "./");
+        assert_eq!(shown_input(root, Path::new("/p/nix/a.nix")), "nix/a.nix");
+        assert_eq!(shown_input(root, Path::new("/elsewhere/x")), "/elsewhere/x");
+    }
 }

@@ -119,8 +119,11 @@ pub fn run(paths: Paths) -> Result<(), DaemonError> {
         let paths = paths.clone();
         move || {
             crate::process::kill_running();
-            let _ = std::fs::remove_file(paths.socket());
-            let _ = std::fs::remove_file(paths.generation_file());
+            // Only our own files: a new daemon may serve in our place already.
+            if socket_identity(&paths.socket()).ok() == Some(bound) {
+                let _ = std::fs::remove_file(paths.socket());
+                let _ = std::fs::remove_file(paths.generation_file());
+            }
         }
     };
     let shutdown = Arc::new(shutdown);

@@ -124,6 +124,8 @@ pub fn handle(
         let _ = send(&mut stream, &error("this daemon serves only its own user"));
         return After::Continue;
     }
+    // A client that stops reading (suspended) cannot hold its handler forever.
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(30)));
     let buf = match read_request(&mut stream) {
         Ok(buf) => buf,
         Err(message) => {
