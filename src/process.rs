@@ -93,7 +93,9 @@ fn end_group(pgid: i32, stderr: Reader, stdout: Reader) -> (Vec<u8>, Vec<u8>) {
     let drained = |a: &Reader, b: &Reader| a.is_finished() && b.is_finished();
     let soon = |ms| Instant::now().checked_add(Duration::from_millis(ms));
     signal_group(pgid, Signal::TERM);
-    if !crate::sync::poll_until(soon(2000), Duration::from_millis(10), || {
+    // The readers end a moment after the program: looked at often, so that the
+    // ordinary case (nothing left running) costs no sleep worth measuring.
+    if !crate::sync::poll_until(soon(2000), Duration::from_micros(200), || {
         drained(&stderr, &stdout)
     }) {
         signal_group(pgid, Signal::KILL);
