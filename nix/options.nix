@@ -71,6 +71,14 @@ in
           example = "10m";
           description = "Stop evaluations that run longer than this (dwell's default: no limit).";
         };
+        shellhook_timeout = optionalSetting types.str {
+          example = "2m";
+          description = "Stop a shellHook that runs longer, serving the devShell without it (dwell's default: 30s).";
+        };
+        shellhook_output = optionalSetting types.str {
+          example = "first";
+          description = "When to show what a shellHook printed: \"always\" (every entry), \"first\" (when it has just run) or \"never\" (dwell's default: always).";
+        };
         watch_projects = optionalSetting types.ints.unsigned {
           example = 32;
           description = "Projects whose files the daemon watches at most, the least recently used dropped first (dwell's default: 64).";

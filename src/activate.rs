@@ -157,6 +157,8 @@ pub fn plan(current: &Env, resolution: &Resolution, reserved: &dyn Fn(&str) -> b
                         .filter(|op| {
                             let why = if !is_valid_name(op.name()) {
                                 "not a valid shell variable name"
+                            } else if crate::shell::is_dwell_own(op.name()) {
+                                "dwell uses it itself"
                             } else if reserved(op.name()) {
                                 "this shell or dwell's hook manages it itself"
                             } else {

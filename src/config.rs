@@ -155,12 +155,6 @@ impl ProjectConfig {
     }
 }
 
-impl UserConfig {
-    pub fn load(path: &Path) -> Result<UserConfig, ConfigError> {
-        load(path)
-    }
-}
-
 /// The user config, validated once: what the rest of dwell reads.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {

@@ -155,37 +155,46 @@ impl<K: Eq + Hash + Clone + Send + 'static> Jobs<K> {
         job: Arc<Job>,
         work: impl FnOnce(&Arc<Job>) + Send + 'static,
     ) {
-        let jobs = self.clone();
-        let (key_back, job_back) = (key.clone(), job.clone());
-        let spawned = std::thread::Builder::new().spawn(move || {
-            // Finish even if the work panics, so that no request waits forever.
-            struct Finish<K: Eq + Hash>(Arc<Jobs<K>>, K, Arc<Job>);
-            impl<K: Eq + Hash> Drop for Finish<K> {
-                fn drop(&mut self) {
-                    let mut running = locked(&self.0.running);
-                    running.jobs.remove(&self.1);
-                    running.finished += 1;
-                    drop(running);
-                    self.2.finish();
-                }
-            }
-            let _finish = Finish(jobs, key, job.clone());
-            work(&job);
+        let mut finish = Finish {
+            jobs: self.clone(),
+            key,
+            job,
+            started: false,
+        };
+        // The guard ends the job however the thread ends — the work returns or
+        // panics — and also when no thread could be had at all (the closure that
+        // owns it is dropped then): no request ever waits on a job that is gone.
+        let _ = std::thread::Builder::new().spawn(move || {
+            finish.started = true;
+            work(&finish.job);
         });
-        // No thread to be had: the job ends at once with that error, so nobody
-        // waits for it forever and the next request tries again.
-        if let Err(e) = spawned {
-            job_back.fail(format!("could not start a thread for the job: {e}"));
-            let mut running = locked(&self.running);
-            running.jobs.remove(&key_back);
-            running.finished += 1;
-            drop(running);
-            job_back.finish();
-        }
     }
 
     pub fn is_running(&self, key: &K) -> bool {
         locked(&self.running).jobs.contains_key(key)
+    }
+}
+
+/// Ends a job: out of the running set, its waiters woken.
+struct Finish<K: Eq + Hash> {
+    jobs: Arc<Jobs<K>>,
+    key: K,
+    job: Arc<Job>,
+    /// Whether its thread started (if not, the job fails with that).
+    started: bool,
+}
+
+impl<K: Eq + Hash> Drop for Finish<K> {
+    fn drop(&mut self) {
+        if !self.started {
+            self.job
+                .fail("could not start a thread for the evaluation".into());
+        }
+        let mut running = locked(&self.jobs.running);
+        running.jobs.remove(&self.key);
+        running.finished += 1;
+        drop(running);
+        self.job.finish();
     }
 }
 
@@ -223,6 +232,23 @@ mod tests {
             jobs.join_or_start(&"p", || false, |_| {}),
             Joined::NotNeeded
         ));
+    }
+
+    #[test]
+    fn a_job_whose_thread_never_started_ends_with_an_error() {
+        let jobs: Arc<Jobs<&str>> = Arc::new(Jobs::default());
+        let job = Arc::new(Job::new());
+        locked(&jobs.running).jobs.insert("p", job.clone());
+        // What spawning does when no thread can be had: the guard is dropped.
+        drop(Finish {
+            jobs: jobs.clone(),
+            key: "p",
+            job: job.clone(),
+            started: false,
+        });
+        assert!(job.wait(Duration::from_millis(1)));
+        assert!(job.error().unwrap().contains("could not start a thread"));
+        assert!(!jobs.is_running(&"p"));
     }
 
     #[test]

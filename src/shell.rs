@@ -156,7 +156,7 @@ pub fn render_hook_state(shell: HookShell, generation_file: Option<&Path>) -> St
 }
 
 /// dwell's own variables (the hooks' `__dwell_*`, `DWELL_STATE`, `DWELL_SHELL`):
-/// a devShell never sets them, in any shell or format.
+/// a devShell never sets them, in any shell or format (the plan skips them).
 pub fn is_dwell_own(name: &str) -> bool {
     name.starts_with("__dwell_") || name == "DWELL_SHELL" || name == crate::state::VAR
 }
@@ -226,9 +226,6 @@ pub fn is_reserved(shell: HookShell, name: &str) -> bool {
     // hook, and the project could never be unloaded.
     const HOOK_BASH: &[&str] = &["PROMPT_COMMAND"];
     const HOOK_ZSH: &[&str] = &["precmd_functions", "chpwd_functions"];
-    if is_dwell_own(name) {
-        return true;
-    }
     let (list, hook) = match shell {
         HookShell::Bash => (BASH, HOOK_BASH),
         HookShell::Zsh => (ZSH, HOOK_ZSH),

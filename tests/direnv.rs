@@ -87,6 +87,20 @@ fn direnv(w: &World, env: &BTreeMap<String, OsString>, dir: &Path, args: &[&str]
     out
 }
 
+/// Gives `p` the one-line `.envrc` and `direnv allow`s it (dwell's own allow is
+/// separate).
+fn use_dwell_direnv(w: &World, p: &Path) {
+    w.write(p, &[(".envrc", "eval \"$(dwell direnv)\"\n")]);
+    direnv(w, &w.env, p, &["allow"]);
+}
+
+/// The files direnv watches in a shell with environment `shell` (its
+/// `DIRENV_WATCHES`, decoded by direnv).
+fn watched(w: &World, shell: &BTreeMap<String, OsString>, p: &Path) -> String {
+    let dump = shell["DIRENV_WATCHES"].to_string_lossy().into_owned();
+    String::from_utf8_lossy(&direnv(w, shell, p, &["show_dump", &dump]).stdout).into_owned()
+}
+
 /// Applies direnv's JSON to `env`.
 fn apply(env: &mut BTreeMap<String, OsString>, json: &Option<Json>) {
     for (name, value) in json.iter().flat_map(|j| j.as_object().unwrap()) {
@@ -112,8 +126,7 @@ fn direnv_gets_the_environment_from_dwell_for_every_editor() {
     let w = world_with_dwell_on_path();
     let p = w.shell_nix("editor");
     let venv = w.venv(&p);
-    w.write(&p, &[(".envrc", "eval \"$(dwell direnv)\"\n")]);
-    direnv(&w, &w.env, &p, &["allow"]);
+    use_dwell_direnv(&w, &p);
 
     // direnv's allow covers the .envrc only: dwell's trust still decides.
     let untrusted = direnv(&w, &w.env, &p, &["export", "json"]);
@@ -154,9 +167,7 @@ fn direnv_gets_the_environment_from_dwell_for_every_editor() {
     // dwell answers from the cache; an edit brings the new value.
     let mut shell = w.env.clone();
     apply(&mut shell, &Some(first));
-    let dump = shell["DIRENV_WATCHES"].to_string_lossy().into_owned();
-    let watches =
-        String::from_utf8_lossy(&direnv(&w, &shell, &p, &["show_dump", &dump]).stdout).into_owned();
+    let watches = watched(&w, &shell, &p);
     assert!(watches.contains("foo.nix"), "{watches}");
     std::thread::sleep(std::time::Duration::from_millis(1100));
     set_mtime(&p.join("nix/foo.nix"), std::time::SystemTime::now());
@@ -187,8 +198,7 @@ fn a_broken_edit_keeps_the_last_good_environment_through_direnv() {
     need!("nix", "direnv");
     let w = world_with_dwell_on_path();
     let p = w.allowed_shell_nix("broken-direnv");
-    w.write(&p, &[(".envrc", "eval \"$(dwell direnv)\"\n")]);
-    direnv(&w, &w.env, &p, &["allow"]);
+    use_dwell_direnv(&w, &p);
     let mut shell = w.env.clone();
     let first = stdout_json(&direnv(&w, &shell, &p, &["export", "json"]));
     apply(&mut shell, &first);
@@ -213,15 +223,12 @@ fn a_background_evaluation_reaches_direnv_through_the_projects_file() {
     need!("nix", "direnv");
     let w = world_with_dwell_on_path();
     let p = w.allowed_shell_nix("bg-direnv");
-    w.write(&p, &[(".envrc", "eval \"$(dwell direnv)\"\n")]);
-    direnv(&w, &w.env, &p, &["allow"]);
+    use_dwell_direnv(&w, &p);
     let mut shell = w.env.clone();
     let first = stdout_json(&direnv(&w, &shell, &p, &["export", "json"]));
     apply(&mut shell, &first);
     // Among the files direnv watches: the project's file in dwell's runtime dir.
-    let dump = shell["DIRENV_WATCHES"].to_string_lossy().into_owned();
-    let watches =
-        String::from_utf8_lossy(&direnv(&w, &shell, &p, &["show_dump", &dump]).stdout).into_owned();
+    let watches = watched(&w, &shell, &p);
     let projects = w.runtime.join("dwell/projects");
     let marker = std::fs::read_dir(&projects)
         .unwrap()

@@ -227,3 +227,35 @@ fn the_daemon_prunes_by_the_user_config_policy() {
     let gcroots = w.home.join(".local/state/dwell/gcroots");
     assert_eq!(std::fs::read_dir(&gcroots).unwrap().count(), 0);
 }
+
+#[test]
+fn prune_removes_temp_files_a_killed_write_left_behind() {
+    need!("nix");
+    let w = World::new();
+    let p = w.allowed_shell_nix("leftovers");
+    SimShell::new(&w).prompt(&p);
+    let project_dir = std::fs::read_dir(cache_dir(&w))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    // What write_atomic leaves when its process is killed mid-write.
+    let abandoned = project_dir.join(".abc.json.1234.5.tmp");
+    let writing = project_dir.join(".abc.json.1234.6.tmp");
+    std::fs::write(&abandoned, "{\"format\"").unwrap();
+    std::fs::write(&writing, "{\"format\"").unwrap();
+    set_mtime(
+        &abandoned,
+        std::time::SystemTime::now() - std::time::Duration::from_secs(600),
+    );
+    w.ok(&p, &["prune", "--older-than", "30d"]);
+    assert!(!abandoned.exists(), "an abandoned temp file stays");
+    assert!(
+        writing.exists(),
+        "a write that may still be under way is left alone"
+    );
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    assert_eq!(sh.get("FOO").as_deref(), Some("bar"));
+}

@@ -335,11 +335,13 @@ const HOOK_FISH: &str = "/stub/dwell/bin/dwell hook fish | source\n";
 
 /// The keys of `settings` (nix/options.nix, shared by both modules), each with a
 /// value in TOML, and the type of its option.
-const SETTINGS: [(&str, &str, &str); 7] = [
+const SETTINGS: [(&str, &str, &str); 9] = [
     ("async", "true", "nullOr bool"),
     ("eval_timeout", "\"10m\"", "nullOr str"),
     ("generations", "4", "nullOr unsigned integer"),
     ("prune_after", "\"90d\"", "nullOr str"),
+    ("shellhook_output", "\"first\"", "nullOr str"),
+    ("shellhook_timeout", "\"2m\"", "nullOr str"),
     ("status_line", "false", "nullOr bool"),
     ("trusted", "[\"~/src\"]", "listOf str"),
     ("watch_projects", "32", "nullOr unsigned integer"),
@@ -350,7 +352,7 @@ fn dwell_accepts(toml: &str) -> Result<(), String> {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("config.toml");
     std::fs::write(&file, toml).unwrap();
-    dwell::config::UserConfig::load(&file)
+    dwell::config::Settings::load_layers(&[], &file)
         .map(drop)
         .map_err(|e| e.to_string())
 }

@@ -805,3 +805,53 @@ fn ten_thousand_hostile_messages_get_an_answer_each_and_the_daemon_goes_on() {
     let rss = daemon_rss_kib(&w);
     assert!(rss < 20 * 1024, "daemon RSS {rss} KiB after the fuzz");
 }
+
+#[test]
+fn a_flake_directory_whose_name_nix_would_read_as_a_reference_is_refused() {
+    need!("nix");
+    let w = World::new();
+    // Nix reads `sub#x` as the flake `sub` with the attribute `x`: evaluating the
+    // allowed project would run `sub/flake.nix`, which nobody allowed.
+    let other = w.flake("sub");
+    let marker = w.dir.join("other-flake-ran");
+    let text = std::fs::read_to_string(other.join("flake.nix"))
+        .unwrap()
+        .replace(
+            "export FLAKE_HOOKED=yes",
+            &format!("touch {}", marker.display()),
+        )
+        .replace(".default = ", ".x = ");
+    std::fs::write(other.join("flake.nix"), text).unwrap();
+    let p = w.flake("sub#x");
+    w.allow(&p);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    sh.said("has `#` or `?` in its path");
+    assert!(
+        !marker.exists(),
+        "a flake that was never allowed was evaluated"
+    );
+    assert_eq!(sh.get("FLAKE_VAR"), None);
+}
+
+#[test]
+fn a_request_over_one_mib_is_refused_as_too_large() {
+    need!("nix");
+    let w = World::new();
+    let p = w.allowed_shell_nix("big-request");
+    SimShell::new(&w).prompt(&p);
+    let s = UnixStream::connect(socket(&w)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut writer = s.try_clone().unwrap();
+    // 2 MiB: over the request cap, under the cap on replies.
+    let sending = std::thread::spawn(move || {
+        let mut line = vec![b' '; 2 << 20];
+        line.push(b'\n');
+        let _ = writer.write_all(&line);
+    });
+    let mut reply = String::new();
+    BufReader::new(&s).read_line(&mut reply).unwrap();
+    let _ = sending.join();
+    assert!(reply.contains("request too large"), "{reply:?}");
+    assert!(ping(&w).is_some_and(|r| r["response"] == "pong"));
+}

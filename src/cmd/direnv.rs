@@ -25,9 +25,7 @@ pub fn run(no_daemon: bool) -> anyhow::Result<ExitCode> {
     let mut current = process_env();
     current.remove(crate::state::VAR);
     let resolution = resolve_with(&dir, no_daemon, false, true)?;
-    let reserved = |name: &str| {
-        crate::shell::is_dwell_own(name) || crate::shell::is_reserved(HookShell::Bash, name)
-    };
+    let reserved = |name: &str| crate::shell::is_reserved(HookShell::Bash, name);
     let plan = plan(&current, &resolution, &reserved);
     let mut code = String::new();
     let mut watched: Vec<Value> = resolution

@@ -24,7 +24,9 @@ pub fn run(format: ExportFormat, no_daemon: bool) -> anyhow::Result<ExitCode> {
         },
     };
     // A project direnv loads through `dwell direnv` is left to it: one hook per
-    // project, never both.
+    // project, never both. (Checked after asking: the answer comes from the same
+    // cache direnv uses, and a project's .envrc is one small read, where finding
+    // the project here first would cost every prompt a walk up the tree.)
     let resolution = match &resolution.project {
         Some(project) if super::direnv::managed_by_direnv(&project.root) => Default::default(),
         _ => resolution,
@@ -35,10 +37,7 @@ pub fn run(format: ExportFormat, no_daemon: bool) -> anyhow::Result<ExitCode> {
         ExportFormat::Fish => Some(HookShell::Fish),
         ExportFormat::Json => None,
     };
-    let reserved = |name: &str| {
-        crate::shell::is_dwell_own(name)
-            || shell.is_some_and(|s| crate::shell::is_reserved(s, name))
-    };
+    let reserved = |name: &str| shell.is_some_and(|s| crate::shell::is_reserved(s, name));
     let plan = plan(&current, &resolution, &reserved);
     let mut code = match format {
         ExportFormat::Bash | ExportFormat::Zsh => crate::shell::render_posix(&plan.changes),

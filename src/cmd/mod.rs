@@ -123,8 +123,11 @@ pub fn resolve_with(
         line.show(text, elapsed.as_millis() as u64);
         true
     };
-    let resolution = engine.resolve(dir, &eval_env, mode, &mut show);
+    let mut resolution = engine.resolve(dir, &eval_env, mode, &mut show);
     line.clear();
+    if let (true, Some(env)) = (with_inputs, resolution.env.as_mut()) {
+        env.inputs = engine.inputs(dir, &eval_env);
+    }
     Ok(resolution)
 }
 

@@ -70,14 +70,14 @@ pub fn run(paths: Paths) -> Result<(), DaemonError> {
     // The watcher first: the engine's events go to it. What the engine reports is
     // logged, what it served is watched before the answer leaves, and shells are
     // told when a result nobody waited for is ready.
-    let settings = crate::config::Settings::load(&paths.user_config()).unwrap_or_default();
-    let (watcher, changed) = Watcher::new(settings.watch_projects);
+    // Its limit is set from the engine's settings once the engine is made.
+    let (watcher, changed) = Watcher::new(crate::config::DEFAULT_WATCH_PROJECTS);
     let events = {
         let watcher = watcher.clone();
         let counter = counter.clone();
         let marker_paths = paths.clone();
         Events::to(move |event| match &event {
-            Event::Served { root, key, inputs } => watcher.watch(root, key, inputs),
+            Event::Served(generation) => watcher.watch(generation),
             Event::Ready { root } => {
                 counter.bump();
                 // `dwell direnv` has direnv watch this file: the new environment
@@ -98,6 +98,7 @@ pub fn run(paths: Paths) -> Result<(), DaemonError> {
         Arc::new(Nix::new(&paths.cache)),
         events,
     ));
+    watcher.set_limit(engine.settings().watch_projects);
     {
         // Projects whose inputs changed: forget what was known, evaluate again in
         // the background if a shell used them lately, and send every shell down

@@ -165,8 +165,8 @@ pub fn handle(
             };
             let mut resolution = engine.resolve(&dir, &eval_env, mode, &mut progress(&mut stream));
             // Only `dwell direnv` needs the inputs: every other answer stays small.
-            if let (false, Some(env)) = (with_inputs, resolution.env.as_mut()) {
-                env.inputs.clear();
+            if let (true, Some(env)) = (with_inputs, resolution.env.as_mut()) {
+                env.inputs = engine.inputs(&dir, &eval_env);
             }
             (Response::Resolved(resolution), After::Continue)
         }

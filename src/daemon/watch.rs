@@ -11,6 +11,7 @@
 //! returns; the daemon decides what to do about them. The watcher knows nothing
 //! of the engine.
 
+use crate::cache::Generation;
 use crate::sync::locked;
 use notify::{EventKind, RecursiveMode, Watcher as _};
 use std::collections::{HashMap, HashSet};
@@ -98,13 +99,13 @@ impl Watcher {
         locked(&self.inner.watched).projects.contains_key(root)
     }
 
-    /// Watches `inputs`, those of the generation `key` of the project at `root`,
-    /// marking the project as just used.
+    /// Watches the inputs of `generation`, marking its project as just used.
     ///
     /// notify is never called with `watched` locked: its inotify backend answers
     /// watch requests from the thread that also delivers events, and event
     /// delivery must never wait on a lock that a watch call holds.
-    pub fn watch(&self, root: &Path, key: &str, inputs: &[PathBuf]) {
+    pub fn watch(&self, generation: &Generation) {
+        let (root, key) = (generation.root.as_path(), generation.key.as_str());
         let limit = self.inner.limit.load(Ordering::SeqCst);
         {
             let mut watched = locked(&self.inner.watched);
@@ -117,6 +118,7 @@ impl Watcher {
         }
         // A directory input is watched through its subdirectories too (bounded),
         // found before taking the lock.
+        let inputs: Vec<&PathBuf> = generation.inputs.iter().map(|i| &i.path).collect();
         let trees: HashMap<&Path, Vec<PathBuf>> = inputs
             .iter()
             .filter(|path| path.is_dir())
@@ -131,7 +133,7 @@ impl Watcher {
                 return;
             }
             let mut add = Vec::new();
-            for input in inputs {
+            for &input in &inputs {
                 let mut dirs: Vec<PathBuf> =
                     input.parent().map(Path::to_path_buf).into_iter().collect();
                 if let Some(below) = trees.get(input.as_path()) {

@@ -3,17 +3,15 @@
 //! counter; a client evaluating in-process has no one listening, and nothing
 //! reaches the user's prompt.
 
+use crate::cache::Generation;
 use std::path::PathBuf;
-use std::sync::mpsc::Sender;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
+/// What happened. Borrowed where the engine holds the data already: a served
+/// generation is handed over as it is, not copied at every prompt.
+#[derive(Debug)]
+pub enum Event<'a> {
     /// A generation was handed to a shell: its inputs are worth watching.
-    Served {
-        root: PathBuf,
-        key: String,
-        inputs: Vec<PathBuf>,
-    },
+    Served(&'a Generation),
     Evaluating {
         root: PathBuf,
     },
@@ -41,10 +39,10 @@ pub enum Event {
     Warning(String),
 }
 
-impl std::fmt::Display for Event {
+impl std::fmt::Display for Event<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Event::Served { root, key, .. } => write!(f, "served {} ({key})", root.display()),
+            Event::Served(g) => write!(f, "served {} ({})", g.root.display(), g.key),
             Event::Evaluating { root } => write!(f, "evaluating {}", root.display()),
             Event::Evaluated { root, ms } => write!(f, "evaluated {} in {ms} ms", root.display()),
             Event::EvaluationFailed { root, error } => {
@@ -64,24 +62,19 @@ impl std::fmt::Display for Event {
 /// function of whoever runs the engine (so what was served is watched before the
 /// answer leaves), or nowhere.
 #[derive(Default)]
-pub struct Events(Option<Box<dyn Fn(Event) + Send + Sync>>);
+pub struct Events(Option<Box<Handler>>);
+
+/// A function that takes the engine's events.
+type Handler = dyn Fn(&Event) + Send + Sync;
 
 impl Events {
-    pub fn to(handler: impl Fn(Event) + Send + Sync + 'static) -> Events {
+    pub fn to(handler: impl Fn(&Event) + Send + Sync + 'static) -> Events {
         Events(Some(Box::new(handler)))
-    }
-
-    /// Events sent on a channel (for tests and tools that collect them).
-    pub fn channel(sender: Sender<Event>) -> Events {
-        let sender = std::sync::Mutex::new(sender);
-        Events::to(move |event| {
-            let _ = crate::sync::locked(&sender).send(event);
-        })
     }
 
     pub fn emit(&self, event: Event) {
         if let Some(handler) = &self.0 {
-            handler(event);
+            handler(&event);
         }
     }
 }

@@ -84,9 +84,7 @@ impl Layers {
             hook_output: generation
                 .map(|g| g.hook.output.clone())
                 .unwrap_or_default(),
-            inputs: generation
-                .map(|g| g.inputs.iter().map(|i| i.path.clone()).collect())
-                .unwrap_or_default(),
+            inputs: Vec::new(),
         }
     }
 }

@@ -223,11 +223,7 @@ impl Engine {
     /// A generation handed to a shell: remembered as used, and reported.
     fn served(&self, generation: &Generation) {
         self.cache.touch(generation);
-        self.events.emit(Event::Served {
-            root: generation.root.clone(),
-            key: generation.key.clone(),
-            inputs: generation.inputs.iter().map(|i| i.path.clone()).collect(),
-        });
+        self.events.emit(Event::Served(generation));
     }
 
     fn generation_for(
@@ -332,6 +328,23 @@ impl Engine {
             error,
             pending: false,
         }
+    }
+
+    /// The files the environment served for `dir` was made from (for `dwell
+    /// direnv`, which has direnv watch them); asked only by those who need them,
+    /// so ordinary answers stay small.
+    pub fn inputs(&self, dir: &Path, eval_env: &EvalEnv) -> Vec<PathBuf> {
+        let Ok(Some((project, trust))) = self.project(dir) else {
+            return Vec::new();
+        };
+        let context = match self.context(&project, eval_env) {
+            Ok(context) if trust.permits() && project.kind().is_nix() => context,
+            _ => return Vec::new(),
+        };
+        let newest = self.cache.lookup(&project.root, &context).newest;
+        newest
+            .map(|g| g.inputs.into_iter().map(|i| i.path).collect())
+            .unwrap_or_default()
     }
 
     /// One of `root`'s files changed: forget what was remembered about it (its
