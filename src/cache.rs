@@ -7,6 +7,7 @@ use crate::paths::{now_ns, path_id, private_dir, write_atomic};
 use crate::protocol::Kind;
 use crate::recipe::Recipe;
 use crate::sync::locked;
+use crate::trace::{Read, Reads};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
 use std::os::unix::fs::MetadataExt;
@@ -44,6 +45,17 @@ pub enum FileState {
         mtime_ns: i64,
         ctime_ns: i64,
         ino: u64,
+    },
+    /// A directory's listing (a `readDir`, a directory of a flake's source
+    /// opened): the hash of its entries' names and types, or with `index` (a git
+    /// flake's source) of the entries git tracks. `stats` fingerprints the
+    /// directory's and the index's stat for the cheap check.
+    Listing {
+        hash: String,
+        stats: String,
+        mtime_ns: i64,
+        #[serde(default)]
+        index: Option<PathBuf>,
     },
 }
 
@@ -219,6 +231,34 @@ fn tree_hash(dir: &Path) -> std::io::Result<String> {
     Ok(hasher.finalize().to_hex().to_string())
 }
 
+/// Reads the current state of `path` as `read` saw it.
+pub fn read_state(path: &Path, read: Read) -> std::io::Result<FileState> {
+    let tracked = match read {
+        Read::Content => return file_state(path),
+        Read::Listing => false,
+        Read::Tracked => true,
+    };
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => meta,
+        Ok(_) => return file_state(path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileState::Absent),
+        Err(e) => return Err(e),
+    };
+    let index = if tracked {
+        crate::listing::git_index(path)
+    } else {
+        None
+    };
+    // The stats first: a change racing with the hash then shows at the next check.
+    let stats = crate::listing::stats(path, index.as_deref())?;
+    Ok(FileState::Listing {
+        hash: crate::listing::hash(path, index.is_some())?,
+        stats,
+        mtime_ns: mtime_ns(&meta),
+        index,
+    })
+}
+
 /// Reads the current state of `path` (hashing its content).
 pub fn file_state(path: &Path) -> std::io::Result<FileState> {
     let meta = match std::fs::metadata(path) {
@@ -264,23 +304,26 @@ pub fn file_state(path: &Path) -> std::io::Result<FileState> {
 /// evaluation ran) gets no hash, so the generation is invalid at once and the next
 /// request evaluates again instead of trusting a result of unknown content.
 /// `written` is a file the evaluation itself wrote (a new flake.lock), exempt.
-pub fn record_inputs(
-    paths: &BTreeSet<PathBuf>,
-    started_ns: i64,
-    written: Option<&Path>,
-) -> Vec<Input> {
+/// A directory whose listing changed only by `written` is exempt too.
+pub fn record_inputs(reads: &Reads, started_ns: i64, written: Option<&Path>) -> Vec<Input> {
     // A file stamped in the future (clock skew, an unpacked archive) did not
     // change during the evaluation: only mtimes between its start and now count.
     let now = now_ns();
-    paths
+    let written_in = written.and_then(Path::parent);
+    reads
         .iter()
-        .map(|path| {
-            let mut state = file_state(path).unwrap_or(FileState::Absent);
-            if let FileState::File { hash, mtime_ns, .. } | FileState::Dir { hash, mtime_ns, .. } =
-                &mut state
+        .map(|(path, &read)| {
+            let mut state = read_state(path, read).unwrap_or(FileState::Absent);
+            let exempt = match state {
+                FileState::Listing { .. } => written_in == Some(path.as_path()),
+                _ => written == Some(path.as_path()),
+            };
+            if let FileState::File { hash, mtime_ns, .. }
+            | FileState::Dir { hash, mtime_ns, .. }
+            | FileState::Listing { hash, mtime_ns, .. } = &mut state
                 && *mtime_ns >= started_ns
                 && *mtime_ns <= now
-                && written != Some(path.as_path())
+                && !exempt
             {
                 hash.clear();
             }
@@ -304,8 +347,9 @@ pub fn generation_key(context: &str, inputs: &[Input]) -> String {
         hasher.update(&[0]);
         let hash = match &input.state {
             FileState::Absent => "-",
-            FileState::File { hash, .. } => hash,
-            FileState::Dir { hash, .. } => hash,
+            FileState::File { hash, .. }
+            | FileState::Dir { hash, .. }
+            | FileState::Listing { hash, .. } => hash,
         };
         hasher.update(hash.as_bytes());
         hasher.update(&[0]);
@@ -327,8 +371,39 @@ fn still_valid(input: &Input, recorded_at_ns: i64) -> (bool, Option<FileState>) 
     match (&input.state, meta) {
         (FileState::Absent, None) => (true, None),
         (FileState::Absent, Some(_)) | (_, None) => (false, None),
-        (FileState::File { hash, .. } | FileState::Dir { hash, .. }, _) if hash.is_empty() => {
-            (false, None)
+        (
+            FileState::File { hash, .. }
+            | FileState::Dir { hash, .. }
+            | FileState::Listing { hash, .. },
+            _,
+        ) if hash.is_empty() => (false, None),
+        (
+            FileState::Listing {
+                hash,
+                stats,
+                mtime_ns: m,
+                index,
+            },
+            Some(meta),
+        ) => {
+            if !meta.is_dir() {
+                return (false, None);
+            }
+            let cheap = crate::listing::stats(&input.path, index.as_deref());
+            if *m < recorded_at_ns - RACY_NS && cheap.as_ref().is_ok_and(|now| now == stats) {
+                return (true, None);
+            }
+            let read = if index.is_some() {
+                Read::Tracked
+            } else {
+                Read::Listing
+            };
+            match read_state(&input.path, read) {
+                Ok(now) if matches!(&now, FileState::Listing { hash: h, .. } if h == hash) => {
+                    (true, Some(now))
+                }
+                _ => (false, None),
+            }
         }
         (
             FileState::File {
@@ -763,7 +838,10 @@ mod tests {
         let file = dir.path().join("shell.nix");
         std::fs::write(&file, "a").unwrap();
         let paths: BTreeSet<PathBuf> = [file.clone(), dir.path().join("absent")].into();
-        let mut g = generation(dir.path(), record_inputs(&paths, now_ns(), None));
+        let mut g = generation(
+            dir.path(),
+            record_inputs(&crate::trace::contents(paths.clone()), now_ns(), None),
+        );
         assert!(validate(&mut g).0);
         std::fs::write(&file, "b").unwrap();
         assert!(!validate(&mut g).0);
@@ -779,7 +857,10 @@ mod tests {
         let file = dir.path().join("x.nix");
         std::fs::write(&file, "a").unwrap();
         let paths: BTreeSet<PathBuf> = [file].into();
-        let mut g = generation(dir.path(), record_inputs(&paths, i64::MIN, None));
+        let mut g = generation(
+            dir.path(),
+            record_inputs(&crate::trace::contents(paths.clone()), i64::MIN, None),
+        );
         assert!(!validate(&mut g).0);
     }
 
@@ -791,7 +872,10 @@ mod tests {
         std::fs::write(data.join("deep/x"), "one").unwrap();
         std::fs::create_dir_all(data.join(".git")).unwrap();
         let paths: BTreeSet<PathBuf> = [data.clone()].into();
-        let mut g = generation(dir.path(), record_inputs(&paths, now_ns(), None));
+        let mut g = generation(
+            dir.path(),
+            record_inputs(&crate::trace::contents(paths.clone()), now_ns(), None),
+        );
         assert!(validate(&mut g).0);
         std::fs::write(data.join(".git/index"), "git noise").unwrap();
         assert!(validate(&mut g).0, ".git is not part of it");
@@ -816,7 +900,10 @@ mod tests {
             .set_modified(future)
             .unwrap();
         let paths: BTreeSet<PathBuf> = [file].into();
-        let mut g = generation(dir.path(), record_inputs(&paths, now_ns(), None));
+        let mut g = generation(
+            dir.path(),
+            record_inputs(&crate::trace::contents(paths.clone()), now_ns(), None),
+        );
         assert!(validate(&mut g).0);
     }
 

@@ -7,8 +7,8 @@ use crate::project::{Project, Source};
 use crate::protocol::Value;
 use crate::protocol::{EvalEnv, Kind};
 use crate::recipe::{Env, Recipe, diff};
-use crate::trace;
-use std::collections::{BTreeSet, HashSet};
+use crate::trace::{self, Read, Reads};
+use std::collections::HashSet;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -58,17 +58,11 @@ pub enum EvalError {
     /// Nix failed; `inputs` are the files it had read by then, so an unchanged
     /// broken project is not evaluated again at every prompt.
     #[error("{message}")]
-    Nix {
-        message: String,
-        inputs: BTreeSet<PathBuf>,
-    },
+    Nix { message: String, inputs: Reads },
     #[error("evaluation timed out after {} s (eval_timeout in the user config)", .0.as_secs())]
     TimedOut(Duration),
     #[error("the devShell's script failed in the capture shell: {message}")]
-    Capture {
-        message: String,
-        inputs: BTreeSet<PathBuf>,
-    },
+    Capture { message: String, inputs: Reads },
     #[error("evaluation was cancelled")]
     Cancelled,
     #[error("the project has no Nix file to evaluate")]
@@ -101,7 +95,7 @@ impl EvalError {
     fn capture(message: String) -> EvalError {
         EvalError::Capture {
             message,
-            inputs: BTreeSet::new(),
+            inputs: Reads::new(),
         }
     }
 }
@@ -201,8 +195,8 @@ pub fn current_system() -> String {
 #[derive(Debug)]
 pub struct Evaluation {
     pub recipe: Recipe,
-    /// Files the evaluation read, absolute, outside the Nix store.
-    pub inputs: BTreeSet<PathBuf>,
+    /// Files the evaluation read, absolute, outside the Nix store, and how.
+    pub inputs: Reads,
     /// How the shellHook ran.
     pub hook: HookRun,
     pub duration: Duration,
@@ -293,7 +287,7 @@ pub fn packages(tools: &Tools, env_path: &Path, eval_env: &EvalEnv) -> Vec<Strin
 }
 
 /// The files an evaluation read, from its log.
-fn log_inputs(log: &str, project: &Project, eval_env: &EvalEnv) -> BTreeSet<PathBuf> {
+fn log_inputs(log: &str, project: &Project, eval_env: &EvalEnv) -> Reads {
     let flake_root = project
         .flake_lock()
         .and_then(|lock| lock.parent().map(Path::to_path_buf));
@@ -350,6 +344,7 @@ pub fn evaluate(
         // The profile is the GC root that keeps this environment in the store.
         .arg("--profile")
         .arg(profile);
+    let mut source = None;
     match kind {
         Kind::Flake => {
             let dir = entry.parent().unwrap_or(&project.root);
@@ -367,15 +362,18 @@ pub fn evaluate(
                         "{} has `#` or `?` in its path, which Nix reads as part of a flake reference; rename the directory",
                         dir.display()
                     ),
-                    inputs: [entry.clone()].into(),
+                    inputs: trace::contents([entry.clone()]),
                 });
             }
+            source = flake_source(tools, eval_env, dir, watch);
             let mut flake_ref = dir.as_os_str().to_owned();
             if let Some(attr) = &project.config.attr {
                 flake_ref.push("#");
                 flake_ref.push(attr);
             }
-            cmd.arg(flake_ref);
+            // Nix's own evaluation cache would answer without reading anything:
+            // dwell caches, and must see every read.
+            cmd.arg("--no-eval-cache").arg(flake_ref);
         }
         _ => {
             // Through the tracing wrapper, so that readFile/readDir are seen.
@@ -387,29 +385,62 @@ pub fn evaluate(
                 .arg(project.config.attr.as_deref().unwrap_or(""));
         }
     }
-    let out = run(cmd, "nix", watch)?;
+    let tracer = source
+        .as_ref()
+        .and_then(|s| trace::opens::Trace::start(&s.store));
+    let out = run(cmd, "nix", watch);
+    let opened = tracer.map(trace::opens::Trace::finish);
+    let out = out?;
     let log = String::from_utf8_lossy(&out.stderr);
-    if !out.status.success() {
-        let mut inputs = log_inputs(&log, project, eval_env);
-        inputs.insert(entry.clone());
-        if *kind == Kind::Flake {
-            let named = trace::path_literal_inputs(&inputs, &project.root);
-            inputs.extend(named);
+    let mut inputs = log_inputs(&log, project, eval_env);
+    trace::add(&mut inputs, entry.clone(), Read::Content);
+    if *kind == Kind::Flake {
+        let uses_whole_source = out.status.success()
+            && source
+                .as_ref()
+                .is_some_and(|s| closure_has(tools, eval_env, profile, &s.store));
+        let traced = source.as_ref().zip(opened).map(|(source, opened)| {
+            // Lost events, or a devShell built from the source itself: it
+            // depends on every file of the copy.
+            let opened = match opened {
+                Some(opened) if !uses_whole_source => {
+                    if trace::source_read_before_evaluation(&log, &source.store) {
+                        opened.without_one_dump(&source.store)
+                    } else {
+                        opened
+                    }
+                }
+                _ => trace::opens::Opened::everything(&source.store).unwrap_or_default(),
+            };
+            trace::flake_reads(&opened, &source.origin, source.git)
+        });
+        // The relative paths the flake's .nix files name: where the opens were
+        // traced, those that are not directories (a `pathExists` opens
+        // nothing); else all of them (conservative: more, never fewer).
+        let named = trace::path_literal_inputs(&inputs, &project.root);
+        let named = named
+            .into_iter()
+            .filter(|p| traced.is_none() || !p.is_dir());
+        for path in named {
+            trace::add(&mut inputs, path, Read::Content);
         }
+        if let (Some(traced), Some(source)) = (traced, &source) {
+            // Within the source, the opens say what was read: the log's "copied
+            // source" of a directory there (`src = ./.`) is the copy of what git
+            // tracks, which the opens list file by file.
+            inputs.retain(|p, _| !(p.starts_with(&source.origin) && p.is_dir()));
+            for (path, read) in traced {
+                trace::add(&mut inputs, path, read);
+            }
+        }
+    }
+    inputs.retain(|p, _| !p.as_os_str().is_empty());
+    if !out.status.success() {
         return Err(EvalError::Nix {
             message: error_tail(&log),
             inputs,
         });
     }
-    let mut inputs = log_inputs(&log, project, eval_env);
-    inputs.insert(entry.clone());
-    if *kind == Kind::Flake {
-        // Nix 2.8 does not log what a flake reads with readFile/readDir: take the
-        // relative paths its .nix files name (conservative: more, never fewer).
-        let named = trace::path_literal_inputs(&inputs, &project.root);
-        inputs.extend(named);
-    }
-    inputs.retain(|p| !p.as_os_str().is_empty());
     // A failing shellHook is a property of the files read, like a Nix error.
     if let Some(on_line) = &watch.on_line {
         on_line("running the shellHook");
@@ -428,6 +459,101 @@ pub fn evaluate(
         hook,
         duration: started.elapsed(),
     })
+}
+
+/// A flake's source as Nix copied it to the store, and where it was copied from.
+#[derive(Debug)]
+struct FlakeSource {
+    store: PathBuf,
+    origin: PathBuf,
+    /// A git work tree: the copy holds the files git tracks.
+    git: bool,
+}
+
+/// Asks Nix where the flake in `dir` is copied to (`nix flake metadata`, which
+/// also writes a missing flake.lock first, as the evaluation would), so that the
+/// evaluation's reads there can be traced. None when Nix cannot say.
+fn flake_source(
+    tools: &Tools,
+    eval_env: &EvalEnv,
+    dir: &Path,
+    watch: &Watch,
+) -> Option<FlakeSource> {
+    let metadata = || -> Option<serde_json::Value> {
+        let mut cmd = Command::new(&tools.nix);
+        cmd.env_clear()
+            .envs(child_env(eval_env))
+            .current_dir(dir)
+            .args([
+                "--extra-experimental-features",
+                "nix-command flakes",
+                "flake",
+                "metadata",
+                "--json",
+            ])
+            .arg(dir);
+        let out = run(cmd, "nix", watch).ok()?;
+        if !out.status.success() {
+            return None;
+        }
+        serde_json::from_slice(&out.stdout).ok()
+    };
+    // A lock written now changes a git flake's source (Nix 2.26 names the copy
+    // from before the write): asked again, Nix names the one it will evaluate.
+    let lock = dir.join("flake.lock");
+    let before = std::fs::read(&lock).ok();
+    let mut json = metadata()?;
+    if std::fs::read(&lock).ok() != before {
+        json = metadata()?;
+    }
+    let store = PathBuf::from(json["path"].as_str()?);
+    let (origin, git) = match json["locked"]["type"].as_str()? {
+        // The copy is of the whole work tree; the flake may be in a subdirectory.
+        "git" => (
+            dir.ancestors()
+                .find(|d| d.join(".git").exists())?
+                .to_path_buf(),
+            true,
+        ),
+        "path" => (dir.to_path_buf(), false),
+        _ => return None,
+    };
+    let rel = dir.strip_prefix(&origin).ok()?;
+    let copied = store.join(rel).join("flake.nix");
+    (store.starts_with(store_dir(eval_env)) && copied.is_file()).then_some(FlakeSource {
+        store,
+        origin,
+        git,
+    })
+}
+
+/// Whether the environment in `profile` was built from `source` itself (`src =
+/// self`, `"${self}"`): then it changes with any file of it, read or not.
+fn closure_has(tools: &Tools, eval_env: &EvalEnv, profile: &Path, source: &Path) -> bool {
+    let nix_store = tools.nix.with_file_name("nix-store");
+    let query = |args: &[&std::ffi::OsStr]| {
+        let mut cmd = Command::new(&nix_store);
+        cmd.env_clear().envs(child_env(eval_env)).args(args);
+        run(cmd, "nix-store", &Watch::default())
+            .ok()
+            .filter(|out| out.status.success())
+            .map(|out| out.stdout)
+    };
+    let Some(deriver) = query(&[
+        "--query".as_ref(),
+        "--deriver".as_ref(),
+        profile.as_os_str(),
+    ]) else {
+        // Unknown: assume it was (more inputs, never fewer).
+        return true;
+    };
+    let drv = String::from_utf8_lossy(&deriver).trim().to_string();
+    let Some(closure) = query(&["--query".as_ref(), "--requisites".as_ref(), drv.as_ref()]) else {
+        return true;
+    };
+    closure
+        .split(|&b| b == b'\n')
+        .any(|line| line == source.as_os_str().as_bytes())
 }
 
 /// How the devShell's shellHook ran in the capture shell.

@@ -11,6 +11,7 @@ pub mod daemon;
 pub mod engine;
 pub mod eval;
 pub mod jobs;
+pub mod listing;
 pub mod man;
 pub mod paths;
 pub mod process;

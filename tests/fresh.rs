@@ -486,3 +486,52 @@ fn an_edit_deep_inside_a_directory_input_is_evaluated_in_the_background() {
     assert_eq!(out["freshness"], "cached", "ready before the prompt");
     assert_eq!(sh.get("V").as_deref(), Some("two"));
 }
+
+/// In a git flake with `src = ./.`, the daemon's watcher follows what git tracks:
+/// Python's bytecode and a venv start no evaluation, a `git add` starts one in the
+/// background (the git index is watched).
+#[test]
+fn the_watcher_ignores_untracked_files_of_a_git_flake_and_sees_git_add() {
+    need!("nix", "git");
+    let w = World::new();
+    let count = w.count_file("gitwatch");
+    let p = w.project(
+        "gitwatch",
+        &[
+            (
+                "flake.nix",
+                &format!(
+                    "{{\n  inputs.nixpkgs.url = \"path:{}\";\n  outputs = {{ self, nixpkgs }}: {{\n    devShells.{sys}.default = nixpkgs.legacyPackages.{sys}.mkShell {{\n      src = ./.;\n      shellHook = \"echo x >> {}\";\n    }};\n  }};\n}}\n",
+                    fixture_nixpkgs().display(),
+                    count.display(),
+                    sys = system()
+                ),
+            ),
+            ("app.py", "print(1)\n"),
+            (".gitignore", "__pycache__/\n.venv/\n"),
+        ],
+    );
+    let git = w.git_repo(&p);
+    w.allow(&p);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    assert!(sh.get("src").is_some(), "{}", sh.last_stderr);
+    let before = w.evaluations("gitwatch");
+    w.write(
+        &p,
+        &[
+            ("__pycache__/app.cpython-311.pyc", "bytecode"),
+            (".venv/lib/python3.11/site-packages/x.py", "x"),
+            ("notes.txt", "untracked"),
+        ],
+    );
+    // Longer than the watcher's debounce and a re-evaluation of this flake.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(w.evaluations("gitwatch"), before, "untracked files");
+    git(&["add", "notes.txt"]);
+    assert!(
+        wait_for(15, || w.evaluations("gitwatch") == before + 1
+            && status(&w, &p)["cache"] == "fresh"),
+        "git add was not seen in the background"
+    );
+}

@@ -264,7 +264,7 @@ fn a_shellhook_that_leaves_a_background_process_neither_hangs_nor_leaves_it_runn
         &[(
             "shell.nix",
             &format!(
-                "{{ pkgs ? import <nixpkgs> {{}} }}: pkgs.mkShell {{ FOO = \"bar\"; shellHook = ''( echo $BASHPID > {}; while sleep 1; do :; done ) &''; }}\n",
+                "{{ pkgs ? import <nixpkgs> {{}} }}: pkgs.mkShell {{ FOO = \"bar\"; shellHook = ''( while sleep 1; do :; done ) & echo $! > {}''; }}\n",
                 pidfile.display()
             ),
         )],

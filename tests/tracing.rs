@@ -85,6 +85,51 @@ const ROWS: &[Row] = &[
     },
 ];
 
+/// Reads through `self` and computed paths: flake-only rows (shell.nix has no
+/// `self`; its computed paths are the wrapper's, proved by the rows above).
+const SELF_ROWS: &[Row] = &[
+    Row {
+        name: "readFile (self + \"/x\")",
+        attrs: "V = builtins.readFile (self + \"/data/v.txt\");",
+        files: &[("data/v.txt", "one")],
+        edit: ("data/v.txt", "two"),
+        before: "one",
+        after: "two",
+    },
+    Row {
+        name: "readFile (./. + \"/x\")",
+        attrs: "V = let name = \"v.txt\"; in builtins.readFile (./. + \"/${name}\");",
+        files: &[("v.txt", "one")],
+        edit: ("v.txt", "two"),
+        before: "one",
+        after: "two",
+    },
+    Row {
+        name: "readFile \"${self.outPath}/x\"",
+        attrs: "V = builtins.readFile \"${self.outPath}/v.txt\";",
+        files: &[("v.txt", "one")],
+        edit: ("v.txt", "two"),
+        before: "one",
+        after: "two",
+    },
+    Row {
+        name: "builtins.path { path = ./.; filter } (the files kept)",
+        attrs: "V = builtins.readFile \"${builtins.path { path = ./src; name = \"src\"; filter = p: t: baseNameOf p != \"skipped.txt\"; }}/v.txt\";",
+        files: &[("src/v.txt", "one"), ("src/skipped.txt", "one")],
+        edit: ("src/v.txt", "two"),
+        before: "one",
+        after: "two",
+    },
+    Row {
+        name: "readDir (self + \"/dir\")",
+        attrs: "V = builtins.concatStringsSep \",\" (builtins.attrNames (builtins.readDir (self + \"/overlays\")));",
+        files: &[("overlays/a.nix", "{}\n")],
+        edit: ("overlays/b.nix", "{}\n"),
+        before: "a.nix",
+        after: "a.nix,b.nix",
+    },
+];
+
 fn world_trusting_everything() -> World {
     let w = World::new();
     // Trusted by prefix: the rows edit entry files, which would otherwise ask for
@@ -192,6 +237,26 @@ macro_rules! rows {
         )+
     };
 }
+
+macro_rules! self_rows {
+    ($($test:ident: $index:expr),+ $(,)?) => {
+        $(
+            #[test]
+            fn $test() {
+                need!("nix");
+                row(Kind::Flake, &SELF_ROWS[$index]);
+            }
+        )+
+    };
+}
+
+self_rows!(
+    self_plus_path: 0,
+    dot_plus_computed_name: 1,
+    self_out_path: 2,
+    builtins_path_filter: 3,
+    read_dir_through_self: 4,
+);
 
 rows!(
     import: 0,
@@ -419,4 +484,208 @@ fn editing_a_file_inside_a_copied_directory_refreshes() {
         sh.prompt(&p);
         assert_eq!(sh.get("V").as_deref(), Some("two"), "{kind:?}");
     }
+}
+
+/// The seed's Level 3: a poetry2nix flake in git, `projectDir = self`; poetry2nix
+/// reads pyproject.toml and poetry.lock through `projectDir + "/…"`.
+#[test]
+fn the_seeds_poetry2nix_flake_sees_its_lock_and_nothing_else() {
+    need!("nix", "git");
+    let w = world_trusting_everything();
+    let count = w.count_file("poetry");
+    let flake = format!(
+        r#"{{
+  inputs.nixpkgs.url = "path:{nixpkgs}";
+  inputs.poetry2nix.url = "path:{poetry2nix}";
+  outputs = {{ self, nixpkgs, poetry2nix }}:
+    let
+      pkgs = nixpkgs.legacyPackages.{sys};
+      poetry2nixLib = poetry2nix.lib.mkPoetry2Nix {{ inherit pkgs; }};
+      myApp = poetry2nixLib.mkPoetryApplication {{ projectDir = self; }};
+    in {{
+      devShells.{sys}.default = pkgs.mkShell {{
+        buildInputs = with pkgs; [ poetry black mypy ruff ];
+        APP_VERSION = myApp.version;
+        LOCKED = builtins.concatStringsSep "," myApp.dependencies;
+        shellHook = "echo x >> {count}";
+      }};
+    }};
+}}
+"#,
+        nixpkgs = fixture_nixpkgs().display(),
+        poetry2nix = fixture_nixpkgs().with_file_name("poetry2nix").display(),
+        sys = system(),
+        count = count.display(),
+    );
+    let lock =
+        |version: &str| format!("[[package]]\nname = \"requests\"\nversion = \"{version}\"\n");
+    let pyproject =
+        |version: &str| format!("[tool.poetry]\nname = \"my-app\"\nversion = \"{version}\"\n");
+    let p = w.project(
+        "poetry",
+        &[
+            ("flake.nix", &flake),
+            ("pyproject.toml", &pyproject("0.1.0")),
+            ("poetry.lock", &lock("2.31.0")),
+            ("my_app/__init__.py", "print('hello')\n"),
+        ],
+    );
+    let git = w.git_repo(&p);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    assert_eq!(
+        sh.get("LOCKED").as_deref(),
+        Some("requests==2.31.0"),
+        "{}",
+        sh.last_stderr
+    );
+    assert_eq!(sh.get("APP_VERSION").as_deref(), Some("0.1.0"));
+    let evaluations = w.evaluations("poetry");
+
+    w.write(&p, &[("poetry.lock", &lock("2.32.3"))]);
+    sh.prompt(&p);
+    assert_eq!(sh.get("LOCKED").as_deref(), Some("requests==2.32.3"));
+    assert_eq!(w.evaluations("poetry"), evaluations + 1);
+
+    w.write(&p, &[("pyproject.toml", &pyproject("0.2.0"))]);
+    sh.prompt(&p);
+    assert_eq!(sh.get("APP_VERSION").as_deref(), Some("0.2.0"));
+    assert_eq!(w.evaluations("poetry"), evaluations + 2);
+
+    // A tracked file the devShell does not read: no evaluation.
+    w.write(&p, &[("my_app/__init__.py", "print('changed')\n")]);
+    git(&["commit", "-qam", "two"]);
+    sh.prompt(&p);
+    assert_eq!(w.evaluations("poetry"), evaluations + 2);
+
+    // dwell status lists what it tracks, the root as ./ and no empty line.
+    let text = String::from_utf8(w.ok(&p, &["status"]).stdout).unwrap();
+    assert!(text.contains("poetry.lock"), "{text}");
+    assert!(!text.contains("__init__.py"), "{text}");
+    assert!(!text.lines().any(|l| l.trim().is_empty()), "{text}");
+}
+
+/// A git flake with `src = ./.`: Nix copies the files git tracks, so files git
+/// does not track are not inputs, and `git add` makes one.
+#[test]
+fn a_git_flake_with_src_dot_follows_what_git_tracks() {
+    need!("nix", "git");
+    let w = world_trusting_everything();
+    let p = project(
+        &w,
+        Kind::Flake,
+        "srcdot",
+        "src = ./.;",
+        &[
+            ("app.py", "print(1)\n"),
+            (".gitignore", "__pycache__/\n.venv/\n"),
+        ],
+    );
+    let git = w.git_repo(&p);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    let src = sh.get("src").expect("src is set");
+    assert!(src.contains("-source"), "{src}: {}", sh.last_stderr);
+    let evaluations = w.evaluations("srcdot");
+
+    // Ignored and untracked files: Nix does not copy them.
+    w.write(
+        &p,
+        &[
+            ("__pycache__/app.cpython-311.pyc", "bytecode"),
+            (".venv/lib/python3.11/site-packages/x.py", "x"),
+            ("notes.txt", "untracked"),
+        ],
+    );
+    sh.prompt(&p);
+    assert_eq!(w.evaluations("srcdot"), evaluations);
+
+    // git add: Nix now copies it.
+    git(&["add", "notes.txt"]);
+    sh.prompt(&p);
+    assert_eq!(w.evaluations("srcdot"), evaluations + 1);
+    assert_ne!(sh.get("src").unwrap(), src, "a new copy of the source");
+
+    // An edit of a tracked file.
+    w.write(&p, &[("app.py", "print(2)\n")]);
+    sh.prompt(&p);
+    assert_eq!(w.evaluations("srcdot"), evaluations + 2);
+}
+
+/// `src = self` uses the whole source without reading it: every tracked file is
+/// an input, an untracked one is not.
+#[test]
+fn a_git_flake_using_self_whole_depends_on_every_tracked_file() {
+    need!("nix", "git");
+    let w = world_trusting_everything();
+    let p = project(
+        &w,
+        Kind::Flake,
+        "selfwhole",
+        "src = self;",
+        &[("app.py", "print(1)\n")],
+    );
+    let _git = w.git_repo(&p);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    let src = sh.get("src").expect("src is set");
+    let evaluations = w.evaluations("selfwhole");
+    w.write(&p, &[("untracked.txt", "x")]);
+    sh.prompt(&p);
+    assert_eq!(w.evaluations("selfwhole"), evaluations);
+    w.write(&p, &[("app.py", "print(2)\n")]);
+    sh.prompt(&p);
+    assert_eq!(w.evaluations("selfwhole"), evaluations + 1);
+    assert_ne!(sh.get("src").unwrap(), src, "the source's new store path");
+}
+
+/// A uv2nix-shaped flake: `workspaceRoot = ./.`, uv.lock and pyproject.toml
+/// read through computed paths.
+#[test]
+fn a_uv2nix_shaped_flake_sees_uv_lock_and_pyproject() {
+    need!("nix", "git");
+    let w = world_trusting_everything();
+    let p = project(
+        &w,
+        Kind::Flake,
+        "uv2nix",
+        "V = let workspaceRoot = ./.; \
+             lock = builtins.fromTOML (builtins.readFile (workspaceRoot + \"/uv.lock\")); \
+             project = builtins.fromTOML (builtins.readFile (workspaceRoot + \"/pyproject.toml\")); \
+           in \"${project.project.name}:${(builtins.head lock.package).version}\";",
+        &[
+            (
+                "uv.lock",
+                "version = 1\n[[package]]\nname = \"httpx\"\nversion = \"0.27.0\"\n",
+            ),
+            ("pyproject.toml", "[project]\nname = \"svc\"\n"),
+            ("src/svc/main.py", "print(1)\n"),
+        ],
+    );
+    let _git = w.git_repo(&p);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    assert_eq!(
+        sh.get("V").as_deref(),
+        Some("svc:0.27.0"),
+        "{}",
+        sh.last_stderr
+    );
+    let evaluations = w.evaluations("uv2nix");
+    w.write(&p, &[("src/svc/main.py", "print(2)\n")]);
+    sh.prompt(&p);
+    assert_eq!(w.evaluations("uv2nix"), evaluations);
+    w.write(
+        &p,
+        &[(
+            "uv.lock",
+            "version = 1\n[[package]]\nname = \"httpx\"\nversion = \"0.28.1\"\n",
+        )],
+    );
+    sh.prompt(&p);
+    assert_eq!(sh.get("V").as_deref(), Some("svc:0.28.1"));
+    w.write(&p, &[("pyproject.toml", "[project]\nname = \"service\"\n")]);
+    sh.prompt(&p);
+    assert_eq!(sh.get("V").as_deref(), Some("service:0.28.1"));
+    assert_eq!(w.evaluations("uv2nix"), evaluations + 2);
 }

@@ -390,6 +390,23 @@ pub fn freshness_said(stderr: &str) -> Json {
 }
 
 impl World {
+    /// Makes `p` a git repository with everything committed; returns a runner of
+    /// git commands there.
+    pub fn git_repo<'a>(&'a self, p: &'a Path) -> impl Fn(&[&str]) + 'a {
+        let git = move |args: &[&str]| {
+            run_ok(
+                self.command("git")
+                    .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+                    .args(args)
+                    .current_dir(p),
+            );
+        };
+        git(&["init", "-q"]);
+        git(&["add", "-A"]);
+        git(&["commit", "-qm", "one"]);
+        git
+    }
+
     /// `dwell status --json` for `dir`.
     pub fn status_json(&self, dir: &Path) -> Json {
         let out = self.ok(dir, &["status", "--json"]);

@@ -1,7 +1,8 @@
 //! Watching the inputs of the projects shells use. notify watches each input's
 //! parent directory, non-recursively (editors save by rename, which a watch on the
 //! file itself would lose), plus directories that are inputs themselves (a
-//! `readDir` listing). Access events are ignored: hashing and Nix's own reads
+//! listing; a whole tree with its subdirectories) and the git index a listing of
+//! tracked entries depends on. Access events are ignored: hashing and Nix's own reads
 //! produce them. At most `limit` projects are watched, the least recently used
 //! dropped first, so inotify's limits are never exhausted; unwatched projects are
 //! validated by stat at their next request.
@@ -11,7 +12,7 @@
 //! returns; the daemon decides what to do about them. The watcher knows nothing
 //! of the engine.
 
-use crate::cache::Generation;
+use crate::cache::{FileState, Generation};
 use crate::sync::locked;
 use notify::{EventKind, RecursiveMode, Watcher as _};
 use std::collections::{HashMap, HashSet};
@@ -116,14 +117,25 @@ impl Watcher {
                 }
             }
         }
-        // A directory input is watched through its subdirectories too (bounded),
-        // found before taking the lock.
-        let inputs: Vec<&PathBuf> = generation.inputs.iter().map(|i| &i.path).collect();
-        let trees: HashMap<&Path, Vec<PathBuf>> = inputs
-            .iter()
-            .filter(|path| path.is_dir())
-            .map(|path| (path.as_path(), crate::cache::subdirs(path, SUBDIRS)))
-            .collect();
+        // A whole directory input is watched through its subdirectories too
+        // (bounded), found before taking the lock; a listing, in itself, and a
+        // git-tracked listing through the git index as well.
+        let mut inputs: Vec<&PathBuf> = Vec::new();
+        let mut trees: HashMap<&Path, Vec<PathBuf>> = HashMap::new();
+        for input in &generation.inputs {
+            inputs.push(&input.path);
+            match &input.state {
+                FileState::Dir { .. } => {
+                    let below = crate::cache::subdirs(&input.path, SUBDIRS);
+                    trees.insert(&input.path, below);
+                }
+                FileState::Listing { index, .. } => {
+                    trees.insert(&input.path, Vec::new());
+                    inputs.extend(index);
+                }
+                _ => {}
+            }
+        }
         let (add, remove) = {
             let mut guard = locked(&self.inner.watched);
             let watched = &mut *guard;
@@ -244,9 +256,12 @@ impl Inner {
         let watched = locked(&self.watched);
         paths
             .iter()
-            // git's own bookkeeping is not an input (directory inputs leave it out).
-            .filter(|p| !p.components().any(|c| c.as_os_str() == ".git"))
-            .flat_map(|p| p.ancestors())
+            // git's own bookkeeping is not below any input (directory inputs leave
+            // it out); a git index may be an input itself.
+            .flat_map(|p| {
+                let in_git = p.components().any(|c| c.as_os_str() == ".git");
+                p.ancestors().take(if in_git { 1 } else { usize::MAX })
+            })
             .filter_map(|p| watched.input_roots.get(p))
             .flatten()
             .cloned()

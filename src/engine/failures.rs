@@ -6,7 +6,7 @@
 use crate::cache::{Input, inputs_unchanged, record_inputs};
 use crate::paths::now_ns;
 use crate::sync::locked;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -33,7 +33,7 @@ impl Failures {
         root: &Path,
         context: &str,
         message: String,
-        inputs: &BTreeSet<PathBuf>,
+        inputs: &crate::trace::Reads,
         retry_after: Option<Instant>,
     ) {
         let failure = Failure {

@@ -10,8 +10,9 @@ use crate::paths::{now_ms, now_ns};
 use crate::process::Watch;
 use crate::project::Project;
 use crate::protocol::{EvalEnv, Op};
+use crate::trace::Reads;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -73,7 +74,7 @@ impl Engine {
                         (inputs.clone(), None)
                     }
                     EvalError::Storage { .. } => {
-                        (BTreeSet::new(), Some(Instant::now() + STORAGE_RETRY))
+                        (Reads::new(), Some(Instant::now() + STORAGE_RETRY))
                     }
                     _ => return self.announce_end(job, &project.root),
                 };
@@ -140,7 +141,7 @@ impl Engine {
                 return Err(e);
             }
         };
-        let mut paths: BTreeSet<PathBuf> = evaluation.inputs;
+        let mut paths: Reads = evaluation.inputs;
         paths.extend(always_inputs(project));
         // A flake.lock that Nix wrote during this evaluation is its output, not an
         // edit racing with it.
@@ -207,7 +208,7 @@ impl Engine {
 }
 
 /// Files that are inputs of every evaluation of `project`.
-pub(super) fn always_inputs(project: &Project) -> BTreeSet<PathBuf> {
+pub(super) fn always_inputs(project: &Project) -> Reads {
     let mut paths = BTreeSet::new();
     if let Some(entry) = project.entry() {
         paths.insert(entry.to_path_buf());
@@ -217,7 +218,7 @@ pub(super) fn always_inputs(project: &Project) -> BTreeSet<PathBuf> {
     for extra in &project.config.watch {
         paths.insert(project.root.join(extra));
     }
-    paths
+    crate::trace::contents(paths)
 }
 
 /// What to show of one line of Nix's log while it evaluates, if anything.

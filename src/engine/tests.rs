@@ -6,7 +6,6 @@ use crate::eval::Evaluation;
 use crate::process::Watch;
 use crate::protocol::{Op, Value};
 use crate::recipe::Recipe;
-use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::Receiver;
 
@@ -38,7 +37,7 @@ impl Evaluator for Fake {
         ));
         let entry = project.entry().expect("a Nix project").to_path_buf();
         let file = project.root.join("value.txt");
-        let inputs: BTreeSet<PathBuf> = [entry, file.clone()].into();
+        let inputs = crate::trace::contents([entry, file.clone()]);
         if self.fail.load(Ordering::SeqCst) {
             return Err(EvalError::Nix {
                 message: "error: broken".into(),

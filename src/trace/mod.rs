@@ -1,24 +1,113 @@
-//! Input tracing: which files an evaluation read. Nix 2.8's `-vv` log names files
-//! it evaluated and paths it copied to the store, but not files read with
-//! `builtins.readFile` / `readDir`. For shell.nix and default.nix, dwell evaluates
-//! through [`WRAPPER`], which imports the project's own files with a `builtins` whose
-//! readers announce themselves with `builtins.trace`. A flake is evaluated by Nix's
-//! flake machinery, which cannot be wrapped that way: there the relative path
-//! literals in the flake's own .nix files are taken as inputs (conservative).
+//! Input tracing: which files an evaluation read, and how.
+//!
+//! - **shell.nix / default.nix** are evaluated through [`WRAPPER`], which imports
+//!   the project's own files with a `builtins` whose readers announce themselves
+//!   with `builtins.trace`; Nix's `-vv` log names the files evaluated and the paths
+//!   copied to the store.
+//! - **A flake** is evaluated from its source's copy in the store. While Nix runs,
+//!   [`opens`] watches that copy: every file opened there is a file read, every
+//!   directory opened a listing read, whatever path expression led there (`self +
+//!   "/poetry.lock"`, `./. + name`). A git flake's copy holds the files git tracks,
+//!   so its directories are tracked by the entries git tracks: an untracked or
+//!   ignored file (`__pycache__`, `.venv`) is not an input, a `git add` is. A
+//!   devShell whose derivations use the source itself (`src = self`) depends on
+//!   all of it. The relative path literals of the flake's .nix files that name no
+//!   directory stay inputs too (a `pathExists` is a stat, which inotify does not
+//!   report).
 //!
 //! | the evaluation reads a file by | shell.nix / default.nix | flake |
 //! |---|---|---|
-//! | the entry file | log | log (store copy mapped back) |
-//! | `import` of a project file | log | log (store copy mapped back) |
-//! | `readFile`, `fromJSON (readFile …)`, `fromTOML` | trace | literal paths |
-//! | `readDir` (the listing) | trace | literal paths |
-//! | a path copied to the store (`"${./x}"`) | log | literal paths |
+//! | the entry file | log | opens |
+//! | `import` of a project file | log | opens |
+//! | `readFile`, `fromJSON (readFile …)`, `fromTOML` | trace | opens |
+//! | a computed path: `self + "/x"`, `./. + "/x"`, `projectDir + …` | trace | opens |
+//! | `readDir` (the listing) | trace | opens (git: tracked entries) |
+//! | a path copied to the store (`"${./x}"`, `src = ./.`) | log (whole tree) | opens (git: tracked files) |
+//! | `builtins.path { filter }`, `filterSource` | trace (whole tree) | opens (what the filter kept) |
+//! | the source used whole (`src = self`, `"${self}"`) | n/a | closure check: every tracked file |
+//! | `pathExists` | trace | literal paths |
 //! | `flake.lock`, `path:` inputs | n/a | always / log |
 //! | `.dwell.toml` `watch = [...]` | always | always |
 
+pub mod opens;
+
 use crate::safe_fs::MAX_PROJECT_FILE;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
+
+/// How an evaluation read a path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Read {
+    /// Its content: a file's bytes, a directory's whole tree (a copy to the
+    /// store), or that it is absent.
+    Content,
+    /// A directory's listing: the names and types of its entries (`readDir`).
+    Listing,
+    /// A directory's listing as a git flake's source has it: the entries git
+    /// tracks in the work tree (untracked and ignored files are not copied).
+    Tracked,
+}
+
+/// The paths an evaluation read, absolute, and how.
+pub type Reads = BTreeMap<PathBuf, Read>;
+
+/// Adds a read; a path read in two ways keeps the one that sees more.
+pub fn add(reads: &mut Reads, path: PathBuf, read: Read) {
+    reads
+        .entry(path)
+        .and_modify(|r| *r = (*r).min(read))
+        .or_insert(read);
+}
+
+/// `dir` joined with `rel`; `dir` itself (no trailing slash) for an empty `rel`.
+fn below(dir: &Path, rel: &Path) -> PathBuf {
+    if rel.as_os_str().is_empty() {
+        dir.to_path_buf()
+    } else {
+        dir.join(rel)
+    }
+}
+
+/// Paths whose content was read.
+pub fn contents(paths: impl IntoIterator<Item = PathBuf>) -> Reads {
+    paths.into_iter().map(|p| (p, Read::Content)).collect()
+}
+
+/// The reads of a flake evaluation: what it opened in its source's store copy,
+/// mapped back to `origin`, the directory the copy was made from.
+pub fn flake_reads(opened: &opens::Opened, origin: &Path, git: bool) -> Reads {
+    let at = |rel: &Path| below(origin, rel);
+    let listing = if git { Read::Tracked } else { Read::Listing };
+    let mut reads = Reads::new();
+    for file in opened.files.keys() {
+        add(&mut reads, at(file), Read::Content);
+    }
+    for dir in opened.dirs.keys() {
+        add(&mut reads, at(dir), listing);
+    }
+    reads
+}
+
+/// Whether Nix's log shows it copying the flake's store copy `source` to the
+/// store again before evaluating it (Nix 2.26 does for a `path:` flake): a read
+/// of every file that is not the evaluation's.
+pub fn source_read_before_evaluation(log: &str, source: &Path) -> bool {
+    let source = source.to_string_lossy();
+    for line in log.lines() {
+        if let Some(rest) = line.strip_prefix("evaluating file '")
+            && rest.starts_with(source.as_ref())
+        {
+            return false;
+        }
+        if let Some(rest) = line.strip_prefix("copying '")
+            && let Some(copied) = rest.split('\'').next()
+            && copied.trim_end_matches('/') == source
+        {
+            return true;
+        }
+    }
+    false
+}
 
 /// The tracing wrapper for shell.nix/default.nix, called with `--argstr root`,
 /// `--argstr entry` and `--argstr attr` (a dotted attribute path, or empty).
@@ -35,6 +124,9 @@ let
     readFile = p: note "file" p (builtins.readFile p);
     readDir = p: note "dir" p (builtins.readDir p);
     pathExists = p: note "exists" p (builtins.pathExists p);
+    hashFile = t: p: note "file" p (builtins.hashFile t p);
+    filterSource = f: p: note "tree" p (builtins.filterSource f p);
+    path = a: note "tree" a.path (builtins.path a);
     import = scoped;
   };
   scope = { builtins = traced; import = scoped; };
@@ -49,8 +141,8 @@ if attr == "" then called else builtins.foldl' (v: a: builtins.getAttr a v) call
 /// What each kind of project cannot have traced, for `dwell status`.
 pub fn coverage_gaps(flake: bool) -> &'static str {
     if flake {
-        "flakes: files read through computed paths (readFile (./dir + name)) are not \
-         traced; the directory named is, by its listing. List such files under `watch`."
+        "flakes: a pathExists of a path no .nix file names literally is not traced \
+         (a stat is not a read). List such files under `watch`."
     } else {
         "files read through nixpkgs' own helpers from outside the project root are not \
          traced. List such files under `watch`."
@@ -59,7 +151,7 @@ pub fn coverage_gaps(flake: bool) -> &'static str {
 
 /// Files read by an evaluation, from Nix's `-vv` log and the wrapper's traces.
 /// Store copies of a flake's source are mapped back to the directory they came from.
-pub fn inputs_from_log(log: &str, store_dir: &Path) -> BTreeSet<PathBuf> {
+pub fn inputs_from_log(log: &str, store_dir: &Path) -> Reads {
     inputs_from_log_for(log, store_dir, None)
 }
 
@@ -67,19 +159,15 @@ pub fn inputs_from_log(log: &str, store_dir: &Path) -> BTreeSet<PathBuf> {
 /// `flake.nix` has the same content as the project's is the project's own source
 /// (Nix 2.8 copies a git flake without a `copying` line, and copies a flake again
 /// after writing its lock), so its files map back to the project.
-pub fn inputs_from_log_for(
-    log: &str,
-    store_dir: &Path,
-    flake_root: Option<&Path>,
-) -> BTreeSet<PathBuf> {
+pub fn inputs_from_log_for(log: &str, store_dir: &Path, flake_root: Option<&Path>) -> Reads {
     fn quoted(rest: &str) -> Option<&str> {
         let rest = rest.strip_prefix('\'')?;
         Some(&rest[..rest.find('\'')?])
     }
     let mut copies: Vec<(PathBuf, PathBuf)> = Vec::new();
     let mut pending_copy: Option<PathBuf> = None;
-    let mut evaluated: Vec<PathBuf> = Vec::new();
-    let mut inputs = BTreeSet::new();
+    let mut evaluated: Vec<(PathBuf, Read)> = Vec::new();
+    let mut inputs = Reads::new();
     for line in log.lines() {
         if let Some(rest) = line.strip_prefix("evaluating file ") {
             let Some(file) = quoted(rest) else { continue };
@@ -93,7 +181,7 @@ pub fn inputs_from_log_for(
             {
                 copies.push((copy.to_path_buf(), origin));
             }
-            evaluated.push(file);
+            evaluated.push((file, Read::Content));
         } else if let Some(rest) = line.strip_prefix("copying ") {
             if let Some(dir) = quoted(rest) {
                 pending_copy = Some(PathBuf::from(dir));
@@ -101,11 +189,16 @@ pub fn inputs_from_log_for(
         } else if let Some(rest) = line.strip_prefix("copied source ")
             && let Some(src) = quoted(rest)
         {
-            evaluated.push(PathBuf::from(src));
+            evaluated.push((PathBuf::from(src), Read::Content));
         } else if let Some(rest) = line.strip_prefix("trace: dwell-input ")
-            && let Some((_kind, path)) = rest.split_once(' ')
+            && let Some((kind, path)) = rest.split_once(' ')
         {
-            evaluated.push(PathBuf::from(path));
+            let read = if kind == "dir" {
+                Read::Listing
+            } else {
+                Read::Content
+            };
+            evaluated.push((PathBuf::from(path), read));
         }
     }
     if let Some(root) = flake_root {
@@ -116,7 +209,7 @@ pub fn inputs_from_log_for(
         };
         let own = read(&root.join("flake.nix"));
         let mut seen = BTreeSet::new();
-        for file in &evaluated {
+        for (file, _) in &evaluated {
             let Ok(rel) = file.strip_prefix(store_dir) else {
                 continue;
             };
@@ -132,16 +225,17 @@ pub fn inputs_from_log_for(
             }
         }
     }
-    for file in evaluated {
+    for (file, read) in evaluated {
         let mapped = copies
             .iter()
-            .find_map(|(copy, origin)| file.strip_prefix(copy).ok().map(|rel| origin.join(rel)));
+            .find_map(|(copy, origin)| file.strip_prefix(copy).ok().map(|rel| below(origin, rel)));
         match mapped {
-            Some(path) => {
-                inputs.insert(path);
-            }
+            // A store path copied "from" itself (Nix 2.26 logs the copying of
+            // store paths too) is no project file.
+            Some(path) if !path.starts_with(store_dir) => add(&mut inputs, path, read),
+            Some(_) => {}
             None if !file.starts_with(store_dir) && file.is_absolute() => {
-                inputs.insert(file);
+                add(&mut inputs, file, read)
             }
             None => {}
         }
@@ -195,9 +289,9 @@ pub fn normalize(path: &Path) -> Option<PathBuf> {
 /// For a flake: the files named by relative literals in the project's evaluated
 /// .nix files, excluding the project root itself (`./.`, the flake's own source,
 /// whose listing would make every new file a change).
-pub fn path_literal_inputs(evaluated: &BTreeSet<PathBuf>, root: &Path) -> BTreeSet<PathBuf> {
+pub fn path_literal_inputs(evaluated: &Reads, root: &Path) -> BTreeSet<PathBuf> {
     let mut named = BTreeSet::new();
-    let mut queue: Vec<PathBuf> = evaluated.iter().cloned().collect();
+    let mut queue: Vec<PathBuf> = evaluated.keys().cloned().collect();
     let mut scanned = BTreeSet::new();
     // .nix files named are scanned in turn: what they read counts too.
     while let Some(file) = queue.pop() {
@@ -234,7 +328,7 @@ mod tests {
             evaluating file '/s/ccc-other/x.nix'\n\
             copied source '/p/data' -> '/s/ddd-data'\n\
             evaluating file '/home/u/chan/default.nix'\n";
-        let inputs = inputs_from_log(log, Path::new("/s"));
+        let inputs: BTreeSet<PathBuf> = inputs_from_log(log, Path::new("/s")).into_keys().collect();
         let expect: BTreeSet<PathBuf> = [
             "/p/flake.nix",
             "/np/flake.nix",
@@ -255,10 +349,14 @@ mod tests {
             trace: dwell-input dir /p/overlays\n\
             trace: dwell-input file /s/abc-source/x\n";
         let inputs = inputs_from_log(log, Path::new("/s"));
-        let expect: BTreeSet<PathBuf> = ["/p/shell.nix", "/p/.python-version", "/p/overlays"]
-            .iter()
-            .map(PathBuf::from)
-            .collect();
+        let expect: Reads = [
+            ("/p/shell.nix", Read::Content),
+            ("/p/.python-version", Read::Content),
+            ("/p/overlays", Read::Listing),
+        ]
+        .into_iter()
+        .map(|(p, r)| (PathBuf::from(p), r))
+        .collect();
         assert_eq!(inputs, expect);
     }
 
