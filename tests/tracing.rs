@@ -73,6 +73,14 @@ const ROWS: &[Row] = &[
         after: "0.2",
     },
     Row {
+        name: "builtins.path { path = ./src; filter }",
+        attrs: "V = builtins.readFile \"${builtins.path { path = ./src; name = \"src\"; filter = p: t: baseNameOf p != \"skipped.txt\"; }}/v.txt\";",
+        files: &[("src/v.txt", "one"), ("src/skipped.txt", "one")],
+        edit: ("src/v.txt", "two"),
+        before: "one",
+        after: "two",
+    },
+    Row {
         name: "a file named in .dwell.toml watch",
         attrs: "V = \"constant\";",
         files: &[
@@ -109,14 +117,6 @@ const SELF_ROWS: &[Row] = &[
         attrs: "V = builtins.readFile \"${self.outPath}/v.txt\";",
         files: &[("v.txt", "one")],
         edit: ("v.txt", "two"),
-        before: "one",
-        after: "two",
-    },
-    Row {
-        name: "builtins.path { path = ./.; filter } (the files kept)",
-        attrs: "V = builtins.readFile \"${builtins.path { path = ./src; name = \"src\"; filter = p: t: baseNameOf p != \"skipped.txt\"; }}/v.txt\";",
-        files: &[("src/v.txt", "one"), ("src/skipped.txt", "one")],
-        edit: ("src/v.txt", "two"),
         before: "one",
         after: "two",
     },
@@ -254,8 +254,7 @@ self_rows!(
     self_plus_path: 0,
     dot_plus_computed_name: 1,
     self_out_path: 2,
-    builtins_path_filter: 3,
-    read_dir_through_self: 4,
+    read_dir_through_self: 3,
 );
 
 rows!(
@@ -265,7 +264,8 @@ rows!(
     copied_to_store: 3,
     from_json: 4,
     from_toml: 5,
-    watch: 6,
+    watch: 7,
+    builtins_path_filter: 6,
 );
 
 #[test]
@@ -610,6 +610,11 @@ fn a_git_flake_with_src_dot_follows_what_git_tracks() {
     w.write(&p, &[("app.py", "print(2)\n")]);
     sh.prompt(&p);
     assert_eq!(w.evaluations("srcdot"), evaluations + 2);
+
+    // dwell status lists the inputs: the root's listing as ./, no empty line.
+    let text = String::from_utf8(w.ok(&p, &["status"]).stdout).unwrap();
+    assert!(text.lines().any(|l| l.trim() == "./"), "{text}");
+    assert!(!text.lines().any(|l| l.trim().is_empty()), "{text}");
 }
 
 /// `src = self` uses the whole source without reading it: every tracked file is
