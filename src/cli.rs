@@ -28,6 +28,7 @@ pub enum HookShell {
     Bash,
     Zsh,
     Fish,
+    Elvish,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -35,6 +36,7 @@ pub enum ExportFormat {
     Bash,
     Zsh,
     Fish,
+    Elvish,
     Json,
 }
 

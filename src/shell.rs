@@ -27,11 +27,50 @@ pub fn hook(shell: HookShell, exe: &Path) -> String {
             &format!("set -g __dwell_exe {}", quote_fish(&exe)),
             1,
         ),
+        HookShell::Elvish => ELVISH_HOOK.replacen(
+            ELVISH_EXE_LINE,
+            &format!("var __dwell_exe = {}", quote_elvish(&exe)),
+            1,
+        ),
     }
+}
+
+/// Quotes `value` for elvish as a double-quoted string: printable ASCII as it is
+/// (elvish does not interpolate), every other byte as `\xhh`, which elvish keeps
+/// as that byte.
+pub fn quote_elvish(value: &Value) -> String {
+    let mut out = String::from("\"");
+    for &b in value.as_bytes() {
+        match b {
+            b'"' | b'\\' => {
+                out.push('\\');
+                out.push(b as char);
+            }
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Elvish code for `changes`: `set-env` and `unset-env`.
+pub fn render_elvish(changes: &[(String, Option<Value>)]) -> String {
+    let mut out = String::new();
+    for (name, value) in changes {
+        let name = quote_elvish(&Value::from(name.as_str()));
+        match value {
+            Some(value) => out.push_str(&format!("set-env {name} {}\n", quote_elvish(value))),
+            None => out.push_str(&format!("unset-env {name}\n")),
+        }
+    }
+    out
 }
 
 const FISH_HOOK: &str = include_str!("../shell-hooks/dwell.fish");
 const FISH_EXE_LINE: &str = "set -g __dwell_exe dwell";
+const ELVISH_HOOK: &str = include_str!("../shell-hooks/dwell.elv");
+const ELVISH_EXE_LINE: &str = "var __dwell_exe = 'dwell'";
 
 /// Quotes `value` for bash and zsh as `$'…'`, which carries every byte but NUL.
 pub fn quote_posix(value: &Value) -> String {
@@ -152,6 +191,8 @@ pub fn render_hook_state(shell: HookShell, generation_file: Option<&Path>) -> St
         HookShell::Bash => format!("__dwell_genfile={};\n", quote_posix(&file)),
         HookShell::Zsh => format!("typeset -g __dwell_genfile={};\n", quote_posix(&file)),
         HookShell::Fish => format!("set -g __dwell_genfile {};\n", quote_fish(&file)),
+        // The hook reads it from the namespace the code ran in.
+        HookShell::Elvish => format!("var __dwell_genfile = {}\n", quote_elvish(&file)),
     }
 }
 
@@ -230,6 +271,9 @@ pub fn is_reserved(shell: HookShell, name: &str) -> bool {
         HookShell::Bash => (BASH, HOOK_BASH),
         HookShell::Zsh => (ZSH, HOOK_ZSH),
         HookShell::Fish => (FISH, &[][..]),
+        // elvish keeps its own state in its own variables, apart from the
+        // environment: no environment variable is its.
+        HookShell::Elvish => (&[][..], &[][..]),
     };
     list.contains(&name) || hook.contains(&name)
 }

@@ -128,6 +128,11 @@ fn run(sh: Sh, code: &str, dir: &std::path::Path) -> BTreeMap<String, OsString> 
             "-c",
             "cat $argv[1] | source; and /usr/bin/env -0 > $argv[2]",
         ]),
+        Sh::Elvish => cmd.args([
+            "-norc",
+            "-c",
+            "eval (slurp < $args[0]); /usr/bin/env -0 > $args[1]",
+        ]),
     };
     let out = cmd
         .arg(&code_file)
@@ -174,6 +179,7 @@ fn round_trip(sh: Sh) {
     let code = match sh {
         Sh::Bash | Sh::Zsh => dwell::shell::render_posix(&changes),
         Sh::Fish => dwell::shell::render_fish(&changes),
+        Sh::Elvish => dwell::shell::render_elvish(&changes),
     };
     let env = run(sh, &code, dir.path());
     for (n, v) in &cases {
@@ -197,6 +203,7 @@ fn round_trip(sh: Sh) {
         + &match sh {
             Sh::Bash | Sh::Zsh => dwell::shell::render_posix(&unset),
             Sh::Fish => dwell::shell::render_fish(&unset),
+            Sh::Elvish => dwell::shell::render_elvish(&unset),
         };
     let env = run(sh, &code, dir.path());
     for (n, _) in &cases {
@@ -217,4 +224,9 @@ fn zsh_round_trips_any_bytes() {
 #[test]
 fn fish_round_trips_any_bytes() {
     round_trip(Sh::Fish);
+}
+
+#[test]
+fn elvish_round_trips_any_bytes() {
+    round_trip(Sh::Elvish);
 }

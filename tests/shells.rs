@@ -14,9 +14,10 @@ pub enum Sh {
     Bash,
     Zsh,
     Fish,
+    Elvish,
 }
 
-pub const ALL: [Sh; 3] = [Sh::Bash, Sh::Zsh, Sh::Fish];
+pub const ALL: [Sh; 4] = [Sh::Bash, Sh::Zsh, Sh::Fish, Sh::Elvish];
 
 impl Sh {
     pub fn name(self) -> &'static str {
@@ -24,6 +25,7 @@ impl Sh {
             Sh::Bash => "bash",
             Sh::Zsh => "zsh",
             Sh::Fish => "fish",
+            Sh::Elvish => "elvish",
         }
     }
 
@@ -44,6 +46,7 @@ impl Sh {
             Sh::Bash => dwell::cli::HookShell::Bash,
             Sh::Zsh => dwell::cli::HookShell::Zsh,
             Sh::Fish => dwell::cli::HookShell::Fish,
+            Sh::Elvish => dwell::cli::HookShell::Elvish,
         };
         dwell::shell::hook(shell, exe)
     }
@@ -57,6 +60,9 @@ impl Sh {
             }
             Sh::Fish => format!(
                 "set -g fish_greeting\nfunction fish_prompt; printf '$ '; end\n{pre}\n{hook}\n{post}\n"
+            ),
+            Sh::Elvish => format!(
+                "set edit:prompt = {{ put '$ ' }}\nset edit:rprompt = {{ put '' }}\n{pre}\n{hook}\n{post}\n"
             ),
         }
     }
@@ -81,6 +87,9 @@ impl Sh {
                 cmd.args(["--no-config", "-i", "-C"])
                     .arg(format!("source '{}'", rc.display()));
             }
+            Sh::Elvish => {
+                cmd.arg("-rc").arg(rc);
+            }
         }
         cmd
     }
@@ -91,6 +100,7 @@ impl Sh {
         let line = match self {
             Sh::Bash | Sh::Zsh => format!("echo \"@@$(( {n} * 1000 + 7 ))@@\""),
             Sh::Fish => format!("echo @@(math '{n} * 1000 + 7')@@"),
+            Sh::Elvish => format!("echo '@@'(+ (* {n} 1000) 7)'@@'"),
         };
         (line, format!("@@{}@@", n * 1000 + 7))
     }
@@ -99,6 +109,7 @@ impl Sh {
         match self {
             Sh::Bash | Sh::Zsh => format!("PATH={dir}:$PATH"),
             Sh::Fish => format!("set -gx PATH {dir} $PATH"),
+            Sh::Elvish => format!("set paths = [{dir} $@paths]"),
         }
     }
 
@@ -106,6 +117,15 @@ impl Sh {
         match self {
             Sh::Bash | Sh::Zsh => format!("{name}={value}"),
             Sh::Fish => format!("set -gx {name} {value}"),
+            Sh::Elvish => format!("set-env {name} {value}"),
+        }
+    }
+
+    /// A line that prints where `command` is found on PATH.
+    fn which(self, command: &str) -> String {
+        match self {
+            Sh::Elvish => format!("search-external {command}"),
+            _ => format!("command -v {command}"),
         }
     }
 }
@@ -274,7 +294,7 @@ fn allow_enter_leave(sh: Sh) {
         Some(venv.display().to_string())
     );
     assert_eq!(s(inside.get("PYTHONPATH")), None);
-    let which = t.run("command -v python");
+    let which = t.run(&sh.which("python"));
     assert!(
         which.contains(&venv.join("bin/python").display().to_string()),
         "{sh:?}: {which}"
@@ -516,6 +536,11 @@ macro_rules! for_each_shell {
                     need!("nix");
                     if need_shell(Sh::Fish) { super::$scenario(Sh::Fish) }
                 }
+                #[test]
+                fn elvish() {
+                    need!("nix");
+                    if need_shell(Sh::Elvish) { super::$scenario(Sh::Elvish) }
+                }
             }
         )+
     };
@@ -583,7 +608,9 @@ fn exec_into_another_shell_keeps_a_correct_environment() {
             let mut line = String::from("exec");
             if let Some((_, Some(zdot))) = cmd.get_envs().find(|(k, _)| *k == "ZDOTDIR") {
                 line = match from {
-                    Sh::Fish => format!("exec env ZDOTDIR='{}'", zdot.to_string_lossy()),
+                    Sh::Fish | Sh::Elvish => {
+                        format!("exec env ZDOTDIR='{}'", zdot.to_string_lossy())
+                    }
                     _ => format!("ZDOTDIR='{}' exec", zdot.to_string_lossy()),
                 };
             }
@@ -694,6 +721,9 @@ fn hooks_are_clean_under_strict_modes() {
             continue;
         }
         let script = match sh {
+            // rc.elv is read only by an interactive elvish, whose line editor the
+            // hook needs: the scenarios load it there.
+            Sh::Elvish => continue,
             Sh::Bash => {
                 format!("eval \"$('{DWELL}' hook bash)\"; __dwell_hook; __dwell_hook; echo done")
             }
@@ -707,6 +737,7 @@ fn hooks_are_clean_under_strict_modes() {
             Sh::Bash => cmd.args(["--noprofile", "--norc", "-e", "-u", "-o", "pipefail", "-c"]),
             Sh::Zsh => cmd.args(["--no-rcs", "-e", "-u", "-o", "pipefail", "-c"]),
             Sh::Fish => cmd.args(["--no-config", "-c"]),
+            Sh::Elvish => unreachable!(),
         };
         let out = cmd
             .arg(script)

@@ -35,6 +35,7 @@ pub fn run(format: ExportFormat, no_daemon: bool) -> anyhow::Result<ExitCode> {
         ExportFormat::Bash => Some(HookShell::Bash),
         ExportFormat::Zsh => Some(HookShell::Zsh),
         ExportFormat::Fish => Some(HookShell::Fish),
+        ExportFormat::Elvish => Some(HookShell::Elvish),
         ExportFormat::Json => None,
     };
     let reserved = |name: &str| shell.is_some_and(|s| crate::shell::is_reserved(s, name));
@@ -42,6 +43,7 @@ pub fn run(format: ExportFormat, no_daemon: bool) -> anyhow::Result<ExitCode> {
     let mut code = match format {
         ExportFormat::Bash | ExportFormat::Zsh => crate::shell::render_posix(&plan.changes),
         ExportFormat::Fish => crate::shell::render_fish(&plan.changes),
+        ExportFormat::Elvish => crate::shell::render_elvish(&plan.changes),
         ExportFormat::Json => json(&plan),
     };
     if let Some(shell) = shell {
