@@ -166,6 +166,9 @@ row(
     idle,
     {"direnv": time_of("idlehook.direnv")},
 )
+for sh in ("elvish", "xonsh"):
+    row("idle prompt in %s (dwell's %s hook in-process; beside bash's above)" % (sh, sh),
+        time_of("idle.dwell." + sh), {})
 
 kinds = [("shell", "shell.nix"), ("flake", "flake"), ("venv", "shell.nix + .venv")]
 for kind, label in kinds:
@@ -324,6 +327,16 @@ if data and data.get("kind") == "batches":
         " an empty bash function costs %s per call in the same loop"
         % (calls, data.get("forks", 0), fmt_time(statistics.median(noop)) if noop else "?")
     )
+for sh in ("elvish", "xonsh"):
+    data = load("idle.dwell." + sh)
+    if data and data.get("kind") == "batches":
+        noop = [us / calls / 1e6 for us, calls in data.get("noop", [])]
+        notes.append(
+            "idle prompt in %s: %d calls of dwell's hook, %d took the slow path (ran dwell);"
+            " an empty %s function costs %s per call in the same loop"
+            % (sh, sum(c for _, c in data["batches"]), data.get("forks", 0), sh,
+               fmt_time(statistics.median(noop)) if noop else "?")
+        )
 data = load("idlehook.direnv")
 if data and data.get("kind") == "batches":
     notes.append(

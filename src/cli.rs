@@ -29,6 +29,7 @@ pub enum HookShell {
     Zsh,
     Fish,
     Elvish,
+    Xonsh,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -37,6 +38,7 @@ pub enum ExportFormat {
     Zsh,
     Fish,
     Elvish,
+    Xonsh,
     Json,
 }
 

@@ -32,17 +32,29 @@ pub fn hook(shell: HookShell, exe: &Path) -> String {
             &format!("var __dwell_exe = {}", quote_elvish(&exe)),
             1,
         ),
+        HookShell::Xonsh => XONSH_HOOK.replacen(
+            XONSH_EXE_LINE,
+            &format!("    exe = os.fsdecode({})", quote_python_bytes(&exe)),
+            1,
+        ),
     }
 }
 
-/// Quotes `value` for elvish as a double-quoted string: printable ASCII as it is
-/// (elvish does not interpolate), every other byte as `\xhh`, which elvish keeps
-/// as that byte.
-pub fn quote_elvish(value: &Value) -> String {
-    let mut out = String::from("\"");
+/// Quotes `value` as a Python bytes literal: printable ASCII as it is, every
+/// other byte as `\xhh`. The xonsh hook decodes it as the OS does
+/// (`os.fsdecode`), so any bytes reach the environment unchanged.
+pub fn quote_python_bytes(value: &Value) -> String {
+    quote_hex(value, "b'", b'\'')
+}
+
+/// `value` between `open` and `close`: printable ASCII as it is but `close` and
+/// the backslash (escaped), every other byte as `\xhh`.
+fn quote_hex(value: &Value, open: &str, close: u8) -> String {
+    let mut out = String::from(open);
     for &b in value.as_bytes() {
         match b {
-            b'"' | b'\\' => {
+            b'\\' => out.push_str("\\\\"),
+            _ if b == close => {
                 out.push('\\');
                 out.push(b as char);
             }
@@ -50,8 +62,32 @@ pub fn quote_elvish(value: &Value) -> String {
             _ => out.push_str(&format!("\\x{b:02x}")),
         }
     }
-    out.push('"');
+    out.push(close as char);
     out
+}
+
+/// Python calls for `changes`, run by the xonsh hook with its own `__dwell_set`
+/// and `__dwell_unset` (and nothing else) in scope.
+pub fn render_xonsh(changes: &[(String, Option<Value>)]) -> String {
+    let mut out = String::new();
+    for (name, value) in changes {
+        let name = quote_python_bytes(&Value::from(name.as_str()));
+        match value {
+            Some(value) => out.push_str(&format!(
+                "__dwell_set({name}, {})\n",
+                quote_python_bytes(value)
+            )),
+            None => out.push_str(&format!("__dwell_unset({name})\n")),
+        }
+    }
+    out
+}
+
+/// Quotes `value` for elvish as a double-quoted string: printable ASCII as it is
+/// (elvish does not interpolate), every other byte as `\xhh`, which elvish keeps
+/// as that byte.
+pub fn quote_elvish(value: &Value) -> String {
+    quote_hex(value, "\"", b'"')
 }
 
 /// Elvish code for `changes`: `set-env` and `unset-env`.
@@ -71,6 +107,8 @@ const FISH_HOOK: &str = include_str!("../shell-hooks/dwell.fish");
 const FISH_EXE_LINE: &str = "set -g __dwell_exe dwell";
 const ELVISH_HOOK: &str = include_str!("../shell-hooks/dwell.elv");
 const ELVISH_EXE_LINE: &str = "var __dwell_exe = 'dwell'";
+const XONSH_HOOK: &str = include_str!("../shell-hooks/dwell.xsh");
+const XONSH_EXE_LINE: &str = "    exe = 'dwell'";
 
 /// Quotes `value` for bash and zsh as `$'…'`, which carries every byte but NUL.
 pub fn quote_posix(value: &Value) -> String {
@@ -193,6 +231,7 @@ pub fn render_hook_state(shell: HookShell, generation_file: Option<&Path>) -> St
         HookShell::Fish => format!("set -g __dwell_genfile {};\n", quote_fish(&file)),
         // The hook reads it from the namespace the code ran in.
         HookShell::Elvish => format!("var __dwell_genfile = {}\n", quote_elvish(&file)),
+        HookShell::Xonsh => format!("__dwell_genfile({})\n", quote_python_bytes(&file)),
     }
 }
 
@@ -263,6 +302,17 @@ pub fn is_reserved(shell: HookShell, name: &str) -> bool {
         "umask",
         "version",
     ];
+    // xonsh's own: its prompt, its directory, its settings (XONSH_*, above).
+    const XONSH: &[&str] = &[
+        "BOTTOM_TOOLBAR",
+        "MULTILINE_PROMPT",
+        "OLDPWD",
+        "PROMPT",
+        "PWD",
+        "RIGHT_PROMPT",
+        "SHLVL",
+        "TITLE",
+    ];
     // What the hook itself lives on: a devShell that set these would replace the
     // hook, and the project could never be unloaded.
     const HOOK_BASH: &[&str] = &["PROMPT_COMMAND"];
@@ -274,7 +324,11 @@ pub fn is_reserved(shell: HookShell, name: &str) -> bool {
         // elvish keeps its own state in its own variables, apart from the
         // environment: no environment variable is its.
         HookShell::Elvish => (&[][..], &[][..]),
+        HookShell::Xonsh => (XONSH, &[][..]),
     };
+    if shell == HookShell::Xonsh && name.starts_with("XONSH_") {
+        return true;
+    }
     list.contains(&name) || hook.contains(&name)
 }
 

@@ -107,7 +107,7 @@ fn run(sh: Sh, code: &str, dir: &std::path::Path) -> BTreeMap<String, OsString> 
     let code_file = dir.join(format!("code-{}", sh.name()));
     let dump = dir.join(format!("dump-{}", sh.name()));
     std::fs::write(&code_file, code).unwrap();
-    let mut cmd = Command::new(sh.name());
+    let mut cmd = Command::new(require(sh.name()).expect("checked by the caller"));
     match sh {
         // As the hooks do: eval the captured output of `dwell export`.
         Sh::Bash => cmd.args([
@@ -133,6 +133,12 @@ fn run(sh: Sh, code: &str, dir: &std::path::Path) -> BTreeMap<String, OsString> 
             "-c",
             "eval (slurp < $args[0]); /usr/bin/env -0 > $args[1]",
         ]),
+        // The calls the xonsh hook runs, with the setters it defines.
+        Sh::Xonsh => {
+            let script = dir.join("run.xsh");
+            std::fs::write(&script, XONSH_RUNNER).unwrap();
+            cmd.arg("--no-rc").arg(script)
+        }
     };
     let out = cmd
         .arg(&code_file)
@@ -172,6 +178,23 @@ fn round_trip(sh: Sh) {
         let entries: Vec<Vec<u8>> = (0..1 + rng.below(4)).map(|_| value(&mut rng)).collect();
         cases.push((format!("DWL{i}_PATH"), entries.join(&b':')));
     }
+    // xonsh expands a leading `~` in each entry of its list variables (…PATH,
+    // …DIRS) when it passes them on, as it always does: such entries are left
+    // out of the byte-exact comparison.
+    if sh == Sh::Xonsh {
+        for (name, value) in &mut cases {
+            if name.ends_with("PATH") || name.ends_with("DIRS") {
+                let entries: Vec<Vec<u8>> = value
+                    .split(|&b| b == b':')
+                    .map(|e| match e.first() {
+                        Some(b'~') => [b"x", e].concat(),
+                        _ => e.to_vec(),
+                    })
+                    .collect();
+                *value = entries.join(&b':');
+            }
+        }
+    }
     let changes: Vec<(String, Option<Value>)> = cases
         .iter()
         .map(|(n, v)| (n.clone(), Some(Value(v.clone()))))
@@ -180,6 +203,7 @@ fn round_trip(sh: Sh) {
         Sh::Bash | Sh::Zsh => dwell::shell::render_posix(&changes),
         Sh::Fish => dwell::shell::render_fish(&changes),
         Sh::Elvish => dwell::shell::render_elvish(&changes),
+        Sh::Xonsh => dwell::shell::render_xonsh(&changes),
     };
     let env = run(sh, &code, dir.path());
     for (n, v) in &cases {
@@ -204,6 +228,7 @@ fn round_trip(sh: Sh) {
             Sh::Bash | Sh::Zsh => dwell::shell::render_posix(&unset),
             Sh::Fish => dwell::shell::render_fish(&unset),
             Sh::Elvish => dwell::shell::render_elvish(&unset),
+            Sh::Xonsh => dwell::shell::render_xonsh(&unset),
         };
     let env = run(sh, &code, dir.path());
     for (n, _) in &cases {
@@ -230,3 +255,24 @@ fn fish_round_trips_any_bytes() {
 fn elvish_round_trips_any_bytes() {
     round_trip(Sh::Elvish);
 }
+
+#[test]
+fn xonsh_round_trips_any_bytes() {
+    round_trip(Sh::Xonsh);
+}
+
+/// Runs `dwell export xonsh` output (the file $ARGS[1]) as the xonsh hook does,
+/// then dumps the environment a child gets to $ARGS[2].
+const XONSH_RUNNER: &str = r#"
+import os
+env = __xonsh__.env
+def set_var(name, value):
+    env[os.fsdecode(name)] = os.fsdecode(value)
+def unset_var(name):
+    name = os.fsdecode(name)
+    if name in env:
+        del env[name]
+code = open($ARGS[1], 'rb').read().decode('ascii')
+exec(code, {'__dwell_set': set_var, '__dwell_unset': unset_var})
+/usr/bin/env -0 > @($ARGS[2])
+"#;

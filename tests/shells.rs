@@ -15,9 +15,10 @@ pub enum Sh {
     Zsh,
     Fish,
     Elvish,
+    Xonsh,
 }
 
-pub const ALL: [Sh; 4] = [Sh::Bash, Sh::Zsh, Sh::Fish, Sh::Elvish];
+pub const ALL: [Sh; 5] = [Sh::Bash, Sh::Zsh, Sh::Fish, Sh::Elvish, Sh::Xonsh];
 
 impl Sh {
     pub fn name(self) -> &'static str {
@@ -26,6 +27,7 @@ impl Sh {
             Sh::Zsh => "zsh",
             Sh::Fish => "fish",
             Sh::Elvish => "elvish",
+            Sh::Xonsh => "xonsh",
         }
     }
 
@@ -47,6 +49,7 @@ impl Sh {
             Sh::Zsh => dwell::cli::HookShell::Zsh,
             Sh::Fish => dwell::cli::HookShell::Fish,
             Sh::Elvish => dwell::cli::HookShell::Elvish,
+            Sh::Xonsh => dwell::cli::HookShell::Xonsh,
         };
         dwell::shell::hook(shell, exe)
     }
@@ -63,6 +66,9 @@ impl Sh {
             ),
             Sh::Elvish => format!(
                 "set edit:prompt = {{ put '$ ' }}\nset edit:rprompt = {{ put '' }}\n{pre}\n{hook}\n{post}\n"
+            ),
+            Sh::Xonsh => format!(
+                "$PROMPT = '$ '\n$RIGHT_PROMPT = ''\n$XONSH_HISTORY_BACKEND = 'dummy'\n$XONSH_SHOW_TRACEBACK = True\n{pre}\n{hook}\n{post}\n"
             ),
         }
     }
@@ -90,6 +96,15 @@ impl Sh {
             Sh::Elvish => {
                 cmd.arg("-rc").arg(rc);
             }
+            Sh::Xonsh => {
+                cmd.arg("--rc")
+                    .arg(rc)
+                    .args(["-i", "--shell-type", "readline"])
+                    // Before each prompt xonsh asks the terminal where the cursor
+                    // is and reads the answer from stdin, eating lines typed
+                    // ahead; it does not ask over SSH (and a pty answers nothing).
+                    .env("SSH_CONNECTION", "dwell-test 0 dwell-test 0");
+            }
         }
         cmd
     }
@@ -101,6 +116,7 @@ impl Sh {
             Sh::Bash | Sh::Zsh => format!("echo \"@@$(( {n} * 1000 + 7 ))@@\""),
             Sh::Fish => format!("echo @@(math '{n} * 1000 + 7')@@"),
             Sh::Elvish => format!("echo '@@'(+ (* {n} 1000) 7)'@@'"),
+            Sh::Xonsh => format!("echo @(f'@@{{{n} * 1000 + 7}}@@')"),
         };
         (line, format!("@@{}@@", n * 1000 + 7))
     }
@@ -110,6 +126,7 @@ impl Sh {
             Sh::Bash | Sh::Zsh => format!("PATH={dir}:$PATH"),
             Sh::Fish => format!("set -gx PATH {dir} $PATH"),
             Sh::Elvish => format!("set paths = [{dir} $@paths]"),
+            Sh::Xonsh => format!("$PATH.insert(0, '{dir}')"),
         }
     }
 
@@ -118,6 +135,16 @@ impl Sh {
             Sh::Bash | Sh::Zsh => format!("{name}={value}"),
             Sh::Fish => format!("set -gx {name} {value}"),
             Sh::Elvish => format!("set-env {name} {value}"),
+            Sh::Xonsh => format!("${name} = '{value}'"),
+        }
+    }
+
+    /// A line that runs the program at `exe` with `args`.
+    fn call(self, exe: &str, args: &str) -> String {
+        match self {
+            // A quoted word is a Python string in xonsh, not a command.
+            Sh::Xonsh => format!("@('{exe}') {args}"),
+            _ => format!("'{exe}' {args}"),
         }
     }
 
@@ -125,6 +152,7 @@ impl Sh {
     fn which(self, command: &str) -> String {
         match self {
             Sh::Elvish => format!("search-external {command}"),
+            Sh::Xonsh => format!("which {command}"),
             _ => format!("command -v {command}"),
         }
     }
@@ -139,6 +167,8 @@ pub struct Term<'w> {
 }
 
 const TIMEOUT_MS: u64 = 60_000;
+/// How xonsh's readline prompt (`$ `) reaches the terminal.
+const XONSH_PROMPT: &str = "\r$ ";
 
 impl<'w> Term<'w> {
     fn start(world: &'w World, sh: Sh, exe: &Path, pre: &str, post: &str, cwd: &Path) -> Term<'w> {
@@ -146,7 +176,10 @@ impl<'w> Term<'w> {
         std::fs::write(&rc, sh.rc(pre, &sh.hook(exe), post)).unwrap();
         let mut cmd = sh.command(world, &rc);
         cmd.current_dir(cwd);
-        let session = rexpect::session::spawn_command(cmd, Some(TIMEOUT_MS)).unwrap();
+        let mut session = rexpect::session::spawn_command(cmd, Some(TIMEOUT_MS)).unwrap();
+        if sh == Sh::Xonsh {
+            session.exp_string(XONSH_PROMPT).unwrap();
+        }
         let mut term = Term {
             world,
             sh,
@@ -166,13 +199,24 @@ impl<'w> Term<'w> {
         self.n += 1;
         let (line, expect) = self.sh.marker(self.n);
         self.session.send_line(&line).unwrap();
-        self.session.exp_string(&expect).unwrap()
+        let mut screen = self.session.exp_string(&expect).unwrap();
+        if self.sh == Sh::Xonsh {
+            screen += &self.session.exp_string(XONSH_PROMPT).unwrap();
+        }
+        screen
     }
 
     /// Runs `line` (the hook runs at the prompt after it) and returns its output.
     fn run(&mut self, line: &str) -> String {
         self.session.send_line(line).unwrap();
-        self.sync()
+        // xonsh runs lines typed ahead without a prompt, so without its
+        // pre-prompt hook: the next line goes only once the prompt is back.
+        let before = if self.sh == Sh::Xonsh {
+            self.session.exp_string(XONSH_PROMPT).unwrap()
+        } else {
+            String::new()
+        };
+        before + &self.sync()
     }
 
     fn env(&mut self) -> BTreeMap<String, OsString> {
@@ -231,6 +275,8 @@ fn differences(a: &BTreeMap<String, OsString>, b: &BTreeMap<String, OsString>) -
         "ZDOTDIR",
         "LOGNAME",
         "USER",
+        // xonsh sets it itself (dwell never does: XONSH_* are xonsh's own).
+        "XONSH_APPEND_NEWLINE",
     ];
     a.keys()
         .chain(b.keys())
@@ -284,7 +330,7 @@ fn allow_enter_leave(sh: Sh) {
     assert_eq!(s(t.env().get("FOO")), None);
 
     // The prompt right after `dwell allow` loads the environment.
-    let screen = t.run(&format!("'{DWELL}' allow"));
+    let screen = t.run(&sh.call(DWELL, "allow"));
     assert!(screen.contains("evaluated in"), "{sh:?}: {screen}");
     let inside = t.env();
     assert_eq!(s(inside.get("FOO")).as_deref(), Some("bar"), "{sh:?}");
@@ -541,6 +587,11 @@ macro_rules! for_each_shell {
                     need!("nix");
                     if need_shell(Sh::Elvish) { super::$scenario(Sh::Elvish) }
                 }
+                #[test]
+                fn xonsh() {
+                    need!("nix");
+                    if need_shell(Sh::Xonsh) { super::$scenario(Sh::Xonsh) }
+                }
             }
         )+
     };
@@ -603,24 +654,43 @@ fn exec_into_another_shell_keeps_a_correct_environment() {
             let inside = t.env();
             // Replace the shell by the other one, with its own hook.
             let rc = w.dir.join(format!("rc-exec-{}", unique()));
-            std::fs::write(&rc, to.rc("", &to.hook(Path::new(DWELL)), "")).unwrap();
+            let loaded = "echo '@@rc-loaded@@'";
+            std::fs::write(&rc, to.rc("", &to.hook(Path::new(DWELL)), loaded)).unwrap();
             let cmd = to.command(&w, &rc);
-            let mut line = String::from("exec");
-            if let Some((_, Some(zdot))) = cmd.get_envs().find(|(k, _)| *k == "ZDOTDIR") {
-                line = match from {
-                    Sh::Fish | Sh::Elvish => {
-                        format!("exec env ZDOTDIR='{}'", zdot.to_string_lossy())
-                    }
-                    _ => format!("ZDOTDIR='{}' exec", zdot.to_string_lossy()),
-                };
+            // The variables the new shell's command sets (ZDOTDIR for zsh,
+            // SSH_CONNECTION for xonsh), through env: every shell can exec it.
+            let mut line = String::from("exec env");
+            for (k, v) in cmd.get_envs() {
+                if let Some(v) = v.filter(|_| k == "ZDOTDIR" || k == "SSH_CONNECTION") {
+                    // Quoted whole: xonsh keeps quotes inside a word.
+                    line.push_str(&format!(
+                        " '{}={}'",
+                        k.to_string_lossy(),
+                        v.to_string_lossy()
+                    ));
+                }
             }
             line.push(' ');
             line.push_str(to.name());
             for arg in cmd.get_args() {
-                line.push_str(&format!(" '{}'", arg.to_string_lossy()));
+                let arg = arg.to_string_lossy();
+                // (fish's `-C "source '<rc>'"`: every shell reads it alike.)
+                let q = if arg.contains('\'') { '"' } else { '\'' };
+                line.push_str(&format!(" {q}{arg}{q}"));
             }
             t.session.send_line(&line).unwrap();
             t.sh = to;
+            // xonsh takes lines typed ahead into its own queue (lost when it
+            // execs), and eats them while it asks the terminal for the cursor:
+            // the next line goes once the new shell prompts.
+            if from == Sh::Xonsh
+                && let Err(e) = t.session.exp_string("@@rc-loaded@@")
+            {
+                panic!("{from:?} -> {to:?}: {line}: {e}");
+            }
+            if to == Sh::Xonsh {
+                t.session.exp_string(XONSH_PROMPT).unwrap();
+            }
             t.sync();
             let there = t.env();
             let pair = format!("{from:?} -> {to:?}");
@@ -632,7 +702,17 @@ fn exec_into_another_shell_keeps_a_correct_environment() {
             );
             t.run("cd ..");
             let back = t.env();
-            assert_eq!(differences(&outside, &back), Vec::<String>::new(), "{pair}");
+            let mut left = differences(&outside, &back);
+            // xonsh passes its own settings (XONSH_*, PROMPT, …) to every child,
+            // some of them per command: what was there before and what the
+            // project set count.
+            if to == Sh::Xonsh {
+                left.retain(|k| outside.contains_key(k) || inside.contains_key(k));
+            }
+            if Sh::Xonsh == from || Sh::Xonsh == to {
+                left.retain(|k| !k.starts_with("XONSH_"));
+            }
+            assert_eq!(left, Vec::<String>::new(), "{pair}");
         }
     }
 }
@@ -722,8 +802,9 @@ fn hooks_are_clean_under_strict_modes() {
         }
         let script = match sh {
             // rc.elv is read only by an interactive elvish, whose line editor the
-            // hook needs: the scenarios load it there.
-            Sh::Elvish => continue,
+            // hook needs, and the xonsh hook installs itself only in an
+            // interactive xonsh: the scenarios load them there.
+            Sh::Elvish | Sh::Xonsh => continue,
             Sh::Bash => {
                 format!("eval \"$('{DWELL}' hook bash)\"; __dwell_hook; __dwell_hook; echo done")
             }
@@ -737,7 +818,7 @@ fn hooks_are_clean_under_strict_modes() {
             Sh::Bash => cmd.args(["--noprofile", "--norc", "-e", "-u", "-o", "pipefail", "-c"]),
             Sh::Zsh => cmd.args(["--no-rcs", "-e", "-u", "-o", "pipefail", "-c"]),
             Sh::Fish => cmd.args(["--no-config", "-c"]),
-            Sh::Elvish => unreachable!(),
+            Sh::Elvish | Sh::Xonsh => unreachable!(),
         };
         let out = cmd
             .arg(script)
@@ -772,6 +853,17 @@ fn bash_hook_passes_shellcheck() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+}
+
+#[test]
+fn the_xonsh_hook_compiles() {
+    if let Some(xonsh) = require("xonsh") {
+        run_ok(
+            Command::new(xonsh)
+                .args(["--no-rc", "-n"])
+                .arg(hook_file("dwell.xsh")),
+        );
+    }
 }
 
 #[test]

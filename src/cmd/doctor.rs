@@ -87,7 +87,9 @@ fn checks(paths: &Paths) -> Vec<Check> {
         }
         _ => {
             let shell = std::env::var("SHELL").unwrap_or_default();
-            let line = if shell.ends_with("elvish") {
+            let line = if shell.ends_with("xonsh") {
+                "execx($(dwell hook xonsh))   (in ~/.xonshrc)"
+            } else if shell.ends_with("elvish") {
                 "eval (dwell hook elvish | slurp)   (in ~/.config/elvish/rc.elv)"
             } else if shell.ends_with("fish") {
                 "dwell hook fish | source   (in ~/.config/fish/config.fish)"

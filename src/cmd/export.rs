@@ -36,6 +36,7 @@ pub fn run(format: ExportFormat, no_daemon: bool) -> anyhow::Result<ExitCode> {
         ExportFormat::Zsh => Some(HookShell::Zsh),
         ExportFormat::Fish => Some(HookShell::Fish),
         ExportFormat::Elvish => Some(HookShell::Elvish),
+        ExportFormat::Xonsh => Some(HookShell::Xonsh),
         ExportFormat::Json => None,
     };
     let reserved = |name: &str| shell.is_some_and(|s| crate::shell::is_reserved(s, name));
@@ -44,6 +45,7 @@ pub fn run(format: ExportFormat, no_daemon: bool) -> anyhow::Result<ExitCode> {
         ExportFormat::Bash | ExportFormat::Zsh => crate::shell::render_posix(&plan.changes),
         ExportFormat::Fish => crate::shell::render_fish(&plan.changes),
         ExportFormat::Elvish => crate::shell::render_elvish(&plan.changes),
+        ExportFormat::Xonsh => crate::shell::render_xonsh(&plan.changes),
         ExportFormat::Json => json(&plan),
     };
     if let Some(shell) = shell {
