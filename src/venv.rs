@@ -65,6 +65,24 @@ pub fn layer(venv: &Path) -> Vec<Op> {
         Op::Unset {
             name: "PYTHONPATH".into(),
         },
+        // The user's own uv and Poetry in the shell use this venv and its python,
+        // and never download another.
+        Op::Set {
+            name: "UV_PROJECT_ENVIRONMENT".into(),
+            value: bytes(venv),
+        },
+        Op::Set {
+            name: "UV_PYTHON".into(),
+            value: bytes(&venv.join("bin/python3")),
+        },
+        Op::Set {
+            name: "UV_PYTHON_DOWNLOADS".into(),
+            value: "never".into(),
+        },
+        Op::Set {
+            name: "POETRY_VIRTUALENVS_IN_PROJECT".into(),
+            value: "true".into(),
+        },
     ]
 }
 
@@ -163,12 +181,69 @@ pub fn health(venv: &Path, nix_python_version: Option<&str>) -> Option<String> {
     })
 }
 
-/// The requirement files of a project: `[venv] requirements`, else every
-/// `requirements*.txt` in the root, else `pyproject.toml`.
-fn requirement_files(root: &Path, config: &ProjectConfig) -> Vec<PathBuf> {
-    if let Some(files) = &config.venv.requirements {
-        return files.iter().map(|f| root.join(f)).collect();
+/// How a project's venv is installed: by the project's own lock and tool when it
+/// has one, else from its requirement files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Installer {
+    /// `uv.lock`: `uv sync --frozen`.
+    UvLock,
+    /// `poetry.lock`: `poetry sync`.
+    PoetryLock,
+    /// `pylock.toml` (PEP 751): `uv pip install -r pylock.toml`.
+    Pylock,
+    /// `requirements*.txt`: pip (`--require-hashes` when they carry hashes).
+    Requirements,
+    /// A `pyproject.toml` without a lock: `pip install -e .` (uv when there).
+    Editable,
+    /// Nothing to install: the venv alone.
+    Nothing,
+}
+
+impl Installer {
+    /// The file that asks for this installer's tool, and the tool.
+    fn tool(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            Installer::UvLock => Some(("uv.lock", "uv")),
+            Installer::PoetryLock => Some(("poetry.lock", "poetry")),
+            Installer::Pylock => Some(("pylock.toml", "uv")),
+            _ => None,
+        }
     }
+}
+
+/// What a project installs into its venv, and with what: `[venv] requirements`,
+/// else `uv.lock`, `poetry.lock` or `pylock.toml` (with `pyproject.toml`), else
+/// every `requirements*.txt` in the root, else `pyproject.toml`.
+fn installs(root: &Path, config: &ProjectConfig) -> (Installer, Vec<PathBuf>) {
+    if let Some(files) = &config.venv.requirements {
+        let files: Vec<PathBuf> = files.iter().map(|f| root.join(f)).collect();
+        return (Installer::Requirements, files);
+    }
+    let pyproject = root.join("pyproject.toml");
+    for (lock, installer) in [
+        ("uv.lock", Installer::UvLock),
+        ("poetry.lock", Installer::PoetryLock),
+        ("pylock.toml", Installer::Pylock),
+    ] {
+        let lock = root.join(lock);
+        if lock.is_file() {
+            let mut files = vec![lock];
+            files.extend(Some(pyproject.clone()).filter(|p| p.is_file()));
+            return (installer, files);
+        }
+    }
+    let files = requirement_files(root);
+    if !files.is_empty() {
+        return (Installer::Requirements, files);
+    }
+    if pyproject.is_file() {
+        return (Installer::Editable, vec![pyproject]);
+    }
+    (Installer::Nothing, Vec::new())
+}
+
+/// Every `requirements*.txt` in the root, sorted.
+fn requirement_files(root: &Path) -> Vec<PathBuf> {
     let mut found: Vec<PathBuf> = std::fs::read_dir(root)
         .into_iter()
         .flatten()
@@ -183,9 +258,6 @@ fn requirement_files(root: &Path, config: &ProjectConfig) -> Vec<PathBuf> {
         })
         .collect();
     found.sort();
-    if found.is_empty() && root.join("pyproject.toml").is_file() {
-        found.push(root.join("pyproject.toml"));
-    }
     found
 }
 
@@ -207,15 +279,47 @@ const SYNC_FILE: &str = "dwell-sync";
 /// What a sync of a project's venv installs: the requirement files, and their
 /// fingerprint with the python's version (recorded in the venv once installed).
 pub struct Wanted {
+    pub installer: Installer,
     pub files: Vec<PathBuf>,
     pub fingerprint: String,
 }
 
 impl Wanted {
     pub fn of(root: &Path, config: &ProjectConfig, python_version: &str) -> Wanted {
-        let files = requirement_files(root, config);
+        let (installer, files) = installs(root, config);
         let fingerprint = fingerprint(&files, python_version);
-        Wanted { files, fingerprint }
+        Wanted {
+            installer,
+            files,
+            fingerprint,
+        }
+    }
+
+    /// Whether `venv` already has what the lock says though dwell did not put it
+    /// there (the user ran `uv add` or `uv sync` in the shell): asked of uv
+    /// (`uv sync --frozen --check`), only for a uv lock and only when the lock
+    /// changed. If so, the venv is marked as synced with this lock.
+    pub fn synced_by_user(
+        &self,
+        root: &Path,
+        venv: &Path,
+        env: &BTreeMap<String, Value>,
+        nix_path: &[u8],
+    ) -> bool {
+        if self.installer != Installer::UvLock {
+            return false;
+        }
+        let Some(uv) = find_tool(nix_path, "uv") else {
+            return false;
+        };
+        let mut check = tool_command(&uv, root, env);
+        check
+            .args(["sync", "--frozen", "--check"])
+            .env("UV_PROJECT_ENVIRONMENT", venv)
+            .env("UV_PYTHON_DOWNLOADS", "never");
+        let in_sync = crate::process::run(check, "uv", &Watch::default())
+            .is_ok_and(|out| out.status.success());
+        in_sync && std::fs::write(venv.join(SYNC_FILE), &self.fingerprint).is_ok()
     }
 
     /// Whether `venv` (if any) has exactly this installed.
@@ -239,6 +343,13 @@ pub enum VenvError {
     Create(PathBuf, String),
     #[error("installing the requirements failed ({0}); the previous venv is untouched:\n{1}")]
     Install(String, String),
+    #[error(
+        "{file} needs {tool}, which the project's Nix environment does not have: add pkgs.{tool} to its packages (shell.nix or flake.nix)"
+    )]
+    ToolMissing {
+        file: &'static str,
+        tool: &'static str,
+    },
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -277,32 +388,65 @@ fn versions_dir(venv: &Path) -> PathBuf {
     venv.with_file_name(format!("{name}.d"))
 }
 
-/// Builds a new venv for `venv` with `python`, installs `files` into it (with `uv`
-/// from `path_for_tools` when there is one and the project is a pyproject.toml,
-/// else pip), and only then makes `venv` point to it. `env` is the environment the
-/// installers run in (the project's, so pip finds compilers and PIP_* settings).
+/// The PATH entries the Nix environment's operations add (the project's own,
+/// never the user's): where the project's tools come from.
+pub fn nix_path(ops: &[Op]) -> Vec<u8> {
+    let mut env = crate::recipe::Env::new();
+    for op in ops {
+        crate::recipe::apply_op(&mut env, op);
+    }
+    env.get("PATH")
+        .map(|p| p.as_bytes().to_vec())
+        .unwrap_or_default()
+}
+
+/// The first executable `name` on `path` (a PATH value).
+fn find_tool(path: &[u8], name: &str) -> Option<PathBuf> {
+    path.split(|&b| b == b':')
+        .filter(|e| !e.is_empty())
+        .map(|e| PathBuf::from(std::ffi::OsStr::from_bytes(e)).join(name))
+        .find(|p| p.is_file())
+}
+
+/// `program` run in `root` with exactly `env`, minus what would point it at
+/// another python or venv.
+fn tool_command(program: &Path, root: &Path, env: &BTreeMap<String, Value>) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.current_dir(root)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v.as_os_str())))
+        .env_remove("PYTHONPATH")
+        .env_remove("PYTHONHOME")
+        .env_remove("VIRTUAL_ENV");
+    cmd
+}
+
+/// Builds a new venv for `venv` with `python`, installs what `wanted` says into
+/// it with the project's own tool (uv, Poetry) or pip, and only then makes
+/// `venv` point to it. `env` is the environment the installers run in (the
+/// project's, so they find compilers, PIP_* and UV_* settings).
 pub fn create(
     root: &Path,
     venv: &Path,
     python: &Path,
-    files: &[PathBuf],
+    wanted: &Wanted,
     env: &BTreeMap<String, Value>,
+    nix_path: &[u8],
     on_line: &OnLine,
 ) -> Result<PathBuf, VenvError> {
+    // The lock's tool, from the Nix environment, found before anything is made.
+    let tool = match wanted.installer.tool() {
+        Some((file, tool)) => {
+            Some(find_tool(nix_path, tool).ok_or(VenvError::ToolMissing { file, tool })?)
+        }
+        None => None,
+    };
+    let files = &wanted.files;
     let version = python_version(python).unwrap_or_default();
     let versions = versions_dir(venv);
     std::fs::create_dir_all(&versions)?;
     let new = new_version(&versions)?;
-    let command = |program: &Path| {
-        let mut cmd = Command::new(program);
-        cmd.current_dir(root)
-            .env_clear()
-            .envs(env.iter().map(|(k, v)| (k, v.as_os_str())))
-            .env_remove("PYTHONPATH")
-            .env_remove("PYTHONHOME")
-            .env_remove("VIRTUAL_ENV");
-        cmd
-    };
+    let command = |program: &Path| tool_command(program, root, env);
     let result = (|| {
         on_line(&format!("creating the venv with {}", python.display()));
         let mut make = command(python);
@@ -311,50 +455,92 @@ pub fn create(
             .arg(&new);
         run(make, "python", on_line).map_err(|e| VenvError::Create(python.to_path_buf(), e))?;
         let venv_python = new.join("bin/python3");
-        let txt: Vec<&PathBuf> = files
-            .iter()
-            .filter(|f| f.extension().is_some_and(|e| e == "txt"))
-            .collect();
-        let pyproject = files
-            .iter()
-            .any(|f| f.file_name().is_some_and(|n| n == "pyproject.toml"));
-        let uv = env.get("PATH").and_then(|p| {
-            p.as_bytes()
-                .split(|&b| b == b':')
-                .map(|e| PathBuf::from(std::ffi::OsStr::from_bytes(e)).join("uv"))
-                .find(|p| p.is_file())
-        });
-        if !txt.is_empty() {
-            let mut pip = command(&venv_python);
-            pip.args(["-m", "pip", "install", "--disable-pip-version-check"]);
-            for f in &txt {
-                pip.arg("-r").arg(f);
+        let install = |cmd: Command, what: &str| {
+            run(cmd, what, on_line).map_err(|e| VenvError::Install(what.into(), e))
+        };
+        match (wanted.installer, &tool) {
+            (Installer::UvLock, Some(uv)) => {
+                let mut sync = command(uv);
+                sync.args(["sync", "--frozen"])
+                    .env("UV_PROJECT_ENVIRONMENT", &new)
+                    .env("UV_PYTHON", python)
+                    .env("UV_PYTHON_DOWNLOADS", "never");
+                install(sync, "uv")?;
             }
-            run(pip, "pip", on_line).map_err(|e| VenvError::Install("pip".into(), e))?;
-        } else if pyproject {
-            let (mut install, tool) = match &uv {
-                Some(uv) => {
-                    let mut c = command(uv);
-                    c.args(["pip", "install", "--python"])
-                        .arg(&venv_python)
-                        .args(["-e", "."]);
-                    (c, "uv")
+            (Installer::PoetryLock, Some(poetry)) => {
+                // Poetry installs into the venv that is active.
+                let mut path = new.join("bin").into_os_string();
+                if let Some(rest) = env.get("PATH") {
+                    path.push(":");
+                    path.push(rest.as_os_str());
                 }
-                None => {
-                    let mut c = command(&venv_python);
-                    c.args([
-                        "-m",
-                        "pip",
-                        "install",
-                        "--disable-pip-version-check",
-                        "-e",
-                        ".",
-                    ]);
-                    (c, "pip")
+                let poetry_in = |args: &[&str]| {
+                    let mut cmd = command(poetry);
+                    cmd.args(args)
+                        .arg("--no-interaction")
+                        .env("VIRTUAL_ENV", &new)
+                        .env("PATH", &path)
+                        .env("POETRY_VIRTUALENVS_CREATE", "false");
+                    cmd
+                };
+                match install(poetry_in(&["sync"]), "poetry") {
+                    // Poetry 1.x: `install --sync`.
+                    Err(VenvError::Install(_, out)) if out.contains("\"sync\" does not exist") => {
+                        install(poetry_in(&["install", "--sync"]), "poetry")?
+                    }
+                    other => other?,
                 }
-            };
-            install.current_dir(root);
-            run(install, tool, on_line).map_err(|e| VenvError::Install(tool.into(), e))?;
+            }
+            (Installer::Pylock, Some(uv)) => {
+                let mut pip = command(uv);
+                pip.args(["pip", "install", "--python"])
+                    .arg(&venv_python)
+                    .arg("-r")
+                    .arg(&files[0])
+                    .env("UV_PYTHON_DOWNLOADS", "never");
+                install(pip, "uv")?;
+            }
+            (Installer::Requirements, _) => {
+                let mut pip = command(&venv_python);
+                pip.args(["-m", "pip", "install", "--disable-pip-version-check"]);
+                // Hashes in a requirements file mean: install exactly these.
+                if files
+                    .iter()
+                    .any(|f| std::fs::read_to_string(f).is_ok_and(|t| t.contains("--hash=")))
+                {
+                    pip.arg("--require-hashes");
+                }
+                for f in files {
+                    pip.arg("-r").arg(f);
+                }
+                install(pip, "pip")?;
+            }
+            (Installer::Editable, _) => {
+                let (mut editable, tool) = match find_tool(nix_path, "uv") {
+                    Some(uv) => {
+                        let mut c = command(&uv);
+                        c.args(["pip", "install", "--python"])
+                            .arg(&venv_python)
+                            .args(["-e", "."]);
+                        (c, "uv")
+                    }
+                    None => {
+                        let mut c = command(&venv_python);
+                        c.args([
+                            "-m",
+                            "pip",
+                            "install",
+                            "--disable-pip-version-check",
+                            "-e",
+                            ".",
+                        ]);
+                        (c, "pip")
+                    }
+                };
+                editable.current_dir(root);
+                install(editable, tool)?;
+            }
+            _ => {}
         }
         std::fs::write(new.join(SYNC_FILE), fingerprint(files, &version))?;
         Ok(())

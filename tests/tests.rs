@@ -9,6 +9,7 @@ mod faults;
 mod flows;
 mod fresh;
 mod gc;
+mod locks;
 mod packaging;
 mod quoting;
 mod security;

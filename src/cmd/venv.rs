@@ -66,8 +66,9 @@ pub fn run(
         &project.root,
         &project.venv_path,
         &python,
-        &wanted.files,
+        &wanted,
         &env,
+        &crate::venv::nix_path(ops),
         &show,
     )?;
     notify_daemon();

@@ -62,14 +62,22 @@ impl Engine {
         if wanted.installed_in(project.venv.as_deref()) {
             return project.clone();
         }
-        let crate::venv::Wanted { files, fingerprint } = wanted;
+        let fingerprint = wanted.fingerprint.clone();
         if let Some(message) = self.venv.failed(&project.root, &fingerprint) {
             notes.push(message);
             return project.clone();
         }
+        let nix_path = crate::venv::nix_path(&generation.recipe.ops);
         let mut env: crate::recipe::Env = crate::activate::process_env();
         for op in &generation.recipe.ops {
             crate::recipe::apply_op(&mut env, op);
+        }
+        // The user synced it themselves (`uv add` in the shell): nothing to build.
+        if let Some(venv) = &project.venv
+            && crate::venv::health(venv, Some(&version)).is_none()
+            && wanted.synced_by_user(&project.root, venv, &env, &nix_path)
+        {
+            return project.clone();
         }
         let engine = self.clone();
         let p = project.clone();
@@ -89,8 +97,15 @@ impl Engine {
                 engine.events.emit(Event::VenvSyncing {
                     root: p.root.clone(),
                 });
-                let result =
-                    crate::venv::create(&p.root, &p.venv_path, &python, &files, &env, &on_line);
+                let result = crate::venv::create(
+                    &p.root,
+                    &p.venv_path,
+                    &python,
+                    &wanted,
+                    &env,
+                    &nix_path,
+                    &on_line,
+                );
                 match result {
                     Ok(_) => engine.venv.forget(&p.root),
                     Err(e) => {

@@ -1,0 +1,362 @@
+//! Lockfile-exact venvs with the real uv and Poetry, offline: wheels made here,
+//! path sources. The lock's own tool installs it into the venv with the Nix
+//! environment's python; an unchanged lock starts no tool at all.
+
+use crate::util::*;
+use std::path::{Path, PathBuf};
+
+/// A wheel of a one-module package `name` (with `WORD = word`), made offline.
+fn wheel(dir: &Path, name: &str, version: &str, word: &str) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join(format!("{name}-{version}-py3-none-any.whl"));
+    let script = r#"
+import base64, hashlib, sys, zipfile
+path, name, version, word = sys.argv[1:5]
+info = f"{name}-{version}.dist-info"
+files = {
+    f"{name}/__init__.py": f"WORD = {word!r}\n",
+    f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+    f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: dwell-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+}
+record = []
+for n, c in files.items():
+    digest = base64.urlsafe_b64encode(hashlib.sha256(c.encode()).digest()).rstrip(b"=").decode()
+    record.append(f"{n},sha256={digest},{len(c.encode())}")
+files[f"{info}/RECORD"] = "\n".join(record + [f"{info}/RECORD,,"]) + "\n"
+with zipfile.ZipFile(path, "w") as z:
+    for n, c in files.items():
+        z.writestr(n, c)
+"#;
+    run_ok(
+        std::process::Command::new("/usr/bin/python3")
+            .args(["-c", script])
+            .arg(&path)
+            .args([name, version, word]),
+    );
+    path
+}
+
+/// A shell.nix with python3 and `tools`, offline for uv and Poetry; a uv that
+/// logs each call to `log` when `log` is given.
+fn shell_nix(tools: &[&str], log: Option<&Path>) -> String {
+    let mut packages: Vec<String> = tools.iter().map(|t| format!("pkgs.{t}")).collect();
+    if let Some(log) = log {
+        packages.retain(|p| p != "pkgs.uv");
+        packages.push(format!(
+            "(pkgs.writeShellScriptBin \"uv\" ''echo \"$*\" >> {}; exec ${{pkgs.uv}}/bin/uv \"$@\"'')",
+            log.display()
+        ));
+    }
+    format!(
+        "{{ pkgs ? import <nixpkgs> {{}} }}: pkgs.mkShell {{\n  packages = [ pkgs.python3 {} ];\n  UV_OFFLINE = \"1\";\n}}\n",
+        packages.join(" ")
+    )
+}
+
+fn pyproject_uv(wheel: &Path) -> String {
+    format!(
+        "[project]\nname = \"app\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [\"greet\"]\n\n[tool.uv.sources]\ngreet = {{ path = \"{}\" }}\n",
+        wheel.display()
+    )
+}
+
+/// `tool ARGS` in `p`, as the user would run it there (offline).
+fn tool(w: &World, p: &Path, tool: &str, args: &[&str]) -> std::process::Output {
+    let path = require(tool).expect("checked by need!");
+    let out = w
+        .command(path)
+        .args(args)
+        .current_dir(p)
+        .env("UV_OFFLINE", "1")
+        .env("UV_PYTHON", "/usr/bin/python3")
+        .env("UV_PYTHON_DOWNLOADS", "never")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{tool} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// What `python -c CODE` prints in the project's environment (`dwell exec`).
+fn python_in(w: &World, p: &Path, code: &str) -> String {
+    let out = w
+        .dwell(p, &["exec", "--", "python", "-c", code])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// uv's `sync --frozen` runs that installed (`check`: false) or only checked.
+fn syncs(log: &Path, check: bool) -> usize {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with("sync --frozen") && l.contains("--check") == check)
+        .count()
+}
+
+/// The venv version `.venv` points to now.
+fn venv_version(p: &Path) -> PathBuf {
+    std::fs::read_link(p.join(".venv")).unwrap()
+}
+
+#[test]
+fn a_uv_lock_is_synced_exactly_once_per_change_and_never_when_unchanged() {
+    need!("nix", "uv");
+    let w = World::new();
+    let log = w.dir.join("uv-calls.log");
+    let wheels = w.dir.join("wheels");
+    let one = wheel(&wheels, "greet", "0.1.0", "one");
+    let p = w.project(
+        "uvlock",
+        &[
+            ("shell.nix", &shell_nix(&["uv"], Some(&log))),
+            (".dwell.toml", "[venv]\ncreate = true\n"),
+            ("pyproject.toml", &pyproject_uv(&one)),
+        ],
+    );
+    tool(&w, &p, "uv", &["lock"]);
+    w.allow(&p);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    assert_eq!(
+        python_in(&w, &p, "import greet; print(greet.WORD)"),
+        "one",
+        "{}",
+        sh.last_stderr
+    );
+    assert_eq!(syncs(&log, false), 1, "{}", sh.last_stderr);
+    // The shell's own uv uses the same venv, its python, and downloads none.
+    assert_eq!(
+        sh.get("UV_PROJECT_ENVIRONMENT"),
+        Some(p.join(".venv").display().to_string())
+    );
+    assert_eq!(sh.get("UV_PYTHON_DOWNLOADS").as_deref(), Some("never"));
+
+    // Twenty entries with nothing changed: no uv at all.
+    let before = std::fs::read_to_string(&log).unwrap();
+    for _ in 0..20 {
+        sh.prompt(&w.dir);
+        sh.prompt(&p);
+    }
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), before);
+    assert_eq!(
+        sh.get("UV_PROJECT_ENVIRONMENT"),
+        Some(p.join(".venv").display().to_string())
+    );
+
+    // A new lock: one sync, the new package importable.
+    let two = wheel(&wheels, "greet", "0.2.0", "two");
+    w.write(&p, &[("pyproject.toml", &pyproject_uv(&two))]);
+    tool(&w, &p, "uv", &["lock"]);
+    sh.prompt(&p);
+    assert_eq!(python_in(&w, &p, "import greet; print(greet.WORD)"), "two");
+    assert_eq!(syncs(&log, false), 2, "{}", sh.last_stderr);
+    let synced = venv_version(&p);
+
+    // A broken lock: one clear error, and the venv before it still works.
+    let good = std::fs::read_to_string(p.join("uv.lock")).unwrap();
+    w.write(&p, &[("uv.lock", "this is not a lock\n")]);
+    sh.prompt(&w.dir);
+    sh.prompt(&p);
+    assert!(sh.last_stderr.contains("uv"), "{}", sh.last_stderr);
+    assert!(
+        sh.last_stderr.contains("previous venv is untouched"),
+        "{}",
+        sh.last_stderr
+    );
+    assert_eq!(python_in(&w, &p, "import greet; print(greet.WORD)"), "two");
+    assert_eq!(venv_version(&p), synced);
+    w.write(&p, &[("uv.lock", &good)]);
+    sh.prompt(&p);
+    assert_eq!(venv_version(&p), synced, "the venv matches the lock again");
+
+    // The user adds a package with their own uv in the shell: uv locks and syncs
+    // the venv; dwell sees it matches and builds nothing.
+    let extra = wheel(&wheels, "extra", "1.0.0", "added");
+    let venv = p.join(".venv");
+    let add = w
+        .command(require("uv").unwrap())
+        .args(["add"])
+        .arg(&extra)
+        .current_dir(&p)
+        .env("UV_OFFLINE", "1")
+        .env("UV_PROJECT_ENVIRONMENT", &venv)
+        .env("UV_PYTHON_DOWNLOADS", "never")
+        .output()
+        .unwrap();
+    assert!(
+        add.status.success(),
+        "{}",
+        String::from_utf8_lossy(&add.stderr)
+    );
+    let (installs, checks) = (syncs(&log, false), syncs(&log, true));
+    sh.prompt(&p);
+    assert_eq!(venv_version(&p), synced, "no rebuild: {}", sh.last_stderr);
+    assert_eq!(syncs(&log, false), installs, "no install");
+    assert_eq!(syncs(&log, true), checks + 1, "one check");
+    assert_eq!(
+        python_in(&w, &p, "import extra; print(extra.WORD)"),
+        "added"
+    );
+
+    // Leaving undoes the venv layer's variables like any other.
+    sh.prompt(&w.dir);
+    assert_eq!(sh.get("UV_PROJECT_ENVIRONMENT"), None);
+    assert_eq!(sh.get("POETRY_VIRTUALENVS_IN_PROJECT"), None);
+}
+
+#[test]
+fn a_lock_whose_tool_is_missing_says_which_package_to_add() {
+    need!("nix", "uv");
+    let w = World::new();
+    let one = wheel(&w.dir.join("wheels"), "greet", "0.1.0", "one");
+    let p = w.project(
+        "notool",
+        &[
+            ("shell.nix", &shell_nix(&[], None)),
+            (".dwell.toml", "[venv]\ncreate = true\n"),
+            ("pyproject.toml", &pyproject_uv(&one)),
+        ],
+    );
+    tool(&w, &p, "uv", &["lock"]);
+    w.allow(&p);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    assert!(
+        sh.last_stderr.contains("uv.lock needs uv") && sh.last_stderr.contains("add pkgs.uv"),
+        "{}",
+        sh.last_stderr
+    );
+    assert!(!p.join(".venv").exists());
+}
+
+#[test]
+fn a_poetry_lock_is_installed_by_poetry_with_the_nix_python() {
+    need!("nix", "poetry");
+    let w = World::new();
+    let one = wheel(&w.dir.join("wheels"), "greet", "0.1.0", "one");
+    let p = w.project(
+        "poetrylock",
+        &[
+            ("shell.nix", &shell_nix(&["poetry"], None)),
+            (".dwell.toml", "[venv]\ncreate = true\n"),
+            (
+                "pyproject.toml",
+                &format!(
+                    "[tool.poetry]\npackage-mode = false\n\n[tool.poetry.dependencies]\npython = \">=3.8\"\ngreet = {{ path = \"{}\" }}\n",
+                    one.display()
+                ),
+            ),
+        ],
+    );
+    tool(&w, &p, "poetry", &["lock", "--no-interaction"]);
+    w.allow(&p);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    assert_eq!(
+        python_in(&w, &p, "import greet; print(greet.WORD)"),
+        "one",
+        "{}",
+        sh.last_stderr
+    );
+    // Installed into dwell's venv, made with the Nix environment's python.
+    let prefix = python_in(&w, &p, "import sys; print(sys.prefix)");
+    assert_eq!(
+        Path::new(&prefix).canonicalize().unwrap(),
+        p.join(".venv").canonicalize().unwrap()
+    );
+    assert_eq!(
+        sh.get("POETRY_VIRTUALENVS_IN_PROJECT").as_deref(),
+        Some("true")
+    );
+}
+
+#[test]
+fn a_pylock_toml_is_installed_by_uv_and_hashed_requirements_by_pip() {
+    need!("nix", "uv");
+    let w = World::new();
+    let one = wheel(&w.dir.join("wheels"), "greet", "0.1.0", "one");
+    let p = w.project(
+        "pylock",
+        &[
+            ("shell.nix", &shell_nix(&["uv"], None)),
+            (".dwell.toml", "[venv]\ncreate = true\n"),
+            ("pyproject.toml", &pyproject_uv(&one)),
+        ],
+    );
+    tool(&w, &p, "uv", &["lock"]);
+    tool(
+        &w,
+        &p,
+        "uv",
+        &["export", "--format", "pylock.toml", "-o", "pylock.toml"],
+    );
+    std::fs::remove_file(p.join("uv.lock")).unwrap();
+    w.allow(&p);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    assert_eq!(
+        python_in(&w, &p, "import greet; print(greet.WORD)"),
+        "one",
+        "{}",
+        sh.last_stderr
+    );
+
+    // requirements.txt with hashes: pip installs exactly these, checking them.
+    let out = run_ok(
+        w.command("/usr/bin/python3")
+            .args([
+                "-c",
+                "import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],'rb').read()).hexdigest())",
+            ])
+            .arg(&one),
+    );
+    let hash = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let q = w.project(
+        "hashed",
+        &[
+            ("shell.nix", &shell_nix(&[], None)),
+            (".dwell.toml", "[venv]\ncreate = true\n"),
+            (
+                "requirements.txt",
+                &format!("greet @ file://{} --hash=sha256:{hash}\n", one.display()),
+            ),
+        ],
+    );
+    w.allow(&q);
+    sh.prompt(&q);
+    assert_eq!(
+        python_in(&w, &q, "import greet; print(greet.WORD)"),
+        "one",
+        "{}",
+        sh.last_stderr
+    );
+    // A wrong hash is refused: the requirements are checked, not trusted.
+    w.write(
+        &q,
+        &[(
+            "requirements.txt",
+            &format!(
+                "greet @ file://{} --hash=sha256:{}\n",
+                one.display(),
+                "0".repeat(64)
+            ),
+        )],
+    );
+    sh.prompt(&w.dir);
+    sh.prompt(&q);
+    assert!(
+        sh.last_stderr.contains("previous venv is untouched"),
+        "{}",
+        sh.last_stderr
+    );
+}
