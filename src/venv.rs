@@ -296,9 +296,10 @@ impl Wanted {
     }
 
     /// Whether `venv` already has what the lock says though dwell did not put it
-    /// there (the user ran `uv add` or `uv sync` in the shell): asked of uv
-    /// (`uv sync --frozen --check`), only for a uv lock and only when the lock
-    /// changed. If so, the venv is marked as synced with this lock.
+    /// there (the user ran `uv add`, `uv sync` or `poetry add` in the shell):
+    /// asked of the lock's tool (`uv sync --frozen --check`, `poetry sync
+    /// --dry-run`), only when the lock changed. If so, the venv is marked as
+    /// synced with this lock.
     pub fn synced_by_user(
         &self,
         root: &Path,
@@ -306,19 +307,34 @@ impl Wanted {
         env: &BTreeMap<String, Value>,
         nix_path: &[u8],
     ) -> bool {
-        if self.installer != Installer::UvLock {
-            return false;
-        }
-        let Some(uv) = find_tool(nix_path, "uv") else {
-            return false;
+        let in_sync = match self.installer {
+            Installer::UvLock => {
+                let Some(uv) = find_tool(nix_path, "uv") else {
+                    return false;
+                };
+                let mut check = tool_command(&uv, root, env);
+                check
+                    .args(["sync", "--frozen", "--check"])
+                    .env("UV_PROJECT_ENVIRONMENT", venv)
+                    .env("UV_PYTHON_DOWNLOADS", "never");
+                crate::process::run(check, "uv", &Watch::default())
+                    .is_ok_and(|out| out.status.success())
+            }
+            Installer::PoetryLock => {
+                let Some(poetry) = find_tool(nix_path, "poetry") else {
+                    return false;
+                };
+                let mut check = poetry_command(&poetry, root, env, venv);
+                check.args(["sync", "--dry-run", "--no-interaction"]);
+                crate::process::run(check, "poetry", &Watch::default()).is_ok_and(|out| {
+                    let said = String::from_utf8_lossy(&out.stdout);
+                    out.status.success()
+                        && (said.contains("0 installs, 0 updates, 0 removals")
+                            || said.contains("No dependencies to install or update"))
+                })
+            }
+            _ => false,
         };
-        let mut check = tool_command(&uv, root, env);
-        check
-            .args(["sync", "--frozen", "--check"])
-            .env("UV_PROJECT_ENVIRONMENT", venv)
-            .env("UV_PYTHON_DOWNLOADS", "never");
-        let in_sync = crate::process::run(check, "uv", &Watch::default())
-            .is_ok_and(|out| out.status.success());
         in_sync && std::fs::write(venv.join(SYNC_FILE), &self.fingerprint).is_ok()
     }
 
@@ -421,6 +437,25 @@ fn tool_command(program: &Path, root: &Path, env: &BTreeMap<String, Value>) -> C
     cmd
 }
 
+/// Poetry, run with `venv` active (Poetry installs into the active venv).
+fn poetry_command(
+    poetry: &Path,
+    root: &Path,
+    env: &BTreeMap<String, Value>,
+    venv: &Path,
+) -> Command {
+    let mut path = venv.join("bin").into_os_string();
+    if let Some(rest) = env.get("PATH") {
+        path.push(":");
+        path.push(rest.as_os_str());
+    }
+    let mut cmd = tool_command(poetry, root, env);
+    cmd.env("VIRTUAL_ENV", venv)
+        .env("PATH", path)
+        .env("POETRY_VIRTUALENVS_CREATE", "false");
+    cmd
+}
+
 /// Builds a new venv for `venv` with `python`, installs what `wanted` says into
 /// it with the project's own tool (uv, Poetry) or pip, and only then makes
 /// `venv` point to it. `env` is the environment the installers run in (the
@@ -468,19 +503,9 @@ pub fn create(
                 install(sync, "uv")?;
             }
             (Installer::PoetryLock, Some(poetry)) => {
-                // Poetry installs into the venv that is active.
-                let mut path = new.join("bin").into_os_string();
-                if let Some(rest) = env.get("PATH") {
-                    path.push(":");
-                    path.push(rest.as_os_str());
-                }
                 let poetry_in = |args: &[&str]| {
-                    let mut cmd = command(poetry);
-                    cmd.args(args)
-                        .arg("--no-interaction")
-                        .env("VIRTUAL_ENV", &new)
-                        .env("PATH", &path)
-                        .env("POETRY_VIRTUALENVS_CREATE", "false");
+                    let mut cmd = poetry_command(poetry, root, env, &new);
+                    cmd.args(args).arg("--no-interaction");
                     cmd
                 };
                 match install(poetry_in(&["sync"]), "poetry") {

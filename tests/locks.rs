@@ -36,19 +36,22 @@ with zipfile.ZipFile(path, "w") as z:
     path
 }
 
-/// A shell.nix with python3 and `tools`, offline for uv and Poetry; a uv that
-/// logs each call to `log` when `log` is given.
+/// A shell.nix with python3 and `tools`, offline for uv and Poetry; with `log`,
+/// each of them (python3 too) writes its arguments there when it runs.
 fn shell_nix(tools: &[&str], log: Option<&Path>) -> String {
-    let mut packages: Vec<String> = tools.iter().map(|t| format!("pkgs.{t}")).collect();
-    if let Some(log) = log {
-        packages.retain(|p| p != "pkgs.uv");
-        packages.push(format!(
-            "(pkgs.writeShellScriptBin \"uv\" ''echo \"$*\" >> {}; exec ${{pkgs.uv}}/bin/uv \"$@\"'')",
-            log.display()
-        ));
-    }
+    let packages: Vec<String> = ["python3"]
+        .iter()
+        .chain(tools)
+        .map(|t| match log {
+            Some(log) => format!(
+                "(pkgs.writeShellScriptBin \"{t}\" ''echo \"{t} $*\" >> {}; exec ${{pkgs.{t}}}/bin/{t} \"$@\"'')",
+                log.display()
+            ),
+            None => format!("pkgs.{t}"),
+        })
+        .collect();
     format!(
-        "{{ pkgs ? import <nixpkgs> {{}} }}: pkgs.mkShell {{\n  packages = [ pkgs.python3 {} ];\n  UV_OFFLINE = \"1\";\n}}\n",
+        "{{ pkgs ? import <nixpkgs> {{}} }}: pkgs.mkShell {{\n  packages = [ {} ];\n  UV_OFFLINE = \"1\";\n}}\n",
         packages.join(" ")
     )
 }
@@ -60,13 +63,20 @@ fn pyproject_uv(wheel: &Path) -> String {
     )
 }
 
-/// `tool ARGS` in `p`, as the user would run it there (offline).
-fn tool(w: &World, p: &Path, tool: &str, args: &[&str]) -> std::process::Output {
+/// `tool ARGS` in `p`, as the user would run it there (offline), with `envs`.
+fn tool_in(
+    w: &World,
+    p: &Path,
+    tool: &str,
+    args: &[&std::ffi::OsStr],
+    envs: &[(&str, &std::ffi::OsStr)],
+) -> std::process::Output {
     let path = require(tool).expect("checked by need!");
     let out = w
         .command(path)
         .args(args)
         .current_dir(p)
+        .envs(envs.iter().copied())
         .env("UV_OFFLINE", "1")
         .env("UV_PYTHON", "/usr/bin/python3")
         .env("UV_PYTHON_DOWNLOADS", "never")
@@ -81,6 +91,12 @@ fn tool(w: &World, p: &Path, tool: &str, args: &[&str]) -> std::process::Output 
 }
 
 /// What `python -c CODE` prints in the project's environment (`dwell exec`).
+/// `tool ARGS` in `p`, as the user would run it there (offline).
+fn tool(w: &World, p: &Path, name: &str, args: &[&str]) -> std::process::Output {
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+    tool_in(w, p, name, &args, &[])
+}
+
 fn python_in(w: &World, p: &Path, code: &str) -> String {
     let out = w
         .dwell(p, &["exec", "--", "python", "-c", code])
@@ -99,7 +115,7 @@ fn syncs(log: &Path, check: bool) -> usize {
     std::fs::read_to_string(log)
         .unwrap_or_default()
         .lines()
-        .filter(|l| l.starts_with("sync --frozen") && l.contains("--check") == check)
+        .filter(|l| l.starts_with("uv sync --frozen") && l.contains("--check") == check)
         .count()
 }
 
@@ -141,8 +157,12 @@ fn a_uv_lock_is_synced_exactly_once_per_change_and_never_when_unchanged() {
     );
     assert_eq!(sh.get("UV_PYTHON_DOWNLOADS").as_deref(), Some("never"));
 
-    // Twenty entries with nothing changed: no uv at all.
+    // Twenty entries with nothing changed: no uv, no python at all.
     let before = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        before.contains("python3 -m venv"),
+        "python is logged: {before}"
+    );
     for _ in 0..20 {
         sh.prompt(&w.dir);
         sh.prompt(&p);
@@ -183,20 +203,12 @@ fn a_uv_lock_is_synced_exactly_once_per_change_and_never_when_unchanged() {
     // the venv; dwell sees it matches and builds nothing.
     let extra = wheel(&wheels, "extra", "1.0.0", "added");
     let venv = p.join(".venv");
-    let add = w
-        .command(require("uv").unwrap())
-        .args(["add"])
-        .arg(&extra)
-        .current_dir(&p)
-        .env("UV_OFFLINE", "1")
-        .env("UV_PROJECT_ENVIRONMENT", &venv)
-        .env("UV_PYTHON_DOWNLOADS", "never")
-        .output()
-        .unwrap();
-    assert!(
-        add.status.success(),
-        "{}",
-        String::from_utf8_lossy(&add.stderr)
+    tool_in(
+        &w,
+        &p,
+        "uv",
+        &["add".as_ref(), extra.as_os_str()],
+        &[("UV_PROJECT_ENVIRONMENT", venv.as_os_str())],
     );
     let (installs, checks) = (syncs(&log, false), syncs(&log, true));
     sh.prompt(&p);
@@ -243,11 +255,12 @@ fn a_lock_whose_tool_is_missing_says_which_package_to_add() {
 fn a_poetry_lock_is_installed_by_poetry_with_the_nix_python() {
     need!("nix", "poetry");
     let w = World::new();
+    let log = w.dir.join("poetry-calls.log");
     let one = wheel(&w.dir.join("wheels"), "greet", "0.1.0", "one");
     let p = w.project(
         "poetrylock",
         &[
-            ("shell.nix", &shell_nix(&["poetry"], None)),
+            ("shell.nix", &shell_nix(&["poetry"], Some(&log))),
             (".dwell.toml", "[venv]\ncreate = true\n"),
             (
                 "pyproject.toml",
@@ -277,6 +290,45 @@ fn a_poetry_lock_is_installed_by_poetry_with_the_nix_python() {
     assert_eq!(
         sh.get("POETRY_VIRTUALENVS_IN_PROJECT").as_deref(),
         Some("true")
+    );
+
+    // Unchanged: twenty entries start no Poetry and no python.
+    let calls = std::fs::read_to_string(&log).unwrap();
+    assert!(calls.contains("poetry sync --no-interaction"), "{calls}");
+    for _ in 0..20 {
+        sh.prompt(&w.dir);
+        sh.prompt(&p);
+    }
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), calls);
+
+    // The user adds a package with Poetry in the shell (the venv is active
+    // there): Poetry locks and installs it; dwell checks once and rebuilds nothing.
+    let synced = venv_version(&p);
+    let extra = wheel(&w.dir.join("wheels"), "extra", "1.0.0", "added");
+    let venv = p.join(".venv");
+    tool_in(
+        &w,
+        &p,
+        "poetry",
+        &[
+            "add".as_ref(),
+            "--no-interaction".as_ref(),
+            extra.as_os_str(),
+        ],
+        &[("VIRTUAL_ENV", venv.as_os_str())],
+    );
+    sh.prompt(&w.dir);
+    sh.prompt(&p);
+    assert_eq!(venv_version(&p), synced, "no rebuild: {}", sh.last_stderr);
+    let after = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        after[calls.len()..].lines().collect::<Vec<_>>(),
+        ["poetry sync --dry-run --no-interaction"],
+        "one check, no install"
+    );
+    assert_eq!(
+        python_in(&w, &p, "import extra; print(extra.WORD)"),
+        "added"
     );
 }
 
