@@ -184,20 +184,35 @@ for kind, label in kinds:
         le(v, 15e-3),
     )
 # dwell as direnv's backend: direnv's own cost plus a cached answer from dwell.
-floor = time_of("entry.floor.direnv")
 if "direnv-dwell" in PEERS:
-    via = time_of("entry.shell.direnv-dwell")
-    stock = time_of("entry.shell.direnv")
-    met = None
-    if via.ok() and floor.ok() and stock.ok():
-        met = via.number <= floor.number + 5e-3 and stock.number / via.number >= 10
-    row(
-        "cached entry through direnv (`eval \"$(dwell direnv)\"`): shell.nix",
-        via,
-        {"direnv": stock},
-        "≤ direnv's floor (%s) + 5 ms and ≥ 10× faster than stock direnv" % floor,
-        met,
-    )
+    # On the stand-in nixpkgs stock direnv's `use nix` costs little more than
+    # direnv itself; the ratio target is judged on a project that evaluates like a
+    # real nixpkgs devShell (~1 s).
+    for kind, label, with_ratio in (
+        ("shell", "shell.nix (the stand-in's tiny evaluation)", False),
+        ("heavy", "shell.nix evaluating like real nixpkgs (~1 s)", True),
+    ):
+        via = time_of("entry.%s.direnv-dwell" % kind)
+        stock = time_of("entry.%s.direnv" % kind)
+        # direnv's floor for this environment: the same .envrc text, static.
+        same = time_of("entry.floor-%s.direnv" % kind)
+        met = None
+        if via.ok() and same.ok() and stock.ok():
+            met = via.number <= same.number + 5e-3
+            if with_ratio:
+                met = met and stock.number / via.number >= 10
+        target = "≤ direnv's floor for this environment (%s) + 5 ms" % same
+        if with_ratio:
+            target += " and ≥ 10× faster than stock direnv"
+        row(
+            "cached entry through direnv (`eval \"$(dwell direnv)\"`): %s" % label,
+            via,
+            {"direnv": stock},
+            target,
+            met,
+        )
+v = time_of("entry.heavy.dwell")
+row("cached entry: shell.nix evaluating like real nixpkgs (~1 s)", v, peer_values("entry.heavy"), "≤ 3 ms", le(v, 3e-3))
 v = time_of("entry.large.dwell")
 row("large project (500 files): cached entry", v, peer_values("entry.large"), "≤ 5 ms", le(v, 5e-3))
 row(
@@ -309,6 +324,13 @@ notes.append(
 )
 if META.get("nix_direnv"):
     notes.append("nix-direnv: %s" % META["nix_direnv"])
+trivial = time_of("entry.floor.direnv")
+if trivial.ok():
+    notes.append(
+        "direnv with a trivial .envrc (one export) takes %s here; its floor for the "
+        "environment dwell gives is the same .envrc text as `dwell direnv` prints, "
+        "static (the rows through direnv)" % trivial
+    )
 floor = time_of("floor")
 if floor.ok():
     notes.append(
