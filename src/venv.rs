@@ -242,6 +242,23 @@ fn installs(root: &Path, config: &ProjectConfig) -> (Installer, Vec<PathBuf>) {
     (Installer::Nothing, Vec::new())
 }
 
+/// The files whose change may change what a synced venv must hold (`[venv]
+/// create = true`): each lock, `pyproject.toml` and the requirement files, present
+/// or not (a lock that appears counts). Watched so that a `git pull` that brings a
+/// new lock reaches the shell at its next prompt, not at its next entry.
+pub fn sync_files(root: &Path, config: &ProjectConfig) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = ["uv.lock", "poetry.lock", "pylock.toml", "pyproject.toml"]
+        .iter()
+        .map(|f| root.join(f))
+        .collect();
+    files.push(root.join("requirements.txt"));
+    files.extend(requirement_files(root));
+    files.extend(installs(root, config).1);
+    files.sort();
+    files.dedup();
+    files
+}
+
 /// Every `requirements*.txt` in the root, sorted.
 fn requirement_files(root: &Path) -> Vec<PathBuf> {
     let mut found: Vec<PathBuf> = std::fs::read_dir(root)

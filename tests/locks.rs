@@ -173,10 +173,16 @@ fn a_uv_lock_is_synced_exactly_once_per_change_and_never_when_unchanged() {
         Some(p.join(".venv").display().to_string())
     );
 
-    // A new lock: one sync, the new package importable.
+    // A new lock (a `git pull` while the shell sits in the project): the daemon
+    // sends the shells down the slow path, and the next prompt syncs once.
     let two = wheel(&wheels, "greet", "0.2.0", "two");
+    let counter = w.generation();
     w.write(&p, &[("pyproject.toml", &pyproject_uv(&two))]);
     tool(&w, &p, "uv", &["lock"]);
+    assert!(
+        wait_for(10, || w.generation() != counter),
+        "the lock change did not reach the shells"
+    );
     sh.prompt(&p);
     assert_eq!(python_in(&w, &p, "import greet; print(greet.WORD)"), "two");
     assert_eq!(syncs(&log, false), 2, "{}", sh.last_stderr);

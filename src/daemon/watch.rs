@@ -120,7 +120,14 @@ impl Watcher {
         // A whole directory input is watched through its subdirectories too
         // (bounded), found before taking the lock; a listing, in itself, and a
         // git-tracked listing through the git index as well.
-        let mut inputs: Vec<&PathBuf> = Vec::new();
+        // A synced venv's lock and requirement files too: they are no input of
+        // the Nix evaluation, but a change must reach the shell's next prompt.
+        let sync_files: Vec<PathBuf> = crate::project::load(root)
+            .ok()
+            .filter(|p| p.config.venv.create == Some(true) && p.config.venv.enable != Some(false))
+            .map(|p| crate::venv::sync_files(&p.root, &p.config))
+            .unwrap_or_default();
+        let mut inputs: Vec<&PathBuf> = sync_files.iter().collect();
         let mut trees: HashMap<&Path, Vec<PathBuf>> = HashMap::new();
         for input in &generation.inputs {
             inputs.push(&input.path);
