@@ -33,7 +33,9 @@ fn __dwell_hook {
   var dwell = (external $__dwell_exe)
   var code = ''
   try { set code = ($dwell export elvish | slurp) } catch { }
-  eval $code &on-end={|ns| set __dwell_genfile = $ns[__dwell_genfile] }
+  eval $code &on-end={|ns|
+    if (has-key $ns __dwell_genfile) { set __dwell_genfile = $ns[__dwell_genfile] }
+  }
 }
 
 # Installing the hook again replaces it (a hook of dwell's is a function whose

@@ -10,6 +10,7 @@ def __dwell_install():
     import os
     import stat
     import subprocess
+    import sys
 
     exe = 'dwell'
     env = __xonsh__.env
@@ -37,7 +38,11 @@ def __dwell_install():
             os.close(fd)
 
     def set_var(name, value):
-        env[os.fsdecode(name)] = os.fsdecode(value)
+        # One value xonsh refuses must not leave the others unset.
+        try:
+            env[os.fsdecode(name)] = os.fsdecode(value)
+        except Exception as e:
+            print(f'dwell: skipped {os.fsdecode(name)!r}: {e}', file=sys.stderr)
 
     def unset_var(name):
         name = os.fsdecode(name)

@@ -399,6 +399,18 @@ pub fn evaluate(
             && source
                 .as_ref()
                 .is_some_and(|s| closure_has(tools, eval_env, profile, &s.store));
+        // A trace of another copy than the one evaluated (a file changed between
+        // `nix flake metadata` and the evaluation) saw nothing of it: no trace.
+        let opened = opened.filter(|opened| {
+            let evaluated = |s: &FlakeSource| {
+                let rel = entry.parent().and_then(|d| d.strip_prefix(&s.origin).ok());
+                rel.map(|rel| rel.join("flake.nix"))
+            };
+            match (opened, source.as_ref().and_then(evaluated)) {
+                (Some(opened), Some(flake)) => opened.files.contains_key(&flake),
+                _ => true,
+            }
+        });
         let traced = source.as_ref().zip(opened).map(|(source, opened)| {
             // Lost events, or a devShell built from the source itself: it
             // depends on every file of the copy.

@@ -216,8 +216,18 @@ impl Installer {
 /// every `requirements*.txt` in the root, else `pyproject.toml`.
 fn installs(root: &Path, config: &ProjectConfig) -> (Installer, Vec<PathBuf>) {
     if let Some(files) = &config.venv.requirements {
+        // Requirement files go to pip; a pyproject.toml named alone is installed
+        // as the project (`pip install -e .`), as before locks were known.
         let files: Vec<PathBuf> = files.iter().map(|f| root.join(f)).collect();
-        return (Installer::Requirements, files);
+        let txt = files
+            .iter()
+            .any(|f| f.extension().is_some_and(|e| e == "txt"));
+        let installer = if txt {
+            Installer::Requirements
+        } else {
+            Installer::Editable
+        };
+        return (installer, files);
     }
     let pyproject = root.join("pyproject.toml");
     for (lock, installer) in [
@@ -334,8 +344,7 @@ impl Wanted {
                     .args(["sync", "--frozen", "--check"])
                     .env("UV_PROJECT_ENVIRONMENT", venv)
                     .env("UV_PYTHON_DOWNLOADS", "never");
-                crate::process::run(check, "uv", &Watch::default())
-                    .is_ok_and(|out| out.status.success())
+                crate::process::run(check, "uv", &CHECK_WATCH).is_ok_and(|out| out.status.success())
             }
             Installer::PoetryLock => {
                 let Some(poetry) = find_tool(nix_path, "poetry") else {
@@ -343,12 +352,8 @@ impl Wanted {
                 };
                 let mut check = poetry_command(&poetry, root, env, venv);
                 check.args(["sync", "--dry-run", "--no-interaction"]);
-                crate::process::run(check, "poetry", &Watch::default()).is_ok_and(|out| {
-                    let said = String::from_utf8_lossy(&out.stdout);
-                    out.status.success()
-                        && (said.contains("0 installs, 0 updates, 0 removals")
-                            || said.contains("No dependencies to install or update"))
-                })
+                crate::process::run(check, "poetry", &CHECK_WATCH)
+                    .is_ok_and(|out| out.status.success() && poetry_has_nothing_to_do(&out.stdout))
             }
             _ => false,
         };
@@ -421,6 +426,14 @@ fn versions_dir(venv: &Path) -> PathBuf {
     venv.with_file_name(format!("{name}.d"))
 }
 
+/// A check of a tool's own (is the venv in sync?) gives up after this: a tool
+/// that hangs must not hold the prompt.
+const CHECK_WATCH: Watch = Watch {
+    on_line: None,
+    on_stdout_line: None,
+    timeout: Some(std::time::Duration::from_secs(30)),
+};
+
 /// The PATH entries the Nix environment's operations add (the project's own,
 /// never the user's): where the project's tools come from.
 pub fn nix_path(ops: &[Op]) -> Vec<u8> {
@@ -452,6 +465,13 @@ fn tool_command(program: &Path, root: &Path, env: &BTreeMap<String, Value>) -> C
         .env_remove("PYTHONHOME")
         .env_remove("VIRTUAL_ENV");
     cmd
+}
+
+/// Whether `poetry sync --dry-run` said it would change nothing.
+fn poetry_has_nothing_to_do(said: &[u8]) -> bool {
+    let said = String::from_utf8_lossy(said);
+    said.contains("operations: 0 installs, 0 updates, 0 removals")
+        || said.contains("No dependencies to install or update")
 }
 
 /// Poetry, run with `venv` active (Poetry installs into the active venv).
@@ -552,7 +572,10 @@ pub fn create(
                 {
                     pip.arg("--require-hashes");
                 }
-                for f in files {
+                for f in files
+                    .iter()
+                    .filter(|f| f.extension().is_some_and(|e| e == "txt"))
+                {
                     pip.arg("-r").arg(f);
                 }
                 install(pip, "pip")?;
@@ -673,6 +696,21 @@ fn remove_version(dir: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn poetry_is_in_sync_only_with_nothing_to_do() {
+        let said = |s: &str| poetry_has_nothing_to_do(s.as_bytes());
+        assert!(said(
+            "Package operations: 0 installs, 0 updates, 0 removals, 1 skipped"
+        ));
+        assert!(said("No dependencies to install or update"));
+        assert!(!said(
+            "Package operations: 10 installs, 0 updates, 0 removals"
+        ));
+        assert!(!said(
+            "Package operations: 0 installs, 1 updates, 0 removals"
+        ));
+    }
 
     #[test]
     fn prompt_from_cfg_or_dir_name() {

@@ -56,8 +56,12 @@ impl Opened {
         let Ok(all) = Opened::everything(root) else {
             return self;
         };
+        // A symlink is read (readlink), never opened: it cannot show.
         let covered = |seen: &BTreeMap<PathBuf, u32>, all: &BTreeMap<PathBuf, u32>| {
-            all.keys().all(|p| seen.contains_key(p))
+            all.keys().all(|p| {
+                seen.contains_key(p)
+                    || std::fs::symlink_metadata(root.join(p)).is_ok_and(|m| m.is_symlink())
+            })
         };
         if !covered(&self.files, &all.files) || !covered(&self.dirs, &all.dirs) {
             return self;
@@ -246,6 +250,8 @@ mod tests {
         std::fs::write(root.join("sub/unread.txt"), "x").unwrap();
         let mut opened = Opened::everything(root).unwrap();
         *opened.files.get_mut(Path::new("flake.nix")).unwrap() += 1;
+        // A symlink in the source is never opened by the dump (only read).
+        std::os::unix::fs::symlink("flake.nix", root.join("result")).unwrap();
         let left = opened.without_one_dump(root);
         assert_eq!(
             left.files.keys().collect::<Vec<_>>(),
