@@ -116,24 +116,33 @@ pub fn libraries(store_paths: &[PathBuf], which: &Libraries) -> Option<Op> {
     })
 }
 
-/// The first `python3` on `path` (a PATH value), skipping `skip` (the venv's bin).
-pub fn find_python(path: &[u8], skip: Option<&Path>) -> Option<PathBuf> {
+/// The first executable `name` on `path` (a PATH value), skipping the
+/// directory `skip` (the venv's own `bin`).
+fn find_on_path(path: &[u8], name: &str, skip: Option<&Path>) -> Option<PathBuf> {
     path.split(|&b| b == b':')
         .filter(|e| !e.is_empty())
         .map(|e| PathBuf::from(std::ffi::OsStr::from_bytes(e)))
         .filter(|dir| Some(dir.as_path()) != skip)
-        .map(|dir| dir.join("python3"))
+        .map(|dir| dir.join(name))
         .find(|p| p.is_file())
 }
 
-/// The `python3` an environment's operations put on PATH (the project's own
-/// entries only, never the shell's), skipping the venv's `bin`.
-pub fn python_of(ops: &[Op], venv: &Path) -> Option<PathBuf> {
+/// The PATH entries the Nix environment's operations add (the project's own,
+/// never the user's): where the project's python and tools come from.
+pub fn nix_path(ops: &[Op]) -> Vec<u8> {
     let mut env = crate::recipe::Env::new();
     for op in ops {
         crate::recipe::apply_op(&mut env, op);
     }
-    find_python(env.get("PATH")?.as_bytes(), Some(&venv.join("bin")))
+    env.get("PATH")
+        .map(|p| p.as_bytes().to_vec())
+        .unwrap_or_default()
+}
+
+/// The `python3` an environment's operations put on PATH, skipping the venv's
+/// `bin`.
+pub fn python_of(ops: &[Op], venv: &Path) -> Option<PathBuf> {
+    find_on_path(&nix_path(ops), "python3", Some(&venv.join("bin")))
 }
 
 /// `3.11` from `Python 3.11.2`.
@@ -434,24 +443,9 @@ const CHECK_WATCH: Watch = Watch {
     timeout: Some(std::time::Duration::from_secs(30)),
 };
 
-/// The PATH entries the Nix environment's operations add (the project's own,
-/// never the user's): where the project's tools come from.
-pub fn nix_path(ops: &[Op]) -> Vec<u8> {
-    let mut env = crate::recipe::Env::new();
-    for op in ops {
-        crate::recipe::apply_op(&mut env, op);
-    }
-    env.get("PATH")
-        .map(|p| p.as_bytes().to_vec())
-        .unwrap_or_default()
-}
-
-/// The first executable `name` on `path` (a PATH value).
-fn find_tool(path: &[u8], name: &str) -> Option<PathBuf> {
-    path.split(|&b| b == b':')
-        .filter(|e| !e.is_empty())
-        .map(|e| PathBuf::from(std::ffi::OsStr::from_bytes(e)).join(name))
-        .find(|p| p.is_file())
+/// The first executable `name` among the Nix environment's PATH entries.
+fn find_tool(nix_path: &[u8], name: &str) -> Option<PathBuf> {
+    find_on_path(nix_path, name, None)
 }
 
 /// `program` run in `root` with exactly `env`, minus what would point it at
@@ -540,18 +534,11 @@ pub fn create(
                 install(sync, "uv")?;
             }
             (Installer::PoetryLock, Some(poetry)) => {
-                let poetry_in = |args: &[&str]| {
-                    let mut cmd = poetry_command(poetry, root, env, &new);
-                    cmd.args(args).arg("--no-interaction");
-                    cmd
-                };
-                match install(poetry_in(&["sync"]), "poetry") {
-                    // Poetry 1.x: `install --sync`.
-                    Err(VenvError::Install(_, out)) if out.contains("\"sync\" does not exist") => {
-                        install(poetry_in(&["install", "--sync"]), "poetry")?
-                    }
-                    other => other?,
-                }
+                // `poetry sync` is Poetry 2's (1.x says the command does not exist,
+                // which the failure line shows).
+                let mut sync = poetry_command(poetry, root, env, &new);
+                sync.args(["sync", "--no-interaction"]);
+                install(sync, "poetry")?;
             }
             (Installer::Pylock, Some(uv)) => {
                 let mut pip = command(uv);
