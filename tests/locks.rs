@@ -63,6 +63,21 @@ fn pyproject_uv(wheel: &Path) -> String {
     )
 }
 
+/// A uv project `name` with `shell_nix`, `[venv] create = true`, depending on the
+/// wheel `greet`, locked by the real uv.
+fn uv_project(w: &World, name: &str, shell_nix: &str, greet: &Path) -> PathBuf {
+    let p = w.project(
+        name,
+        &[
+            ("shell.nix", shell_nix),
+            (".dwell.toml", "[venv]\ncreate = true\n"),
+            ("pyproject.toml", &pyproject_uv(greet)),
+        ],
+    );
+    tool(w, &p, "uv", &["lock"]);
+    p
+}
+
 /// `tool ARGS` in `p`, as the user would run it there (offline), with `envs`.
 fn tool_in(
     w: &World,
@@ -131,15 +146,7 @@ fn a_uv_lock_is_synced_exactly_once_per_change_and_never_when_unchanged() {
     let log = w.dir.join("uv-calls.log");
     let wheels = w.dir.join("wheels");
     let one = wheel(&wheels, "greet", "0.1.0", "one");
-    let p = w.project(
-        "uvlock",
-        &[
-            ("shell.nix", &shell_nix(&["uv"], Some(&log))),
-            (".dwell.toml", "[venv]\ncreate = true\n"),
-            ("pyproject.toml", &pyproject_uv(&one)),
-        ],
-    );
-    tool(&w, &p, "uv", &["lock"]);
+    let p = uv_project(&w, "uvlock", &shell_nix(&["uv"], Some(&log)), &one);
     w.allow(&p);
     let mut sh = SimShell::new(&w);
     sh.prompt(&p);
@@ -237,15 +244,7 @@ fn a_lock_whose_tool_is_missing_says_which_package_to_add() {
     need!("nix", "uv");
     let w = World::new();
     let one = wheel(&w.dir.join("wheels"), "greet", "0.1.0", "one");
-    let p = w.project(
-        "notool",
-        &[
-            ("shell.nix", &shell_nix(&[], None)),
-            (".dwell.toml", "[venv]\ncreate = true\n"),
-            ("pyproject.toml", &pyproject_uv(&one)),
-        ],
-    );
-    tool(&w, &p, "uv", &["lock"]);
+    let p = uv_project(&w, "notool", &shell_nix(&[], None), &one);
     w.allow(&p);
     let mut sh = SimShell::new(&w);
     sh.prompt(&p);
@@ -343,15 +342,7 @@ fn a_pylock_toml_is_installed_by_uv_and_hashed_requirements_by_pip() {
     need!("nix", "uv");
     let w = World::new();
     let one = wheel(&w.dir.join("wheels"), "greet", "0.1.0", "one");
-    let p = w.project(
-        "pylock",
-        &[
-            ("shell.nix", &shell_nix(&["uv"], None)),
-            (".dwell.toml", "[venv]\ncreate = true\n"),
-            ("pyproject.toml", &pyproject_uv(&one)),
-        ],
-    );
-    tool(&w, &p, "uv", &["lock"]);
+    let p = uv_project(&w, "pylock", &shell_nix(&["uv"], None), &one);
     tool(
         &w,
         &p,

@@ -81,6 +81,14 @@ const ROWS: &[Row] = &[
         after: "two",
     },
     Row {
+        name: "builtins.pathExists (a file that appears)",
+        attrs: "V = if builtins.pathExists ./marker then \"yes\" else \"no\";",
+        files: &[],
+        edit: ("marker", ""),
+        before: "no",
+        after: "yes",
+    },
+    Row {
         name: "a file named in .dwell.toml watch",
         attrs: "V = \"constant\";",
         files: &[
@@ -264,8 +272,9 @@ rows!(
     copied_to_store: 3,
     from_json: 4,
     from_toml: 5,
-    watch: 7,
+    watch: 8,
     builtins_path_filter: 6,
+    path_exists: 7,
 );
 
 #[test]
