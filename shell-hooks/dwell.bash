@@ -11,8 +11,8 @@ __dwell_hook() {
   local __dwell_status=$? __dwell_gen='' __dwell_code
   # The counter file is the one the last `dwell export` named (only after it
   # found dwell's runtime directory private to this user), and it must be this
-  # user's own file (not a link): no other user can keep this shell on the fast path.
-  if [[ -n ${__dwell_genfile-} && -O ${__dwell_genfile} && ! -L ${__dwell_genfile} ]]; then
+  # user's own regular file (not a link, not a FIFO): no other user can keep this shell on the fast path.
+  if [[ -n ${__dwell_genfile-} && -f ${__dwell_genfile} && -O ${__dwell_genfile} && ! -L ${__dwell_genfile} ]]; then
     \builtin read -r __dwell_gen <"${__dwell_genfile}" || __dwell_gen=''
   fi
   if [[ -n ${__dwell_gen} && ${__dwell_gen} == "${__dwell_seen-}" && ${PWD} == "${__dwell_pwd-}" ]]; then

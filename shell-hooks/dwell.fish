@@ -18,7 +18,7 @@ if status is-interactive
         # The counter file is the one the last `dwell export` named (only after
         # it found dwell's runtime directory private to this user), and it must
         # be this user's own file (not a link).
-        if set -q __dwell_genfile; and test -n "$__dwell_genfile"; and test -O $__dwell_genfile; and not test -L $__dwell_genfile
+        if set -q __dwell_genfile; and test -n "$__dwell_genfile"; and test -f $__dwell_genfile; and test -O $__dwell_genfile; and not test -L $__dwell_genfile
             read -l __dwell_line <$__dwell_genfile; and set __dwell_gen $__dwell_line
         end
         if test -n "$__dwell_gen"; and test "$__dwell_gen" = "$__dwell_seen"; and test "$PWD" = "$__dwell_pwd"

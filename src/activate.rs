@@ -101,9 +101,18 @@ pub fn plan(current: &Env, resolution: &Resolution, reserved: &dyn Fn(&str) -> b
     };
 
     match &resolution.project {
-        // The directory could not be read (or its .dwell.toml is broken): whether
-        // a project is here is unknown, so whatever is loaded stays loaded.
+        // The directory could not be read, or a project's .dwell.toml is broken.
+        // Another project than the loaded one: leaving always unloads. The
+        // loaded one's own file, or nothing known: what is loaded stays.
         None if resolution.error.is_some() => {
+            let elsewhere = match (&state.loaded, &resolution.error_root) {
+                (Some(loaded), Some(root)) => loaded.root != *root,
+                _ => false,
+            };
+            if elsewhere {
+                leave(&mut env, &mut state, &mut messages);
+                state.told = None;
+            }
             messages.push(Message::Error(resolution.error.clone().unwrap_or_default()));
         }
         None => {
@@ -306,6 +315,7 @@ mod tests {
             }),
             error: None,
             pending: false,
+            error_root: None,
         }
     }
 
@@ -349,6 +359,21 @@ mod tests {
         let second = plan(&first.env, &r, &|_| false);
         assert!(second.messages.is_empty());
         assert!(second.changes.is_empty());
+    }
+
+    #[test]
+    fn leaving_for_a_broken_project_unloads_and_its_own_broken_file_does_not() {
+        let ok = resolution("/p", Trust::Allowed, vec![set("FOO", "1")], "k1");
+        let inside = plan(&base(), &ok, &|_| false).env;
+        let broken = |root: &str| Resolution {
+            error: Some("/x/.dwell.toml is not valid".into()),
+            error_root: Some(root.into()),
+            ..Resolution::default()
+        };
+        let elsewhere = plan(&inside, &broken("/other"), &|_| false);
+        assert!(!elsewhere.env.contains_key("FOO"), "left /p");
+        let own = plan(&inside, &broken("/p"), &|_| false);
+        assert_eq!(own.env.get("FOO"), Some(&Value::from("1")), "still in /p");
     }
 
     #[test]

@@ -55,12 +55,14 @@ pub enum FileState {
         stats: String,
         mtime_ns: i64,
         #[serde(default)]
+        #[serde(with = "crate::protocol::os_path::option")]
         index: Option<PathBuf>,
     },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Input {
+    #[serde(with = "crate::protocol::os_path")]
     pub path: PathBuf,
     pub state: FileState,
 }
@@ -69,6 +71,7 @@ pub struct Input {
 pub struct Generation {
     pub format: u32,
     pub key: String,
+    #[serde(with = "crate::protocol::os_path")]
     pub root: PathBuf,
     /// Fingerprint of everything besides the inputs that the result depends on.
     pub context: String,
@@ -81,10 +84,12 @@ pub struct Generation {
     pub recorded_at_ns: i64,
     /// The Nix profile holding this environment's GC root.
     #[serde(default)]
+    #[serde(with = "crate::protocol::os_path::option")]
     pub gc_root: Option<PathBuf>,
     /// The store paths the environment refers to; if one vanished (garbage
     /// collected despite the root), the generation is invalid.
     #[serde(default)]
+    #[serde(with = "crate::protocol::os_path::seq")]
     pub store_paths: Vec<PathBuf>,
     /// How the shellHook ran: its output, and whether it had to be stopped.
     #[serde(default)]
@@ -506,6 +511,7 @@ pub struct Cache {
 #[derive(Debug, Default, serde::Serialize)]
 pub struct Pruned {
     pub generations: usize,
+    #[serde(with = "crate::protocol::os_path::seq")]
     pub projects: BTreeSet<PathBuf>,
     pub gc_roots: usize,
     pub bytes: u64,
@@ -579,21 +585,22 @@ impl Cache {
                     continue;
                 }
                 let generation = read_generation(&path);
+                // Counted once it is gone (or would be, in a dry run); the file
+                // before its root, so a kill in between leaves only an orphan root.
+                if !dry_run && std::fs::remove_file(&path).is_err() {
+                    continue;
+                }
                 pruned.generations += 1;
                 pruned.bytes += meta.len();
                 if let Some(g) = &generation {
                     pruned.projects.insert(g.root.clone());
-                    if g.gc_root.is_some() {
+                    if let Some(root) = &g.gc_root {
                         pruned.gc_roots += 1;
+                        if !dry_run {
+                            remove_gc_root(root);
+                        }
                     }
                 }
-                if dry_run {
-                    continue;
-                }
-                if let Some(root) = generation.as_ref().and_then(|g| g.gc_root.as_ref()) {
-                    remove_gc_root(root);
-                }
-                let _ = std::fs::remove_file(&path);
             }
             if !dry_run {
                 // Removes the project's directory once it is empty.
@@ -681,7 +688,7 @@ impl Cache {
     fn store(&self, generation: &Generation) -> std::io::Result<()> {
         let dir = self.project_dir(&generation.root);
         private_dir(&dir).map_err(std::io::Error::other)?;
-        let bytes = serde_json::to_vec(generation).expect("generation serializes");
+        let bytes = crate::protocol::to_json(generation);
         write_atomic(&dir.join(format!("{}.json", generation.key)), &bytes)
     }
 
@@ -714,11 +721,15 @@ impl Cache {
             })
             .collect();
         all.sort_by_key(|(at, _, _)| std::cmp::Reverse(*at));
+        // The file first, then its root: a process killed in between leaves a
+        // root no generation names (an orphan a prune reclaims), never a
+        // generation whose root is gone.
         for (_, path, root) in all.into_iter().skip(self.keep) {
-            if let Some(root) = root {
+            if std::fs::remove_file(path).is_ok()
+                && let Some(root) = root
+            {
                 remove_gc_root(&root);
             }
-            let _ = std::fs::remove_file(path);
         }
         Ok(())
     }

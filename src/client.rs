@@ -23,6 +23,10 @@ pub enum ClientError {
     Start(String, String),
     #[error("lost the connection to the daemon: {0}")]
     Io(#[from] std::io::Error),
+    /// Something on this machine failed before any daemon was involved: not a
+    /// lost connection, and nothing a retry would mend.
+    #[error("could not {0}: {1}")]
+    Local(String, std::io::Error),
     #[error("the daemon sent a reply this dwell cannot read: {0}")]
     Protocol(String),
     #[error(transparent)]
@@ -110,7 +114,7 @@ fn exchange(
     // With an interrupt flag, wake up regularly to look at it.
     let poll = follow.interrupted.map(|_| Duration::from_millis(100));
     stream.set_read_timeout(poll.or(timeout))?;
-    let mut line = serde_json::to_vec(&Envelope::new(request)).expect("request serializes");
+    let mut line = crate::protocol::to_json(&Envelope::new(request));
     line.push(b'\n');
     stream.write_all(&line)?;
     let mut reader = BufReader::new(stream);
@@ -245,23 +249,34 @@ fn wait_gone(paths: &Paths) {
 
 /// Starts a detached daemon and waits until it answers. Holds the start lock so
 /// that concurrent clients start one daemon between them.
+#[allow(
+    unsafe_code,
+    reason = "one system call std has no safe form for; see SAFETY"
+)]
 fn start(paths: &Paths, daemon_env: &Env) -> Result<(), ClientError> {
     check_runtime(paths)?;
     private_dir(&paths.runtime)?;
     private_dir(&paths.state)?;
+    let local = |what: String| move |e: std::io::Error| ClientError::Local(what, e);
+    let lock_path = paths.start_lock();
     let lock = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(paths.start_lock())?;
+        .open(&lock_path)
+        .map_err(local(format!(
+            "open the start lock {}",
+            lock_path.display()
+        )))?;
     rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)
-        .map_err(std::io::Error::from)?;
+        .map_err(|e| local("lock the start lock".into())(e.into()))?;
     if connect(paths).is_ok() {
         return Ok(());
     }
     let log_path = paths.daemon_log();
-    let log = crate::paths::open_log(&log_path)?;
-    let exe = std::env::current_exe()?;
+    let log = crate::paths::open_log(&log_path)
+        .map_err(local(format!("open the daemon log {}", log_path.display())))?;
+    let exe = std::env::current_exe().map_err(local("find dwell's own executable".into()))?;
     let mut cmd = Command::new(exe);
     cmd.arg("daemon")
         .env_clear()

@@ -77,6 +77,9 @@ pub struct UserConfig {
     /// When to show what the shellHook printed: "always" (every entry), "first"
     /// (when it has just run) or "never".
     pub shellhook_output: Option<HookOutput>,
+    /// How long a venv install (pip, uv, Poetry) may run before it is stopped
+    /// (default "15m").
+    pub install_timeout: Option<String>,
 }
 
 /// When the shellHook's output is shown on entering a project.
@@ -90,6 +93,10 @@ pub enum HookOutput {
     First,
     Never,
 }
+
+/// A venv install stopped after this long, unless configured otherwise: a hung
+/// pip must not hold a project's venv for good.
+pub const INSTALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// A shellHook stopped after this long, unless configured otherwise.
 pub const SHELLHOOK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -135,15 +142,31 @@ fn load<T: for<'de> Deserialize<'de> + Default>(path: &Path) -> Result<T, Config
     }
 }
 
+/// blake3 of a file's bytes, as trust records keep it.
+pub fn content_hash(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
+}
+
 impl ProjectConfig {
-    pub fn load(root: &Path) -> Result<ProjectConfig, ConfigError> {
+    /// Reads `root/.dwell.toml` once: the settings, and the hash of the very
+    /// bytes they were parsed from (None: no file), which trust checks, so what
+    /// is served is what was allowed, never a later rewrite of the file.
+    pub fn load(root: &Path) -> Result<(ProjectConfig, Option<String>), ConfigError> {
         let path = root.join(".dwell.toml");
-        let config: ProjectConfig = load(&path)?;
+        let Some(bytes) = crate::safe_fs::read_regular(&path, crate::safe_fs::MAX_PROJECT_FILE)?
+        else {
+            return Ok((ProjectConfig::default(), None));
+        };
+        let hash = content_hash(&bytes);
+        let text = String::from_utf8(bytes)
+            .map_err(|_| ConfigError::Parse(path.clone(), "it is not valid UTF-8".into()))?;
+        let config: ProjectConfig = toml::from_str(&text)
+            .map_err(|e| ConfigError::Parse(path.clone(), e.message().to_string()))?;
         if let Some(text) = &config.shellhook_timeout {
             parse_duration(text)
                 .map_err(|e| ConfigError::Parse(path, format!("shellhook_timeout: {e}")))?;
         }
-        Ok(config)
+        Ok((config, Some(hash)))
     }
 
     /// How long this project's shellHook may run: its own setting, else `user`'s.
@@ -174,10 +197,13 @@ pub struct Settings {
     /// How long a shellHook may run (a project's `.dwell.toml` may say otherwise).
     pub shellhook_timeout: std::time::Duration,
     pub shellhook_output: HookOutput,
+    /// How long a venv install may run.
+    pub install_timeout: std::time::Duration,
 }
 
 impl Default for Settings {
     fn default() -> Settings {
+        #[allow(clippy::expect_used, reason = "the defaults are valid settings")]
         Settings::from_config(UserConfig::default()).expect("the defaults are valid")
     }
 }
@@ -245,6 +271,8 @@ impl Settings {
             shellhook_timeout: duration("shellhook_timeout", config.shellhook_timeout)?
                 .unwrap_or(SHELLHOOK_TIMEOUT),
             shellhook_output: config.shellhook_output.unwrap_or_default(),
+            install_timeout: duration("install_timeout", config.install_timeout)?
+                .unwrap_or(INSTALL_TIMEOUT),
         })
     }
 }
@@ -297,6 +325,12 @@ mod tests {
             30 * 86400
         );
         assert_eq!(Settings::default().shellhook_timeout.as_secs(), 30);
+        assert_eq!(Settings::default().install_timeout.as_secs(), 900);
+        std::fs::write(&file, "install_timeout = \"2m\"\n").unwrap();
+        assert_eq!(
+            Settings::load(&file).unwrap().install_timeout.as_secs(),
+            120
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ use crate::project::{Project, Source};
 use crate::protocol::Value;
 use crate::protocol::{EvalEnv, Kind};
 use crate::recipe::{Env, Recipe, diff};
+use crate::safe_fs::{MAX_LOCK_FILE, read_regular, read_tail};
 use crate::trace::{self, Read, Reads};
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -174,7 +175,9 @@ fn nix_version(nix: &Path, cache_dir: Option<&Path>) -> Result<String, EvalError
     let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
     if let (Some(file), Some(identity)) = (&file, &identity)
         && out.status.success()
-        && crate::paths::private_dir(file.parent().expect("in a dir")).is_ok()
+        && file
+            .parent()
+            .is_some_and(|dir| crate::paths::private_dir(dir).is_ok())
     {
         let key = blake3::hash(identity.as_bytes()).to_hex();
         let _ = crate::paths::write_atomic(file, format!("{key}\n{version}\n").as_bytes());
@@ -513,9 +516,10 @@ fn flake_source(
     // A lock written now changes a git flake's source (Nix 2.26 names the copy
     // from before the write): asked again, Nix names the one it will evaluate.
     let lock = dir.join("flake.lock");
-    let before = std::fs::read(&lock).ok();
+    let read_lock = || read_regular(&lock, MAX_LOCK_FILE).ok().flatten();
+    let before = read_lock();
     let mut json = metadata()?;
-    if std::fs::read(&lock).ok() != before {
+    if read_lock() != before {
         json = metadata()?;
     }
     let store = PathBuf::from(json["path"].as_str()?);
@@ -649,9 +653,8 @@ fn capture(
         // What a shellHook printed, its last 64 KiB at most (it travels with
         // every answer for the project).
         let hook_output = || {
-            let bytes = std::fs::read(&hook_path).unwrap_or_default();
-            let tail = &bytes[bytes.len().saturating_sub(64 << 10)..];
-            String::from_utf8_lossy(tail).into_owned()
+            let tail = read_tail(&hook_path, 64 << 10).ok().flatten();
+            String::from_utf8_lossy(&tail.unwrap_or_default()).into_owned()
         };
         let out = match run(cmd, "bash", &watch) {
             Ok(out) => out,

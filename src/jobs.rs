@@ -166,7 +166,19 @@ impl<K: Eq + Hash + Clone + Send + 'static> Jobs<K> {
         // owns it is dropped then): no request ever waits on a job that is gone.
         let _ = std::thread::Builder::new().spawn(move || {
             finish.started = true;
-            work(&finish.job);
+            // A bug in the work is this job's error, said as what it is, not a
+            // thread gone without a word (which would read as "nothing happened").
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&finish.job)));
+            if let Err(panic) = ran {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic".into());
+                finish
+                    .job
+                    .fail(format!("dwell hit an internal error (a bug): {what}"));
+            }
         });
     }
 
@@ -252,11 +264,16 @@ mod tests {
     }
 
     #[test]
-    fn a_panicking_job_still_finishes() {
+    fn a_panicking_job_finishes_with_its_panic_as_the_error() {
         let jobs: Arc<Jobs<&str>> = Arc::new(Jobs::default());
         let Joined::Running(job) = jobs.join_or_start(&"p", || true, |_| panic!("boom")) else {
             unreachable!()
         };
         assert!(job.wait(Duration::from_secs(5)));
+        let error = job.error().unwrap_or_default();
+        assert!(
+            error.contains("internal error") && error.contains("boom"),
+            "{error}"
+        );
     }
 }

@@ -24,6 +24,7 @@ pub mod state;
 pub mod status_line;
 pub mod store_path;
 pub mod sync;
+pub mod term;
 pub mod trace;
 pub mod trust;
 

@@ -36,10 +36,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!(
-                "dwell: {}",
-                dwell::safe_fs::printable(&format!("{e:#}"), true)
-            );
+            dwell::say!("dwell: {e:#}");
             ExitCode::FAILURE
         }
     }

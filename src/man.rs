@@ -91,6 +91,10 @@ the others are checked by stat when a shell asks.
 \fBshellhook_timeout\fR = "30s"
 How long a shellHook may run before it is stopped (a project may say otherwise).
 .TP
+\fBinstall_timeout\fR = "15m"
+How long one program of a venv install (pip, uv, Poetry) may run before it is
+stopped with its process group; the previous venv stays, and the note says so.
+.TP
 \fBshellhook_output\fR = "always"
 When what a shellHook printed is shown: "always" (on every entry), "first" (only when
 it has just run) or "never".

@@ -62,11 +62,17 @@ fn unregister(pgid: i32) {
     crate::sync::locked(&RUNNING).retain(|&p| p != pgid);
 }
 
+/// The most of a program's output kept (a devShell's environment is a few MiB).
+const MAX_OUTPUT: usize = 64 << 20;
+
 /// Reads `pipe` to its end in a thread, passing each line to `on_line`.
-fn collect(pipe: impl Read + Send + 'static, on_line: Option<OnLine>) -> Reader {
+fn collect(pipe: Option<impl Read + Send + 'static>, on_line: Option<OnLine>) -> Reader {
     std::thread::spawn(move || {
         use std::io::BufRead;
         let mut buf = Vec::new();
+        let Some(pipe) = pipe else {
+            return buf;
+        };
         let mut lines = std::io::BufReader::new(pipe);
         loop {
             let start = buf.len();
@@ -75,6 +81,10 @@ fn collect(pipe: impl Read + Send + 'static, on_line: Option<OnLine>) -> Reader 
                 Ok(_) => {
                     if let Some(f) = &on_line {
                         f(String::from_utf8_lossy(&buf[start..]).trim_end());
+                    }
+                    // A program that prints without end keeps only its last part.
+                    if buf.len() > MAX_OUTPUT {
+                        buf.drain(..buf.len() - MAX_OUTPUT / 2);
                     }
                 }
             }
@@ -126,11 +136,8 @@ pub fn run(mut cmd: Command, what: &str, watch: &Watch) -> Result<Output, RunErr
         .map_err(|e| RunError::Spawn(what.to_string(), e))?;
     let pgid = child.id() as i32;
     crate::sync::locked(&RUNNING).push(pgid);
-    let stderr = collect(child.stderr.take().expect("piped"), watch.on_line.clone());
-    let stdout = collect(
-        child.stdout.take().expect("piped"),
-        watch.on_stdout_line.clone(),
-    );
+    let stderr = collect(child.stderr.take(), watch.on_line.clone());
+    let stdout = collect(child.stdout.take(), watch.on_stdout_line.clone());
     let status = match watch.timeout {
         None => child.wait(),
         Some(limit) => {

@@ -34,6 +34,9 @@ pub struct Project {
     /// Where the venv is (or would be created): `[venv] path`, default `.venv`.
     pub venv_path: PathBuf,
     pub config: ProjectConfig,
+    /// blake3 of the `.dwell.toml` bytes `config` was parsed from (None: no
+    /// file): trust checks this, not a second read of the file.
+    pub config_hash: Option<String>,
 }
 
 impl Project {
@@ -94,6 +97,22 @@ pub enum ProjectError {
     Config(#[from] ConfigError),
     #[error("{0} names file {1}, which does not exist")]
     MissingFile(PathBuf, PathBuf),
+    /// A project was found at `root`, and could not be read.
+    #[error("{source}")]
+    Broken {
+        root: PathBuf,
+        source: Box<ProjectError>,
+    },
+}
+
+impl ProjectError {
+    /// The root of the project that could not be read, when one was found.
+    pub fn root(&self) -> Option<&Path> {
+        match self {
+            ProjectError::Broken { root, .. } => Some(root),
+            _ => None,
+        }
+    }
 }
 
 fn is_venv(dir: &Path) -> bool {
@@ -117,7 +136,10 @@ pub fn discover(dir: &Path) -> Result<Option<Project>, ProjectError> {
     let dir = std::fs::canonicalize(dir).map_err(|e| ProjectError::Unreadable(dir.into(), e))?;
     for candidate in dir.ancestors() {
         if marks_root(candidate)? {
-            return load(candidate).map(Some);
+            return load(candidate).map(Some).map_err(|e| ProjectError::Broken {
+                root: candidate.to_path_buf(),
+                source: Box::new(e),
+            });
         }
     }
     Ok(None)
@@ -125,7 +147,7 @@ pub fn discover(dir: &Path) -> Result<Option<Project>, ProjectError> {
 
 /// Reads the project rooted at `root`.
 pub fn load(root: &Path) -> Result<Project, ProjectError> {
-    let config = ProjectConfig::load(root)?;
+    let (config, config_hash) = ProjectConfig::load(root)?;
     let nix = |kind, entry| Source::Nix { kind, entry };
     let source = if let Some(file) = &config.file {
         let entry = root.join(file);
@@ -149,13 +171,23 @@ pub fn load(root: &Path) -> Result<Project, ProjectError> {
     };
     let configured = root.join(config.venv.path.as_deref().unwrap_or(Path::new(".venv")));
     let venv_path = crate::trace::normalize(&configured).unwrap_or(configured);
-    let venv =
-        (config.venv.enable != Some(false) && is_venv(&venv_path)).then(|| venv_path.clone());
-    Ok(Project {
+    let mut project = Project {
         root: root.to_path_buf(),
         source,
-        venv,
+        venv: None,
         venv_path,
         config,
-    })
+        config_hash,
+    };
+    project.look_for_venv();
+    Ok(project)
+}
+
+impl Project {
+    /// Looks again whether the venv exists (after a sync made or replaced it),
+    /// without reading anything the project's trust covers.
+    pub fn look_for_venv(&mut self) {
+        self.venv = (self.config.venv.enable != Some(false) && is_venv(&self.venv_path))
+            .then(|| self.venv_path.clone());
+    }
 }

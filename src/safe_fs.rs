@@ -11,6 +11,27 @@ use std::path::{Path, PathBuf};
 /// The largest project file dwell reads whole (`.dwell.toml`, entry files).
 pub const MAX_PROJECT_FILE: u64 = 1 << 20;
 
+/// The largest lock or requirements file dwell reads whole (a big project's
+/// `uv.lock` runs to megabytes).
+pub const MAX_LOCK_FILE: u64 = 64 << 20;
+
+/// The last `limit` bytes of `path`, a regular file (None: no such file).
+pub fn read_tail(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, ReadError> {
+    use std::io::Seek;
+    let Some((mut file, len)) = open_regular(path)? else {
+        return Ok(None);
+    };
+    let io = |source| ReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    file.seek(io::SeekFrom::Start(len.saturating_sub(limit)))
+        .map_err(io)?;
+    let mut bytes = Vec::new();
+    file.take(limit).read_to_end(&mut bytes).map_err(io)?;
+    Ok(Some(bytes))
+}
+
 /// Why a file could not be read as a regular file.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {

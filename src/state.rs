@@ -38,6 +38,7 @@ pub enum Change {
 /// A project loaded in this shell.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Loaded {
+    #[serde(with = "crate::protocol::os_path")]
     pub root: PathBuf,
     /// Identifies the environment that was applied (generation and layers).
     pub key: String,
@@ -52,7 +53,34 @@ pub struct State {
     /// The project root whose "not allowed" or error line was already shown, with
     /// what was shown, so it is shown once per entry.
     #[serde(default)]
+    #[serde(with = "told_at")]
     pub told: Option<(PathBuf, Told)>,
+}
+
+/// `told` with its path encoded as any other (`os_path`).
+mod told_at {
+    use super::Told;
+    use crate::protocol::Value;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::ffi::OsString;
+    use std::os::unix::ffi::OsStringExt;
+    use std::path::PathBuf;
+
+    pub fn serialize<S: Serializer>(
+        told: &Option<(PathBuf, Told)>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        told.as_ref()
+            .map(|(root, what)| (Value::from(root.as_os_str()), what.clone()))
+            .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<(PathBuf, Told)>, D::Error> {
+        let told = Option::<(Value, Told)>::deserialize(d)?;
+        Ok(told.map(|(root, what)| (PathBuf::from(OsString::from_vec(root.0)), what)))
+    }
 }
 
 /// A line already shown for a project.
@@ -113,7 +141,7 @@ impl State {
     pub fn encode(&self) -> String {
         let mut copy = self.clone();
         copy.v = FORMAT;
-        B64.encode(serde_json::to_vec(&copy).expect("state serializes"))
+        B64.encode(crate::protocol::to_json(&copy))
     }
 
     pub fn is_empty(&self) -> bool {

@@ -3,6 +3,7 @@
 //! that a later change can be shown); when they change, the project must be allowed
 //! again.
 
+use crate::config::content_hash;
 use crate::paths::{path_id, private_dir, write_atomic};
 use crate::project::Project;
 use crate::protocol::Trust;
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Record {
+    #[serde(with = "crate::protocol::os_path")]
     root: PathBuf,
     allowed: bool,
     /// File name to blake3 of its content (None: the file did not exist).
@@ -45,7 +47,12 @@ fn read_trusted(project: &Project, name: &str) -> Result<Option<Vec<u8>>, Unread
 fn fingerprints(project: &Project) -> Result<BTreeMap<String, Option<String>>, Unreadable> {
     let mut files = BTreeMap::new();
     for name in project.trusted_files() {
-        let hash = read_trusted(project, &name)?.map(|b| blake3::hash(&b).to_hex().to_string());
+        // `.dwell.toml` as it was parsed: the settings in use are what is checked.
+        if name == ".dwell.toml" {
+            files.insert(name, project.config_hash.clone());
+            continue;
+        }
+        let hash = read_trusted(project, &name)?.map(|b| content_hash(&b));
         files.insert(name, hash);
     }
     Ok(files)
@@ -141,10 +148,7 @@ impl TrustStore {
             &self.copies_dir(&project.root).join(copy_name(&name)),
             &lock,
         )?;
-        write_atomic(
-            &path,
-            &serde_json::to_vec_pretty(&record).expect("record serializes"),
-        )
+        write_atomic(&path, &crate::protocol::to_json_pretty(&record))
     }
 
     /// Trusts the project's entry files as they are now. Fails when one cannot
@@ -199,7 +203,7 @@ impl TrustStore {
         };
         write_atomic(
             &self.record_path(&project.root),
-            &serde_json::to_vec_pretty(&record).expect("record serializes"),
+            &crate::protocol::to_json_pretty(&record),
         )
     }
 }

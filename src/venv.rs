@@ -12,6 +12,7 @@ use crate::config::{Libraries, ProjectConfig};
 use crate::process::{OnLine, Watch};
 use crate::protocol::Op;
 use crate::protocol::Value;
+use crate::safe_fs::{MAX_LOCK_FILE, ReadError, read_regular};
 use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -19,8 +20,11 @@ use std::process::Command;
 
 /// `pyvenv.cfg` as key/value pairs.
 pub fn read_cfg(venv: &Path) -> BTreeMap<String, String> {
-    std::fs::read_to_string(venv.join("pyvenv.cfg"))
-        .unwrap_or_default()
+    let bytes = read_regular(&venv.join("pyvenv.cfg"), 64 << 10)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    String::from_utf8_lossy(&bytes)
         .lines()
         .filter_map(|line| line.split_once('='))
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
@@ -208,18 +212,6 @@ pub enum Installer {
     Nothing,
 }
 
-impl Installer {
-    /// The file that asks for this installer's tool, and the tool.
-    fn tool(self) -> Option<(&'static str, &'static str)> {
-        match self {
-            Installer::UvLock => Some(("uv.lock", "uv")),
-            Installer::PoetryLock => Some(("poetry.lock", "poetry")),
-            Installer::Pylock => Some(("pylock.toml", "uv")),
-            _ => None,
-        }
-    }
-}
-
 /// What a project installs into its venv, and with what: `[venv] requirements`,
 /// else `uv.lock`, `poetry.lock` or `pylock.toml` (with `pyproject.toml`), else
 /// every `requirements*.txt` in the root, else `pyproject.toml`.
@@ -297,14 +289,28 @@ fn requirement_files(root: &Path) -> Vec<PathBuf> {
     found
 }
 
+/// The requirement files as read once, bounded: regular files only, so a FIFO
+/// or a link to `/dev/zero` is an error, never a hung or bloated daemon.
+fn read_files(files: &[PathBuf]) -> Result<Vec<(PathBuf, Vec<u8>)>, ReadError> {
+    files
+        .iter()
+        .map(|f| {
+            Ok((
+                f.clone(),
+                read_regular(f, MAX_LOCK_FILE)?.unwrap_or_default(),
+            ))
+        })
+        .collect()
+}
+
 /// blake3 of the requirement files' names and contents, and of the python.
-fn fingerprint(files: &[PathBuf], python_version: &str) -> String {
+fn fingerprint(files: &[(PathBuf, Vec<u8>)], python_version: &str) -> String {
     let mut hasher = blake3::Hasher::new();
     hasher.update(python_version.as_bytes());
-    for file in files {
+    for (file, bytes) in files {
         hasher.update(file.as_os_str().as_bytes());
         hasher.update(&[0]);
-        hasher.update(&std::fs::read(file).unwrap_or_default());
+        hasher.update(bytes);
         hasher.update(&[0]);
     }
     hasher.finalize().to_hex()[..32].to_string()
@@ -318,17 +324,30 @@ pub struct Wanted {
     pub installer: Installer,
     pub files: Vec<PathBuf>,
     pub fingerprint: String,
+    /// The requirement files carry `--hash=`: pip must check every one.
+    pub hashed: bool,
 }
 
 impl Wanted {
-    pub fn of(root: &Path, config: &ProjectConfig, python_version: &str) -> Wanted {
+    /// What `root` asks for, from its files read once: a file that cannot be
+    /// read as a regular file (a FIFO, a device, too large) is the error.
+    pub fn of(
+        root: &Path,
+        config: &ProjectConfig,
+        python_version: &str,
+    ) -> Result<Wanted, VenvError> {
         let (installer, files) = installs(root, config);
-        let fingerprint = fingerprint(&files, python_version);
-        Wanted {
+        let read = read_files(&files)?;
+        let hashed = installer == Installer::Requirements
+            && read
+                .iter()
+                .any(|(_, bytes)| bytes.windows(7).any(|w| w == b"--hash="));
+        Ok(Wanted {
             installer,
+            fingerprint: fingerprint(&read, python_version),
             files,
-            fingerprint,
-        }
+            hashed,
+        })
     }
 
     /// Whether `venv` already has what the lock says though dwell did not put it
@@ -377,9 +396,8 @@ impl Wanted {
 
 /// The fingerprint recorded in the venv when dwell last installed into it.
 fn recorded_fingerprint(venv: &Path) -> Option<String> {
-    std::fs::read_to_string(venv.join(SYNC_FILE))
-        .ok()
-        .map(|s| s.trim().to_string())
+    let bytes = read_regular(&venv.join(SYNC_FILE), 4096).ok()??;
+    Some(String::from_utf8_lossy(&bytes).trim().to_string())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -397,6 +415,10 @@ pub enum VenvError {
         file: &'static str,
         tool: &'static str,
     },
+    #[error("{} is {what}; dwell leaves it alone (move it, or set [venv] path in .dwell.toml)", .path.display())]
+    NotOurs { path: PathBuf, what: &'static str },
+    #[error("{0}")]
+    Unreadable(#[from] ReadError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -408,15 +430,36 @@ fn tail(output: &[u8]) -> String {
     lines[lines.len().saturating_sub(6)..].join("\n")
 }
 
+/// How the programs of a venv install run: in the Nix environment, their lines
+/// passed on, for a bounded time.
+pub struct Setup<'a> {
+    /// The environment they run in (the project's Nix environment).
+    pub env: &'a BTreeMap<String, Value>,
+    /// That environment's PATH, where the lock's tool is looked for.
+    pub nix_path: &'a [u8],
+    /// Called with each line they print.
+    pub on_line: &'a OnLine,
+    /// Each program is stopped after this long (`install_timeout`).
+    pub timeout: std::time::Duration,
+    /// The user asked for this venv (`dwell venv`): a venv they made by hand at
+    /// its path is moved aside (kept). A sync nobody asked for leaves it alone.
+    pub move_hand_made: bool,
+}
+
 /// Runs `cmd` with dwell's one runner (so a stopping daemon stops it too),
-/// passing each output line to `on_line`; Err(tail) when it fails.
-fn run(cmd: Command, what: &str, on_line: &OnLine) -> Result<(), String> {
+/// passing each output line on; Err(tail) when it fails or runs too long.
+fn run(cmd: Command, what: &str, setup: &Setup) -> Result<(), String> {
     let watch = Watch {
-        on_line: Some(on_line.clone()),
-        on_stdout_line: Some(on_line.clone()),
-        timeout: None,
+        on_line: Some(setup.on_line.clone()),
+        on_stdout_line: Some(setup.on_line.clone()),
+        timeout: Some(setup.timeout),
     };
-    let out = crate::process::run(cmd, what, &watch).map_err(|e| e.to_string())?;
+    let out = crate::process::run(cmd, what, &watch).map_err(|e| match e {
+        crate::process::RunError::TimedOut { .. } => {
+            format!("{e}; if it needs longer, raise install_timeout in ~/.config/dwell/config.toml")
+        }
+        e => e.to_string(),
+    })?;
     if out.status.success() {
         Ok(())
     } else {
@@ -496,20 +539,15 @@ pub fn create(
     venv: &Path,
     python: &Path,
     wanted: &Wanted,
-    env: &BTreeMap<String, Value>,
-    nix_path: &[u8],
-    on_line: &OnLine,
+    setup: &Setup,
 ) -> Result<PathBuf, VenvError> {
+    let (env, nix_path, on_line) = (setup.env, setup.nix_path, setup.on_line);
     // The lock's tool, from the Nix environment, found before anything is made.
-    let tool = match wanted.installer.tool() {
-        Some((file, tool)) => {
-            Some(find_tool(nix_path, tool).ok_or(VenvError::ToolMissing { file, tool })?)
-        }
-        None => None,
-    };
+    let step = Step::of(wanted, nix_path)?;
     let files = &wanted.files;
-    let version = python_version(python).unwrap_or_default();
     let versions = versions_dir(venv);
+    // Checked before anything is built, and again at the swap.
+    occupant(venv, &versions).replaceable(venv, setup.move_hand_made)?;
     std::fs::create_dir_all(&versions)?;
     let new = new_version(&versions)?;
     let command = |program: &Path| tool_command(program, root, env);
@@ -519,13 +557,13 @@ pub fn create(
         make.args(["-m", "venv", "--prompt"])
             .arg(root.file_name().unwrap_or(root.as_os_str()))
             .arg(&new);
-        run(make, "python", on_line).map_err(|e| VenvError::Create(python.to_path_buf(), e))?;
+        run(make, "python", setup).map_err(|e| VenvError::Create(python.to_path_buf(), e))?;
         let venv_python = new.join("bin/python3");
         let install = |cmd: Command, what: &str| {
-            run(cmd, what, on_line).map_err(|e| VenvError::Install(what.into(), e))
+            run(cmd, what, setup).map_err(|e| VenvError::Install(what.into(), e))
         };
-        match (wanted.installer, &tool) {
-            (Installer::UvLock, Some(uv)) => {
+        match &step {
+            Step::UvSync(uv) => {
                 let mut sync = command(uv);
                 sync.args(["sync", "--frozen"])
                     .env("UV_PROJECT_ENVIRONMENT", &new)
@@ -533,30 +571,27 @@ pub fn create(
                     .env("UV_PYTHON_DOWNLOADS", "never");
                 install(sync, "uv")?;
             }
-            (Installer::PoetryLock, Some(poetry)) => {
+            Step::PoetrySync(poetry) => {
                 // `poetry sync` is Poetry 2's (1.x says the command does not exist,
                 // which the failure line shows).
                 let mut sync = poetry_command(poetry, root, env, &new);
                 sync.args(["sync", "--no-interaction"]);
                 install(sync, "poetry")?;
             }
-            (Installer::Pylock, Some(uv)) => {
+            Step::Pylock { uv, lock } => {
                 let mut pip = command(uv);
                 pip.args(["pip", "install", "--python"])
                     .arg(&venv_python)
                     .arg("-r")
-                    .arg(&files[0])
+                    .arg(lock)
                     .env("UV_PYTHON_DOWNLOADS", "never");
                 install(pip, "uv")?;
             }
-            (Installer::Requirements, _) => {
+            Step::Requirements => {
                 let mut pip = command(&venv_python);
                 pip.args(["-m", "pip", "install", "--disable-pip-version-check"]);
                 // Hashes in a requirements file mean: install exactly these.
-                if files
-                    .iter()
-                    .any(|f| std::fs::read_to_string(f).is_ok_and(|t| t.contains("--hash=")))
-                {
+                if wanted.hashed {
                     pip.arg("--require-hashes");
                 }
                 for f in files
@@ -567,7 +602,7 @@ pub fn create(
                 }
                 install(pip, "pip")?;
             }
-            (Installer::Editable, _) => {
+            Step::Editable => {
                 let (mut editable, tool) = match find_tool(nix_path, "uv") {
                     Some(uv) => {
                         let mut c = command(&uv);
@@ -592,23 +627,64 @@ pub fn create(
                 editable.current_dir(root);
                 install(editable, tool)?;
             }
-            _ => {}
+            Step::Nothing => {}
         }
-        std::fs::write(new.join(SYNC_FILE), fingerprint(files, &version))?;
+        // What was read when the sync was decided: a file changed since makes
+        // the next look sync again.
+        std::fs::write(new.join(SYNC_FILE), &wanted.fingerprint)?;
         Ok(())
     })();
     if let Err(e) = result {
         remove_version(&new);
         return Err(e);
     }
-    swap(venv, &versions, &new)?;
+    swap(venv, &versions, &new, setup)?;
     Ok(new)
+}
+
+/// What an install runs, with the tool it needs already found.
+enum Step {
+    UvSync(PathBuf),
+    PoetrySync(PathBuf),
+    Pylock { uv: PathBuf, lock: PathBuf },
+    Requirements,
+    Editable,
+    Nothing,
+}
+
+impl Step {
+    /// The step for `wanted`; the lock's tool is looked for on the Nix
+    /// environment's PATH, and its absence is the error, before anything is made.
+    fn of(wanted: &Wanted, nix_path: &[u8]) -> Result<Step, VenvError> {
+        let tool = |file: &'static str, tool: &'static str| {
+            find_tool(nix_path, tool).ok_or(VenvError::ToolMissing { file, tool })
+        };
+        Ok(match wanted.installer {
+            Installer::UvLock => Step::UvSync(tool("uv.lock", "uv")?),
+            Installer::PoetryLock => Step::PoetrySync(tool("poetry.lock", "poetry")?),
+            Installer::Pylock => {
+                let uv = tool("pylock.toml", "uv")?;
+                let lock = wanted.files.first().cloned().ok_or_else(|| {
+                    VenvError::Io(std::io::Error::other("no pylock.toml to install"))
+                })?;
+                Step::Pylock { uv, lock }
+            }
+            Installer::Requirements => Step::Requirements,
+            Installer::Editable => Step::Editable,
+            Installer::Nothing => Step::Nothing,
+        })
+    }
 }
 
 /// Points `venv` at `new` atomically (a symlink renamed over the old one); a venv
 /// that was a plain directory is moved aside first. Older versions dwell made are
 /// removed.
-fn swap(venv: &Path, versions: &Path, new: &Path) -> Result<(), VenvError> {
+fn swap(venv: &Path, versions: &Path, new: &Path, setup: &Setup) -> Result<(), VenvError> {
+    let now = occupant(venv, versions);
+    if let Err(e) = now.replaceable(venv, setup.move_hand_made) {
+        remove_version(new);
+        return Err(e);
+    }
     let link = venv.with_file_name(format!(
         ".{}.dwell-{}",
         venv.file_name()
@@ -617,17 +693,16 @@ fn swap(venv: &Path, versions: &Path, new: &Path) -> Result<(), VenvError> {
         std::process::id()
     ));
     let _ = std::fs::remove_file(&link);
-    let target = Path::new(versions.file_name().expect("versions dir has a name"))
-        .join(new.file_name().expect("version has a name"));
+    let name = |p: &Path| p.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let target = Path::new(&name(versions)).join(name(new));
     std::os::unix::fs::symlink(&target, &link)?;
-    let plain_dir = std::fs::symlink_metadata(venv).is_ok_and(|m| m.is_dir());
-    if plain_dir {
+    if now == Occupant::HandMade {
         let aside = versions.join(format!("replaced-{}", crate::paths::now_ms()));
         std::fs::rename(venv, &aside)?;
-        eprintln!(
-            "dwell: the venv that was there is kept at {}",
+        (setup.on_line)(&format!(
+            "the venv that was there is kept at {}",
             aside.display()
-        );
+        ));
     }
     std::fs::rename(&link, venv)?;
     // Older versions dwell built go. Anything else in the directory — a venv the
@@ -639,6 +714,71 @@ fn swap(venv: &Path, versions: &Path, new: &Path) -> Result<(), VenvError> {
         }
     }
     Ok(())
+}
+
+/// What is at a venv's path before dwell puts its link there.
+#[derive(Debug, PartialEq, Eq)]
+enum Occupant {
+    Nothing,
+    /// dwell's own link into its versions directory.
+    Ours,
+    /// A venv directory the user made (`python -m venv .venv`).
+    HandMade,
+    /// Anything else: never replaced (what it is, for the message).
+    Foreign(&'static str),
+}
+
+fn occupant(venv: &Path, versions: &Path) -> Occupant {
+    let Ok(meta) = std::fs::symlink_metadata(venv) else {
+        return Occupant::Nothing;
+    };
+    if meta.file_type().is_symlink() {
+        // dwell's links are `<name>.d/<version>`, relative.
+        let ours = std::fs::read_link(venv).is_ok_and(|target| {
+            let mut parts = target.components();
+            parts.next().map(|c| c.as_os_str())
+                == versions.file_name().map(|n| n as &std::ffi::OsStr)
+                && parts.next().is_some()
+                && parts.next().is_none()
+        });
+        return if ours {
+            Occupant::Ours
+        } else {
+            Occupant::Foreign("a link dwell did not make")
+        };
+    }
+    if meta.is_dir() {
+        return if venv.join("pyvenv.cfg").is_file() {
+            Occupant::HandMade
+        } else {
+            Occupant::Foreign("a directory that is not a venv")
+        };
+    }
+    if meta.is_file() {
+        Occupant::Foreign("a file")
+    } else {
+        Occupant::Foreign("not a directory")
+    }
+}
+
+impl Occupant {
+    /// Whether dwell may put its link at `venv`: over nothing or its own link,
+    /// over a hand-made venv only when the user asked (it is moved aside), over
+    /// anything else never.
+    fn replaceable(&self, venv: &Path, move_hand_made: bool) -> Result<(), VenvError> {
+        match self {
+            Occupant::Nothing | Occupant::Ours => Ok(()),
+            Occupant::HandMade if move_hand_made => Ok(()),
+            Occupant::HandMade => Err(VenvError::NotOurs {
+                path: venv.to_path_buf(),
+                what: "a venv made by hand; `dwell venv` replaces it (keeping it aside)",
+            }),
+            Occupant::Foreign(what) => Err(VenvError::NotOurs {
+                path: venv.to_path_buf(),
+                what,
+            }),
+        }
+    }
 }
 
 /// The file dwell writes into each venv version it makes: only a directory that

@@ -251,3 +251,59 @@ fn a_full_disk_is_one_clear_error_and_the_last_good_environment_stays() {
     assert_eq!(sh.get("FOO").as_deref(), Some("baz"), "{}", sh.last_stderr);
     w.stop();
 }
+
+#[test]
+fn a_directory_whose_name_is_not_utf8_is_served_not_a_panic() {
+    use std::os::unix::ffi::OsStrExt;
+    need!("nix");
+    let w = World::new();
+    // No project there: silence, not a backtrace at every prompt.
+    let plain = w.dir.join(std::ffi::OsStr::from_bytes(b"caf\xe9"));
+    std::fs::create_dir_all(&plain).unwrap();
+    for shell in ["bash", "zsh", "fish", "elvish", "xonsh", "json"] {
+        let out = w.dwell(&plain, &["export", shell]).output().unwrap();
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && !said.contains("panicked"),
+            "{shell}: {said}"
+        );
+    }
+    // A project there: evaluated, cached (its generation and GC root written),
+    // and loaded and unloaded like any other.
+    let p = plain.join(std::ffi::OsStr::from_bytes(b"proj-\xff"));
+    w.allowed_foo_shell_at(&p);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    assert_eq!(sh.get("FOO").as_deref(), Some("bar"), "{}", sh.last_stderr);
+    sh.prompt(&w.dir);
+    assert_eq!(sh.get("FOO"), None, "{}", sh.last_stderr);
+    // A fresh daemon reads the generation back from disk.
+    w.stop();
+    sh.prompt(&p);
+    assert_eq!(sh.get("FOO").as_deref(), Some("bar"));
+    assert_eq!(sh.last_json["freshness"], "cached", "{}", sh.last_stderr);
+    let status = w.ok(&p, &["status", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert!(report["project"]["root"]["base64"].is_string(), "{report}");
+}
+
+#[test]
+fn a_local_failure_to_start_the_daemon_is_named_not_a_lost_connection() {
+    need!("nix");
+    let w = World::new();
+    let p = w.allowed_shell_nix("api");
+    w.stop();
+    // The start lock cannot be opened: a directory is where the file goes.
+    let lock = w.runtime.join("dwell/start.lock");
+    std::fs::create_dir_all(&lock).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    let private = std::fs::Permissions::from_mode(0o700);
+    std::fs::set_permissions(w.runtime.join("dwell"), private).unwrap();
+    let out = w.dwell(&p, &["export", "json"]).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("could not open the start lock"), "{said}");
+    assert!(!said.contains("lost the connection"), "{said}");
+    // The shell still gets its environment, from this process.
+    assert!(out.status.success(), "{said}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"FOO\""));
+}

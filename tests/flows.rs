@@ -964,3 +964,23 @@ fn the_system_wide_config_applies_under_the_users_own() {
     sh.prompt(&p);
     sh.said("shell.nix · cached");
 }
+
+#[test]
+fn leaving_for_a_directory_whose_dwell_toml_is_broken_unloads_the_project() {
+    need!("nix");
+    let w = World::new();
+    let p = w.allowed_shell_nix("api");
+    let broken = w.project("broken", &[(".dwell.toml", "this is [not toml\n")]);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    assert_eq!(sh.get("FOO").as_deref(), Some("bar"));
+    sh.prompt(&broken);
+    assert_eq!(sh.get("FOO"), None, "{}", sh.last_stderr);
+    sh.said("unloaded");
+    sh.said(".dwell.toml is not valid");
+    // The loaded project's own .dwell.toml breaking keeps it loaded.
+    sh.prompt(&p);
+    w.write(&p, &[(".dwell.toml", "this is [not toml\n")]);
+    sh.prompt(&p);
+    assert_eq!(sh.get("FOO").as_deref(), Some("bar"), "{}", sh.last_stderr);
+}

@@ -15,7 +15,7 @@ fn status(w: &World, p: &Path) -> serde_json::Value {
 fn evaluations_logged(w: &World, root: &Path) -> usize {
     let log =
         std::fs::read_to_string(w.home.join(".local/state/dwell/daemon.log")).unwrap_or_default();
-    let needle = format!("dwell daemon: evaluating {}\n", root.display());
+    let needle = format!(" evaluating {}\n", root.display());
     log.matches(&needle).count()
 }
 

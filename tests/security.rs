@@ -189,7 +189,11 @@ fn hook_forks(w: &World, shell: &str, file: &Path) -> bool {
     chmod(&fake, 0o755);
     let hook = run_ok(&mut w.dwell(&w.dir, &["hook", shell])).stdout;
     let hook = String::from_utf8(hook).unwrap();
-    let seen = std::fs::read_to_string(file).unwrap().trim().to_string();
+    // (A FIFO is not read here: that would block the test.)
+    let seen = match file.is_file() {
+        true => std::fs::read_to_string(file).unwrap().trim().to_string(),
+        false => "42".to_string(),
+    };
     let script = match shell {
         "fish" => format!(
             "{hook}\nset -g __dwell_exe {fake}\nset -g __dwell_genfile {file}\nset -g __dwell_seen {seen}\nset -g __dwell_pwd $PWD\n__dwell_hook\n",
@@ -202,7 +206,9 @@ fn hook_forks(w: &World, shell: &str, file: &Path) -> bool {
             file = file.display()
         ),
     };
-    let mut cmd = Command::new(shell);
+    // A hook that blocks is stopped (and fails the run) after 10 s.
+    let mut cmd = Command::new("timeout");
+    cmd.args(["10", shell]);
     match shell {
         "bash" => cmd.args(["--noprofile", "--norc", "-c", &script]),
         "zsh" => cmd.args(["-f", "-c", &script]),
@@ -239,6 +245,26 @@ fn the_hooks_trust_only_a_counter_file_of_their_own_user() {
             hook_forks(&w, shell, &link),
             "{shell}: a symbolic link is not trusted"
         );
+    }
+}
+
+#[test]
+fn the_hooks_never_read_a_counter_that_is_not_a_regular_file() {
+    need!("bash", "zsh", "fish");
+    let w = World::new();
+    // A FIFO of the user's own: reading it would hold the prompt for good.
+    let fifo = w.dir.join("fifo");
+    mkfifo(&fifo);
+    let dir = w.dir.join("a-dir");
+    std::fs::create_dir(&dir).unwrap();
+    for shell in ["bash", "zsh", "fish"] {
+        for file in [&fifo, &dir] {
+            assert!(
+                hook_forks(&w, shell, file),
+                "{shell}: {} is not trusted",
+                file.display()
+            );
+        }
     }
 }
 
@@ -854,4 +880,178 @@ fn a_request_over_one_mib_is_refused_as_too_large() {
     let _ = sending.join();
     assert!(reply.contains("request too large"), "{reply:?}");
     assert!(ping(&w).is_some_and(|r| r["response"] == "pong"));
+}
+
+/// A level-1 shell.nix: python from Nix.
+const PYTHON_SHELL: &str =
+    "{ pkgs ? import <nixpkgs> {} }: pkgs.mkShell { packages = [ pkgs.python3 ]; }\n";
+
+#[test]
+fn a_dwell_toml_rewritten_while_the_venv_syncs_is_never_served() {
+    need!("nix");
+    let mut w = World::new();
+    w.env.insert("PIP_NO_INDEX".into(), "1".into());
+    // An in-tree build backend that takes seconds and then fails: the sync is
+    // the window in which the file is rewritten.
+    let p = w.project(
+        "race",
+        &[
+            ("shell.nix", PYTHON_SHELL),
+            (".dwell.toml", "[venv]\ncreate = true\n"),
+            (
+                "pyproject.toml",
+                "[build-system]\nrequires = []\nbuild-backend = \"backend\"\nbackend-path = [\"build\"]\n\n[project]\nname = \"race\"\nversion = \"1\"\n",
+            ),
+            (
+                "build/backend.py",
+                "import time\ntime.sleep(4)\nraise SystemExit('a slow backend')\n",
+            ),
+        ],
+    );
+    w.allow(&p);
+    let file = p.join(".dwell.toml");
+    let pull = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        std::fs::write(
+            file,
+            "[venv]\ncreate = true\n[env]\nPWNED = \"$(touch pwned)\"\n",
+        )
+        .unwrap();
+    });
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    pull.join().unwrap();
+    // What was served is what was allowed: the settings as they were read.
+    assert_eq!(sh.get("PWNED"), None, "{}", sh.last_stderr);
+    // And the next prompt asks for an allow.
+    sh.prompt(&p);
+    assert_eq!(sh.get("PWNED"), None, "{}", sh.last_stderr);
+    sh.said(".dwell.toml changed since you allowed it");
+}
+
+#[test]
+fn a_venv_path_dwell_did_not_make_is_left_alone() {
+    need!("nix");
+    let w = World::new();
+    let p = w.project(
+        "pipenv",
+        &[
+            ("shell.nix", PYTHON_SHELL),
+            (".dwell.toml", "[venv]\ncreate = true\n"),
+            ("requirements.txt", "\n"),
+            // Pipenv's pointer file, say.
+            (".venv", "/home/someone/.local/share/virtualenvs/x\n"),
+        ],
+    );
+    w.allow(&p);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    sh.said(".venv is a file; dwell leaves it alone");
+    assert_eq!(
+        std::fs::read_to_string(p.join(".venv")).unwrap(),
+        "/home/someone/.local/share/virtualenvs/x\n"
+    );
+    // `dwell venv` says the same and touches nothing either.
+    let out = w.dwell(&p, &["venv"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(p.join(".venv").is_file());
+    // A link to elsewhere is not dwell's to replace either.
+    std::fs::remove_file(p.join(".venv")).unwrap();
+    std::os::unix::fs::symlink(&w.home, p.join(".venv")).unwrap();
+    let out = w.dwell(&p, &["venv"]).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("a link dwell did not make"), "{said}");
+    assert_eq!(std::fs::read_link(p.join(".venv")).unwrap(), w.home);
+}
+
+#[test]
+fn special_requirement_files_never_hang_or_bloat_the_daemon() {
+    need!("nix");
+    let w = World::new();
+    let p = w.project(
+        "reqs",
+        &[
+            ("shell.nix", PYTHON_SHELL),
+            (".dwell.toml", "[venv]\ncreate = true\n"),
+            ("requirements.txt", "\n"),
+        ],
+    );
+    w.allow(&p);
+    let extra = p.join("requirements-extra.txt");
+    for (make, kind) in [
+        (
+            Box::new(|f: &Path| std::os::unix::fs::symlink("/dev/zero", f).unwrap())
+                as Box<dyn Fn(&Path)>,
+            "a character device",
+        ),
+        (Box::new(|f: &Path| mkfifo(f)), "a FIFO"),
+    ] {
+        let _ = std::fs::remove_file(&extra);
+        make(&extra);
+        for _ in 0..2 {
+            let out = export_within(&w, &p, 60);
+            let said = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                said.contains(&format!(
+                    "requirements-extra.txt is {kind}, not a regular file"
+                )),
+                "{said}"
+            );
+        }
+        assert!(daemon_rss_kib(&w) < 40 * 1024, "the daemon stays small");
+    }
+    // `dwell venv` gives the same one line.
+    let out = w.dwell(&p, &["venv"]).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && said.contains("is a FIFO"),
+        "{said}"
+    );
+}
+
+#[test]
+fn no_subcommand_lets_a_project_drive_the_terminal() {
+    use std::os::unix::ffi::OsStrExt;
+    need!("nix");
+    let w = World::new();
+    let p = w
+        .dir
+        .join(std::ffi::OsStr::from_bytes(b"evil\x1b]0;owned\x07\x1b[2J"));
+    let entry = "\x1b]0;owned\x07\x1b[2Jdev.nix";
+    w.write(
+        &p,
+        &[
+            (
+                entry,
+                "{ pkgs ? import <nixpkgs> {} }: pkgs.mkShell { packages = [ pkgs.python3 ]; shellHook = ''echo $'\\e[2Jhook'; ''; }\n",
+            ),
+            (
+                ".dwell.toml",
+                "file = \"\\u001b]0;owned\\u0007\\u001b[2Jdev.nix\"\n[venv]\npath = \"\\u001b[2Jvenv\"\n",
+            ),
+            ("requirements.txt", "\x1b[2Jnot-a-package\n"),
+        ],
+    );
+    let runs: &[&[&str]] = &[
+        &["status"],
+        &["allow"],
+        &["status"],
+        &["reload"],
+        &["export", "json"],
+        &["exec", "--", "true"],
+        &["venv"],
+        &["deny"],
+        &["status"],
+        &["prune", "--dry-run"],
+    ];
+    for args in runs {
+        let out = w.dwell(&p, args).output().unwrap();
+        for (stream, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+            assert!(
+                !bytes.contains(&0x1b) && !bytes.contains(&0x07),
+                "dwell {args:?} wrote a raw control byte to {stream}: {}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+    }
 }

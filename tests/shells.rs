@@ -444,6 +444,33 @@ fn starts_inside_a_project(sh: Sh) {
     );
 }
 
+fn a_project_in_a_directory_whose_name_is_not_utf8(sh: Sh) {
+    if sh == Sh::Xonsh {
+        // xonsh 0.25 itself cannot start or `cd` there: its OSC 7 title code
+        // raises UnicodeEncodeError on the name (a bug of xonsh's, not dwell's).
+        // `dwell export xonsh` in such a directory is in faults.rs.
+        return;
+    }
+    let w = World::new();
+    let p = w.dir.join(std::ffi::OsStr::from_bytes(b"caf\xe9"));
+    w.allowed_foo_shell_at(&p);
+    // Below it, a directory that is no project: a prompt there is silent.
+    let plain = w.dir.join(std::ffi::OsStr::from_bytes(b"plain-\xff"));
+    std::fs::create_dir_all(&plain).unwrap();
+    let mut t = Term::start(&w, sh, Path::new(DWELL), "", "", &plain);
+    let screen = t.run("echo still-here");
+    assert!(!screen.contains("panicked"), "{sh:?}: {screen}");
+    drop(t);
+    let mut t = Term::start(&w, sh, Path::new(DWELL), "", "", &p);
+    let env = t.env();
+    assert_eq!(s(env.get("FOO")).as_deref(), Some("bar"), "{sh:?}");
+    assert_eq!(
+        env.get("DWELL_STATE").map(|v| v.is_empty()),
+        Some(false),
+        "{sh:?}: the state names the root"
+    );
+}
+
 fn hostile_values(sh: Sh) {
     let w = World::new();
     let p = w.project(
@@ -603,6 +630,7 @@ for_each_shell!(
     installed_twice_runs_once,
     edit_refreshes_at_next_prompt,
     starts_inside_a_project,
+    a_project_in_a_directory_whose_name_is_not_utf8,
     hostile_values,
     ctrl_c_gives_the_last_good_environment,
     shellhook_greeting_on_entry,

@@ -60,3 +60,124 @@ fn imports_run_one_way() {
         broken.join("\n")
     );
 }
+
+/// The source of `file` before its `#[cfg(test)]` module (tests may print).
+fn shipped_code(file: &Path) -> String {
+    let text = std::fs::read_to_string(file).unwrap();
+    match text.find("#[cfg(test)]") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
+#[test]
+fn only_the_printer_prints() {
+    // term.rs escapes what it prints; hook.rs writes shell code for `eval`.
+    let allowed = ["term.rs", "cmd/hook.rs"];
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut printing = Vec::new();
+    let files = sources(&src);
+    assert!(files.len() > 40, "the scan found the sources");
+    for file in files {
+        let rel = file.strip_prefix(&src).unwrap().display().to_string();
+        if allowed.contains(&rel.as_str()) {
+            continue;
+        }
+        let code = shipped_code(&file);
+        for (n, line) in code.lines().enumerate() {
+            let line = line.trim_start();
+            if line.starts_with("//") {
+                continue;
+            }
+            let calls = ["println!", "eprintln!", "print!", "eprint!", "dbg!"];
+            let prints = calls.iter().any(|mac| {
+                line.match_indices(mac).any(|(at, _)| {
+                    let before = line[..at].chars().next_back();
+                    !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+                })
+            });
+            if prints {
+                printing.push(format!("{rel}:{}: {line}", n + 1));
+            }
+        }
+    }
+    assert!(
+        printing.is_empty(),
+        "print through crate::term (say!, show!), which escapes what projects control:\n{}",
+        printing.join("\n")
+    );
+}
+
+/// Each function in a test file: its name and its body (up to the next one).
+fn functions(text: &str) -> Vec<(String, String)> {
+    let starts: Vec<usize> = text.match_indices("\nfn ").map(|(i, _)| i + 1).collect();
+    starts
+        .iter()
+        .enumerate()
+        .map(|(k, &at)| {
+            let end = starts.get(k + 1).copied().unwrap_or(text.len());
+            let body = &text[at..end];
+            let name: String = body[3..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            (name, body.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn tests_that_reach_a_tool_through_the_stand_in_nixpkgs_ask_for_it() {
+    // The stand-in's uv and poetry run the machine's: a test that puts them in
+    // a shell must check for them, so plain `cargo test` skips it where they
+    // are missing (and fails it under CI), never fails on "no uv here".
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let mut unchecked = Vec::new();
+    let mut seen = 0;
+    for file in sources(&dir) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let fns = functions(&text);
+        // What a function reaches: its body and those of the same file's
+        // functions it calls, a few levels down.
+        let reaches = |body: &str, needle: &str| {
+            let mut bodies = vec![body.to_string()];
+            for _ in 0..3 {
+                let called: Vec<String> = fns
+                    .iter()
+                    .filter(|(name, _)| bodies.iter().any(|b| b.contains(&format!("{name}("))))
+                    .map(|(_, b)| b.clone())
+                    .collect();
+                bodies.extend(called);
+            }
+            bodies.iter().any(|b| b.contains(needle))
+        };
+        for (name, body) in &fns {
+            let is_test = text
+                .find(&format!("fn {name}("))
+                .is_some_and(|at| text[..at].trim_end().ends_with("#[test]"));
+            if !is_test {
+                continue;
+            }
+            for tool in ["uv", "poetry"] {
+                // The tool in a shell.nix it writes, or named to a helper that
+                // writes one (`shell_nix(&["uv"], …)`).
+                let named = body.contains(&format!("[\"{tool}\"]"))
+                    || body.contains(&format!("&[\"{tool}\""));
+                if named || reaches(body, &format!("pkgs.{tool}")) {
+                    seen += 1;
+                    let asks = body.contains(&format!("\"{tool}\""))
+                        && (body.contains("need!(") || body.contains("require("));
+                    if !asks {
+                        unchecked.push(format!("{}: {name} ({tool})", file.display()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(seen >= 5, "the scan found the lock tests ({seen})");
+    assert!(
+        unchecked.is_empty(),
+        "tests that run a stand-in tool without need!/require:\n{}",
+        unchecked.join("\n")
+    );
+}

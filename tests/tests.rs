@@ -1,5 +1,8 @@
 //! Integration tests, built as one binary: real nix, real daemon, real shells.
 
+// expect_used is for shipped code: a test may state what it expects this way.
+#![allow(clippy::expect_used)]
+
 #[macro_use]
 mod util;
 

@@ -19,7 +19,16 @@ pub fn fixture_nixpkgs() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/nixpkgs")
 }
 
-/// Finds `tool` on PATH. Missing: a failure under CI, a skip (None) elsewhere.
+/// Whether a missing tool fails the run: under CI, and under `tests/run`
+/// (which installs every tool first, so a green run means every test ran).
+pub fn strict() -> bool {
+    std::env::var_os("CI").is_some() || std::env::var_os("DWELL_TESTS_STRICT").is_some()
+}
+
+/// Finds `tool` on PATH. Missing: a failure when [`strict`], a skip (None)
+/// elsewhere. Every test that needs a tool asks here (or through `need!`),
+/// tools the stand-in nixpkgs wraps (uv, Poetry) included: `tests/structure.rs`
+/// checks it.
 pub fn require(tool: &str) -> Option<PathBuf> {
     let found = std::env::var_os("PATH").and_then(|path| {
         std::env::split_paths(&path)
@@ -27,16 +36,19 @@ pub fn require(tool: &str) -> Option<PathBuf> {
             .find(|p| p.is_file())
     });
     if found.is_none() {
-        if std::env::var_os("CI").is_some() {
-            panic!("{tool} is required for this test and CI is set: install it (see .ci/run)");
+        if strict() {
+            panic!("{tool} is required for this test: install it (tests/run does)");
         }
         skip(&format!("{tool} is not installed"));
     }
     found
 }
 
+static SKIPPED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// Says on the real stderr (not the test harness's captured output, which a
-/// passing test never shows) that the current test did not run, and why.
+/// passing test never shows) that the current test did not run, and why; the
+/// count of skipped tests is said again after the harness's own summary.
 pub fn skip(why: &str) {
     use std::io::Write;
     let test = std::thread::current()
@@ -45,7 +57,26 @@ pub fn skip(why: &str) {
         .to_string();
     let _ = writeln!(
         std::io::stderr(),
-        "SKIPPED {test}: {why} (set CI=1 to make this a failure)"
+        "SKIPPED {test}: {why} (tests/run installs what is missing)"
+    );
+    if SKIPPED.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+        // SAFETY: atexit only records a function pointer; the handler touches
+        // nothing but an atomic and stderr, which live until the process ends.
+        #[allow(unsafe_code, reason = "the harness has no end-of-run hook")]
+        unsafe {
+            libc::atexit(report_skipped);
+        }
+    }
+}
+
+/// Runs as the test binary exits, after "test result: ok": a green run that
+/// skipped tests must not pass for a full one.
+extern "C" fn report_skipped() {
+    use std::io::Write;
+    let n = SKIPPED.load(std::sync::atomic::Ordering::SeqCst);
+    let _ = writeln!(
+        std::io::stderr(),
+        "\nwarning: {n} tests SKIPPED for a missing tool (see the SKIPPED lines above); run tests/run to install them and run everything"
     );
 }
 
@@ -196,6 +227,18 @@ pkgs.mkShell {{
         let p = self.shell_nix(name);
         self.allow(&p);
         p
+    }
+
+    /// An allowed shell.nix setting FOO=bar at `dir`, any path (a name that is
+    /// not UTF-8 too).
+    pub fn allowed_foo_shell_at(&self, dir: &Path) {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(
+            dir.join("shell.nix"),
+            "{ pkgs ? import <nixpkgs> {} }: pkgs.mkShell { FOO = \"bar\"; }\n",
+        )
+        .unwrap();
+        self.allow(dir);
     }
 
     /// A flake project using the stand-in nixpkgs as a `path:` input.
@@ -506,7 +549,7 @@ pub fn need_root(why: &str) -> bool {
     if rustix::process::getuid().is_root() {
         return true;
     }
-    if std::env::var_os("CI").is_some() {
+    if strict() {
         panic!("this test needs root ({why}); CI runs as root");
     }
     skip(&format!("this test needs root ({why})"));

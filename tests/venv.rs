@@ -303,6 +303,9 @@ fn a_venv_outside_the_root_and_a_pyproject_project() {
     assert!(!String::from_utf8_lossy(&out.stderr).contains("uv (stand-in)"));
 
     // With uv in the Nix environment, uv installs the pyproject project.
+    if require("uv").is_none() {
+        return;
+    }
     w.write(
         &p,
         &[(
@@ -432,4 +435,37 @@ fn a_hand_made_venv_is_moved_aside_never_deleted() {
     // And a later sync keeps it too.
     w.ok(&p, &["venv", "--recreate"]);
     assert!(kept[0].join("my-notes.txt").exists());
+}
+
+#[test]
+fn a_hung_installer_is_stopped_after_install_timeout() {
+    need!("nix");
+    let (w, _) = offline_world();
+    w.set_user_config("install_timeout = \"20s\"\n");
+    // An in-tree build backend that never returns: pip waits for it for good.
+    let p = w.project(
+        "hung",
+        &[
+            (
+                "shell.nix",
+                "{ pkgs ? import <nixpkgs> {} }: pkgs.mkShell { packages = [ pkgs.python3 ]; }\n",
+            ),
+            (
+                "pyproject.toml",
+                "[build-system]\nrequires = []\nbuild-backend = \"backend\"\nbackend-path = [\"build\"]\n\n[project]\nname = \"hung\"\nversion = \"1\"\n",
+            ),
+            ("build/backend.py", "import time\ntime.sleep(3600)\n"),
+        ],
+    );
+    w.allow(&p);
+    let started = std::time::Instant::now();
+    let out = w.dwell(&p, &["venv"]).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("ran longer than 20 s and was stopped") && said.contains("install_timeout"),
+        "{said}"
+    );
+    assert!(started.elapsed().as_secs() < 120, "stopped, not waited out");
+    assert!(!p.join(".venv").exists(), "nothing half-made is served");
 }

@@ -40,7 +40,7 @@ pub fn run(dir: Option<PathBuf>, file: Option<PathBuf>, allow: bool) -> anyhow::
         .and_then(|e| e.strip_prefix(&project.root).ok())
         .map(|e| format!(", {}", e.display()))
         .unwrap_or_default();
-    eprintln!(
+    crate::say!(
         "dwell: {verb} {} ({}{entry})",
         tildify(&project.root),
         project.kind().label()

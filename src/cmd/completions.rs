@@ -18,7 +18,7 @@ pub fn man(dir: &Path) -> anyhow::Result<ExitCode> {
         let path = dir.join(&name);
         std::fs::write(&path, page)
             .with_context(|| format!("could not write {}", path.display()))?;
-        eprintln!("wrote {}", path.display());
+        crate::say!("wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }

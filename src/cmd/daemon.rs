@@ -13,6 +13,10 @@ pub fn run() -> anyhow::Result<ExitCode> {
 /// outlives whoever started it, and an inherited pipe would keep that program
 /// waiting for its end forever: direnv, for one, reads the `.envrc`'s results
 /// from a pipe on fd 3 until every holder has closed it.
+#[allow(
+    unsafe_code,
+    reason = "one system call std has no safe form for; see SAFETY"
+)]
 fn close_inherited_fds() {
     let inherited: Vec<i32> = std::fs::read_dir("/proc/self/fd")
         .into_iter()

@@ -55,10 +55,8 @@ pub fn run(no_daemon: bool) -> anyhow::Result<ExitCode> {
         if matches!(message, Message::Unloaded(_)) {
             continue;
         }
-        eprintln!(
-            "{}",
-            render(message, started.elapsed().as_millis() as u64, color)
-        );
+        let ms = started.elapsed().as_millis() as u64;
+        crate::term::say_rendered(&format!("{}\n", render(message, ms, color)));
     }
     let mut out = std::io::stdout().lock();
     out.write_all(code.as_bytes())?;

@@ -191,20 +191,20 @@ pub fn run() -> anyhow::Result<ExitCode> {
     let mut problems = 0;
     for check in &found {
         if check.ok {
-            println!("ok       {}", check.what);
+            crate::show!("ok       {}", check.what);
         } else {
             problems += 1;
-            println!("PROBLEM  {}", check.what);
+            crate::show!("PROBLEM  {}", check.what);
             if let Some(fix) = &check.fix {
-                println!("         fix: {fix}");
+                crate::show!("         fix: {fix}");
             }
         }
     }
     if problems == 0 {
-        println!("\nno problems found");
+        crate::show!("\nno problems found");
         Ok(ExitCode::SUCCESS)
     } else {
-        println!("\n{problems} problem(s) found");
+        crate::show!("\n{problems} problem(s) found");
         Ok(ExitCode::FAILURE)
     }
 }

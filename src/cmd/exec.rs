@@ -42,10 +42,12 @@ pub fn run(
     let plan = plan(&process_env(), &resolution, &|_| false);
     for message in &plan.messages {
         if matches!(message, Message::Error(_) | Message::Warning(_)) {
-            eprintln!("{}", render(message, 0, false));
+            crate::term::say_rendered(&format!("{}\n", render(message, 0, false)));
         }
     }
-    let (program, args) = command.split_first().expect("clap requires a command");
+    let Some((program, args)) = command.split_first() else {
+        anyhow::bail!("no command given: dwell exec [DIR] -- COMMAND [ARGS…]");
+    };
     let error = std::process::Command::new(program)
         .args(args)
         .env_clear()

@@ -76,7 +76,7 @@ pub fn run(format: ExportFormat, no_daemon: bool) -> anyhow::Result<ExitCode> {
                 continue;
             }
         }
-        eprintln!("{}", render(message, elapsed, color));
+        crate::term::say_rendered(&format!("{}\n", render(message, elapsed, color)));
     }
     let mut out = std::io::stdout().lock();
     out.write_all(code.as_bytes())?;
@@ -95,9 +95,8 @@ fn json(plan: &Plan) -> String {
             Some(v) => match std::str::from_utf8(v.as_bytes()) {
                 Ok(text) => serde_json::Value::String(text.to_string()),
                 Err(_) => {
-                    eprintln!(
-                        "dwell: warning: skipped variable {:?}: its value is not UTF-8, which JSON cannot carry",
-                        crate::safe_fs::printable(name, false)
+                    crate::say!(
+                        "dwell: warning: skipped variable {name:?}: its value is not UTF-8, which JSON cannot carry"
                     );
                     continue;
                 }
@@ -108,7 +107,7 @@ fn json(plan: &Plan) -> String {
     if changes.is_empty() {
         return String::new();
     }
-    let mut text = serde_json::to_string(&changes).expect("json serializes");
+    let mut text = String::from_utf8_lossy(&crate::protocol::to_json(&changes)).into_owned();
     text.push('\n');
     text
 }

@@ -106,12 +106,12 @@ pub fn resolve_with(
             Ok(Response::Resolved(resolution)) => return Ok(resolution),
             // A daemon too busy to take the request (a connection flood): the
             // shell still gets its environment.
-            Ok(Response::Error { message }) => eprintln!(
+            Ok(Response::Error { message }) => crate::say!(
                 "dwell: the daemon refused the request ({}); evaluating in this process",
                 crate::safe_fs::printable(&message, false)
             ),
             Ok(other) => bail!("the daemon answered something unexpected: {other:?}"),
-            Err(e) => eprintln!(
+            Err(e) => crate::say!(
                 "dwell: {}; evaluating in this process",
                 crate::safe_fs::printable(&e.to_string(), false)
             ),
@@ -155,13 +155,13 @@ impl ProgressLine {
             elapsed_ms as f64 / 1000.0
         );
         text.truncate(text.floor_char_boundary(160));
-        eprint!("\r\x1b[K{text}");
+        crate::term::say_rendered(&format!("\r\x1b[K{text}"));
         self.shown = true;
     }
 
     fn clear(&mut self) {
         if self.shown {
-            eprint!("\r\x1b[K");
+            crate::term::say_rendered("\r\x1b[K");
             self.shown = false;
         }
     }

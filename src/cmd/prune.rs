@@ -20,7 +20,7 @@ pub fn run(older_than: &str, dry_run: bool) -> anyhow::Result<ExitCode> {
         super::notify_daemon();
     }
     let verb = if dry_run { "would drop" } else { "dropped" };
-    eprintln!(
+    crate::say!(
         "dwell: {verb} {} generations of {} projects not used for {older_than} ({} GC roots, {} KiB of cache)",
         pruned.generations,
         pruned.projects.len(),
@@ -29,13 +29,13 @@ pub fn run(older_than: &str, dry_run: bool) -> anyhow::Result<ExitCode> {
     );
     if orphans > 0 {
         let verb = if dry_run { "would remove" } else { "removed" };
-        eprintln!("dwell: {verb} {orphans} GC roots that no generation uses");
+        crate::say!("dwell: {verb} {orphans} GC roots that no generation uses");
     }
     for project in &pruned.projects {
-        eprintln!("  {}", crate::paths::tildify(project));
+        crate::say!("  {}", crate::paths::tildify(project));
     }
     if !dry_run && pruned.gc_roots + orphans > 0 {
-        eprintln!("dwell: run nix-collect-garbage to free the store paths they held");
+        crate::say!("dwell: run nix-collect-garbage to free the store paths they held");
     }
     Ok(ExitCode::SUCCESS)
 }

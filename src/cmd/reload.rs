@@ -23,6 +23,6 @@ pub fn run(dir: Option<PathBuf>, no_daemon: bool) -> anyhow::Result<ExitCode> {
         bail!("evaluation of {} failed:\n{error}", tildify(&project.root));
     }
     let ms = resolution.env.map(|e| e.eval_ms).unwrap_or(0);
-    eprintln!("dwell: reloaded {} in {ms} ms", tildify(&project.root));
+    crate::say!("dwell: reloaded {} in {ms} ms", tildify(&project.root));
     Ok(ExitCode::SUCCESS)
 }

@@ -32,11 +32,13 @@ pub fn run(dir: Option<PathBuf>, json: bool, no_daemon: bool) -> anyhow::Result<
         None => Engine::new(paths).status(&dir, &eval_env),
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        // JSON escapes every control byte itself.
+        crate::term::show(&serde_json::to_string_pretty(&report)?);
     } else {
         // Paths, Nix's errors and diffs come from the project: nothing in them
         // may drive the terminal.
-        print!("{}", crate::safe_fs::printable(&text(&report), true));
+        let text = text(&report);
+        crate::term::show(text.strip_suffix('\n').unwrap_or(&text));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -20,9 +20,9 @@ pub fn run() -> anyhow::Result<ExitCode> {
             };
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
             crate::sync::poll_until(Some(deadline), std::time::Duration::from_millis(10), gone);
-            eprintln!("dwell: daemon stopped");
+            crate::say!("dwell: daemon stopped");
         }
-        None => eprintln!("dwell: no daemon is running"),
+        None => crate::say!("dwell: no daemon is running"),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -48,31 +48,31 @@ pub fn run(
             .ok_or(crate::venv::VenvError::NoPython)?,
     };
     let version = crate::venv::python_version(&python).unwrap_or_default();
-    let wanted = crate::venv::Wanted::of(&project.root, &project.config, &version);
+    let wanted = crate::venv::Wanted::of(&project.root, &project.config, &version)?;
     let healthy = project
         .venv
         .as_ref()
         .is_some_and(|v| crate::venv::health(v, Some(&version)).is_none());
     if !recreate && healthy && wanted.installed_in(project.venv.as_deref()) {
-        eprintln!("dwell: {} is up to date", tildify(&project.venv_path));
+        crate::say!("dwell: {} is up to date", tildify(&project.venv_path));
         return Ok(ExitCode::SUCCESS);
     }
     let mut env = env;
     for name in ["VIRTUAL_ENV", "VIRTUAL_ENV_PROMPT"] {
         env.remove(name);
     }
-    let show: crate::process::OnLine = std::sync::Arc::new(|line: &str| eprintln!("  {line}"));
-    let new = crate::venv::create(
-        &project.root,
-        &project.venv_path,
-        &python,
-        &wanted,
-        &env,
-        &crate::venv::nix_path(ops),
-        &show,
-    )?;
+    let show: crate::process::OnLine = std::sync::Arc::new(|line: &str| crate::say!("  {line}"));
+    let setup = crate::venv::Setup {
+        env: &env,
+        nix_path: &crate::venv::nix_path(ops),
+        on_line: &show,
+        move_hand_made: true,
+        timeout: crate::config::Settings::load(&crate::paths::Paths::from_env()?.user_config())?
+            .install_timeout,
+    };
+    let new = crate::venv::create(&project.root, &project.venv_path, &python, &wanted, &setup)?;
     notify_daemon();
-    eprintln!(
+    crate::say!(
         "dwell: {} is ready ({}, {} requirement files)",
         tildify(&project.venv_path),
         tildify(&new),

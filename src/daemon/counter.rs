@@ -26,7 +26,7 @@ impl Counter {
         let mut value = self.value.lock().unwrap_or_else(|e| e.into_inner());
         *value += 1;
         if let Err(e) = crate::paths::write_atomic(&self.file, format!("{value}\n").as_bytes()) {
-            eprintln!("dwell daemon: could not write {}: {e}", self.file.display());
+            log::error!("could not write {}: {e}", self.file.display());
         }
     }
 }

@@ -3,6 +3,7 @@
 //! the shell hooks read, and watches the inputs of the projects it served.
 
 mod counter;
+pub mod logger;
 mod server;
 mod watch;
 
@@ -58,6 +59,8 @@ pub fn run(paths: Paths) -> Result<(), DaemonError> {
             paths.daemon_lock().display().to_string(),
         ));
     }
+    private_dir(&paths.state)?;
+    logger::init(paths.daemon_log());
     // We hold the lock: any socket file left is from a daemon that died.
     let socket = paths.socket();
     let _ = std::fs::remove_file(&socket);
@@ -90,7 +93,7 @@ pub fn run(paths: Paths) -> Result<(), DaemonError> {
                         .and_then(|f| f.set_modified(std::time::SystemTime::now()));
                 }
             }
-            _ => eprintln!("dwell daemon: {event}"),
+            _ => ::log::info!("{event}"),
         })
     };
     let engine = Arc::new(Engine::with(
@@ -143,7 +146,7 @@ pub fn run(paths: Paths) -> Result<(), DaemonError> {
                 if signal == signal_hook::consts::SIGHUP {
                     match engine.reload_settings() {
                         Ok(()) => watcher.set_limit(engine.settings().watch_projects),
-                        Err(e) => eprintln!("dwell daemon: keeping the previous user config: {e}"),
+                        Err(e) => ::log::warn!("keeping the previous user config: {e}"),
                     }
                     continue;
                 }
@@ -166,8 +169,8 @@ pub fn run(paths: Paths) -> Result<(), DaemonError> {
             loop {
                 std::thread::sleep(SOCKET_CHECK);
                 if socket_identity(&socket).ok() != Some(bound) {
-                    eprintln!(
-                        "dwell daemon: {} is gone or no longer this daemon's; stopping",
+                    ::log::warn!(
+                        "{} is gone or no longer this daemon's; stopping",
                         socket.display()
                     );
                     crate::process::kill_running();
@@ -176,7 +179,7 @@ pub fn run(paths: Paths) -> Result<(), DaemonError> {
             }
         });
     }
-    eprintln!(
+    ::log::info!(
         "dwell daemon {} (pid {}) serving {}",
         crate::protocol::VERSION,
         std::process::id(),
@@ -189,7 +192,7 @@ pub fn run(paths: Paths) -> Result<(), DaemonError> {
             Err(e) => {
                 // Out of file descriptors or memory: wait for connections to end
                 // instead of spinning; the daemon keeps serving.
-                eprintln!("dwell daemon: accept failed: {e}");
+                ::log::error!("accept failed: {e}");
                 std::thread::sleep(std::time::Duration::from_millis(50));
                 continue;
             }
@@ -217,7 +220,7 @@ pub fn run(paths: Paths) -> Result<(), DaemonError> {
         // No thread to be had: the connection (moved into the closure) is closed,
         // its slot freed, and the daemon goes on.
         if let Err(e) = spawned {
-            eprintln!("dwell daemon: could not start a connection handler: {e}");
+            ::log::error!("could not start a connection handler: {e}");
         }
     }
     drop(lock);
@@ -266,8 +269,8 @@ fn prune_on_schedule(engine: &Engine) {
         if let Some(age) = engine.settings().prune_after {
             let pruned = engine.cache().prune(age, false);
             if pruned.generations > 0 {
-                eprintln!(
-                    "dwell daemon: pruned {} generations not used for {} days",
+                ::log::info!(
+                    "pruned {} generations not used for {} days",
                     pruned.generations,
                     age.as_secs() / 86400
                 );
@@ -279,7 +282,7 @@ fn prune_on_schedule(engine: &Engine) {
             false,
         );
         if orphans > 0 {
-            eprintln!("dwell daemon: removed {orphans} GC roots that no generation uses");
+            ::log::info!("removed {orphans} GC roots that no generation uses");
         }
         std::thread::sleep(std::time::Duration::from_secs(24 * 3600));
     }

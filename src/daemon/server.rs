@@ -17,7 +17,7 @@ pub enum After {
 }
 
 fn send(stream: &mut UnixStream, response: &Response) -> bool {
-    let mut line = serde_json::to_vec(&Envelope::new(response)).expect("response serializes");
+    let mut line = crate::protocol::to_json(&Envelope::new(response));
     line.push(b'\n');
     stream.write_all(&line).is_ok()
 }

@@ -80,8 +80,8 @@ impl Watcher {
         });
         match watcher {
             Ok(w) => *locked(&inner.notify) = Some(w),
-            Err(e) => eprintln!(
-                "dwell daemon: cannot watch files ({}); changes are noticed when a shell asks",
+            Err(e) => log::warn!(
+                "cannot watch files ({}); changes are noticed when a shell asks",
                 describe(&e)
             ),
         }
@@ -198,8 +198,8 @@ impl Watcher {
             if let Err(e) = w.watch(&dir, RecursiveMode::NonRecursive) {
                 let mut watched = locked(&self.inner.watched);
                 if !watched.warned {
-                    eprintln!(
-                        "dwell daemon: cannot watch {} ({}); changes there are noticed when a shell asks",
+                    log::warn!(
+                        "cannot watch {} ({}); changes there are noticed when a shell asks",
                         dir.display(),
                         describe(&e)
                     );

@@ -74,7 +74,7 @@ impl Layers {
         ops.extend(layers);
         let mut hasher = blake3::Hasher::new();
         hasher.update(generation.map(|g| g.key.as_str()).unwrap_or("-").as_bytes());
-        hasher.update(&serde_json::to_vec(&ops).expect("ops serialize"));
+        hasher.update(&crate::protocol::to_json(&ops));
         Served {
             key: hasher.finalize().to_hex()[..32].to_string(),
             ops,

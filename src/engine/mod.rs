@@ -186,6 +186,7 @@ impl Engine {
             Err(e) => {
                 return Resolution {
                     error: Some(e.to_string()),
+                    error_root: e.root().map(Path::to_path_buf),
                     ..Resolution::default()
                 };
             }
@@ -216,6 +217,15 @@ impl Engine {
         };
         locked(&self.recent).insert(project.root.clone(), (eval_env.clone(), Instant::now()));
         let mut resolution = self.generation_for(&project, eval_env, &context, mode, progress);
+        // Nix read the entry files itself, and a venv sync takes seconds: what is
+        // served must still be what was allowed when it is handed out.
+        let now = self.trust.check(&project, &self.settings().trusted);
+        if !now.permits() {
+            return Resolution {
+                project: Some(Self::info(&project, now)),
+                ..Resolution::default()
+            };
+        }
         resolution.project = Some(info);
         resolution
     }
@@ -312,6 +322,7 @@ impl Engine {
             env: Some(served),
             error: None,
             pending: false,
+            error_root: None,
         }
     }
 
@@ -327,6 +338,7 @@ impl Engine {
             env,
             error,
             pending: false,
+            error_root: None,
         }
     }
 

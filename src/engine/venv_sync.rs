@@ -58,7 +58,13 @@ impl Engine {
             return project.clone();
         };
         let version = self.layers.python_version(&python).unwrap_or_default();
-        let wanted = crate::venv::Wanted::of(&project.root, &project.config, &version);
+        let wanted = match crate::venv::Wanted::of(&project.root, &project.config, &version) {
+            Ok(wanted) => wanted,
+            Err(e) => {
+                notes.push(e.to_string());
+                return project.clone();
+            }
+        };
         if wanted.installed_in(project.venv.as_deref()) {
             return project.clone();
         }
@@ -97,15 +103,14 @@ impl Engine {
                 engine.events.emit(Event::VenvSyncing {
                     root: p.root.clone(),
                 });
-                let result = crate::venv::create(
-                    &p.root,
-                    &p.venv_path,
-                    &python,
-                    &wanted,
-                    &env,
-                    &nix_path,
-                    &on_line,
-                );
+                let setup = crate::venv::Setup {
+                    env: &env,
+                    nix_path: &nix_path,
+                    on_line: &on_line,
+                    timeout: engine.settings().install_timeout,
+                    move_hand_made: false,
+                };
+                let result = crate::venv::create(&p.root, &p.venv_path, &python, &wanted, &setup);
                 match result {
                     Ok(_) => engine.venv.forget(&p.root),
                     Err(e) => {
@@ -137,6 +142,9 @@ impl Engine {
         if let Some(message) = self.venv.any_failure(&project.root) {
             notes.push(message);
         }
-        crate::project::load(&project.root).unwrap_or_else(|_| project.clone())
+        // Only the venv is looked at again: the settings stay those trust checked.
+        let mut now = project.clone();
+        now.look_for_venv();
+        now
     }
 }

@@ -3,6 +3,7 @@
 //! else in the crate (the client, the daemon and every library use it, never the
 //! other way round); no socket code lives here.
 
+pub mod os_path;
 mod value;
 
 pub use value::Value;
@@ -128,6 +129,7 @@ pub enum Request {
     /// evaluation is waited for, with `Progress` replies meanwhile; without, the
     /// last good environment is served at once and the evaluation runs on.
     Resolve {
+        #[serde(with = "os_path")]
         dir: PathBuf,
         eval_env: EvalEnv,
         #[serde(default = "yes")]
@@ -138,11 +140,13 @@ pub enum Request {
     },
     /// What is known about a directory's project, without evaluating.
     Status {
+        #[serde(with = "os_path")]
         dir: PathBuf,
         eval_env: EvalEnv,
     },
     /// Evaluate again even if the cache is valid.
     Reload {
+        #[serde(with = "os_path")]
         dir: PathBuf,
         eval_env: EvalEnv,
     },
@@ -181,9 +185,11 @@ pub struct DaemonInfo {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ProjectInfo {
+    #[serde(with = "os_path")]
     pub root: PathBuf,
     pub kind: Kind,
     pub trust: Trust,
+    #[serde(with = "os_path::option")]
     pub venv: Option<PathBuf>,
 }
 
@@ -214,6 +220,7 @@ pub struct Served {
     pub hook_output: String,
     /// The files the environment was made from (only when asked for).
     #[serde(default)]
+    #[serde(with = "os_path::seq")]
     pub inputs: Vec<PathBuf>,
 }
 
@@ -226,6 +233,10 @@ pub struct Resolution {
     /// An evaluation runs in the background; the environment is the last good one.
     #[serde(default)]
     pub pending: bool,
+    /// With `error` and no project: the root of the project that could not be
+    /// read (a broken `.dwell.toml`), when one was found.
+    #[serde(default, with = "os_path::option")]
+    pub error_root: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -243,8 +254,10 @@ pub struct GenerationSummary {
     pub key: String,
     pub evaluated_at_ms: u64,
     pub eval_ms: u64,
+    #[serde(with = "os_path::seq")]
     pub inputs: Vec<PathBuf>,
     /// The Nix profile that roots the environment against garbage collection.
+    #[serde(with = "os_path::option")]
     pub gc_root: Option<PathBuf>,
     /// The derivations the devShell is built from (`nix show-derivation`).
     pub packages: Vec<String>,
@@ -254,6 +267,7 @@ pub struct GenerationSummary {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StatusReport {
+    #[serde(with = "os_path")]
     pub dir: PathBuf,
     pub project: Option<ProjectInfo>,
     pub cache: Option<CacheState>,
@@ -271,6 +285,19 @@ pub struct StatusReport {
     /// Functions or aliases the shellHook defines, which cannot reach the shell.
     #[serde(default)]
     pub hook_definitions: Vec<String>,
+}
+
+/// `value` as JSON. dwell's own types always serialize (paths and values are
+/// written as bytes, maps have string keys), so this cannot fail.
+pub fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
+    #[allow(clippy::expect_used, reason = "dwell's own types always serialize")]
+    serde_json::to_vec(value).expect("dwell's own types serialize")
+}
+
+/// [`to_json`], indented for a file a person may read.
+pub fn to_json_pretty<T: Serialize>(value: &T) -> Vec<u8> {
+    #[allow(clippy::expect_used, reason = "dwell's own types always serialize")]
+    serde_json::to_vec_pretty(value).expect("dwell's own types serialize")
 }
 
 impl<T> Envelope<T> {
