@@ -1,0 +1,276 @@
+//! Building a venv version under `<venv>.d/` and swapping `<venv>` to it
+//! atomically; dwell replaces only its own link and deletes only what it marked.
+
+use super::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Where the versions of `venv` live: `<venv>.d/`.
+pub(super) fn versions_dir(venv: &Path) -> PathBuf {
+    let name = venv
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "venv".into());
+    venv.with_file_name(format!("{name}.d"))
+}
+
+/// Builds a new venv for `venv` with `python`, installs what `wanted` says into
+/// it with the project's own tool (uv, Poetry) or pip, and only then makes
+/// `venv` point to it. `env` is the environment the installers run in (the
+/// project's, so they find compilers, PIP_* and UV_* settings).
+pub fn create(
+    root: &Path,
+    venv: &Path,
+    python: &Path,
+    wanted: &Wanted,
+    setup: &Setup,
+) -> Result<PathBuf, VenvError> {
+    let (env, nix_path, on_line) = (setup.env, setup.nix_path, setup.on_line);
+    // The lock's tool, from the Nix environment, found before anything is made.
+    let step = Step::of(wanted, nix_path)?;
+    let files = &wanted.files;
+    let versions = versions_dir(venv);
+    // Checked before anything is built, and again at the swap.
+    occupant(venv, &versions).replaceable(venv, setup.move_hand_made)?;
+    std::fs::create_dir_all(&versions)?;
+    let new = new_version(&versions)?;
+    let command = |program: &Path| tool_command(program, root, env);
+    let result = (|| {
+        on_line(&format!("creating the venv with {}", python.display()));
+        let mut make = command(python);
+        make.args(["-m", "venv", "--prompt"])
+            .arg(root.file_name().unwrap_or(root.as_os_str()))
+            .arg(&new);
+        run(make, "python", setup).map_err(|e| VenvError::Create(python.to_path_buf(), e))?;
+        let venv_python = new.join("bin/python3");
+        let install = |cmd: Command, what: &str| {
+            run(cmd, what, setup).map_err(|e| VenvError::Install(what.into(), e))
+        };
+        match &step {
+            Step::UvSync(uv) => {
+                let mut sync = command(uv);
+                sync.args(["sync", "--frozen"])
+                    .env("UV_PROJECT_ENVIRONMENT", &new)
+                    .env("UV_PYTHON", python)
+                    .env("UV_PYTHON_DOWNLOADS", "never");
+                install(sync, "uv")?;
+            }
+            Step::PoetrySync(poetry) => {
+                // `poetry sync` is Poetry 2's (1.x says the command does not exist,
+                // which the failure line shows).
+                let mut sync = poetry_command(poetry, root, env, &new);
+                sync.args(["sync", "--no-interaction"]);
+                install(sync, "poetry")?;
+            }
+            Step::Pylock { uv, lock } => {
+                let mut pip = command(uv);
+                pip.args(["pip", "install", "--python"])
+                    .arg(&venv_python)
+                    .arg("-r")
+                    .arg(lock)
+                    .env("UV_PYTHON_DOWNLOADS", "never");
+                install(pip, "uv")?;
+            }
+            Step::Requirements => {
+                let mut pip = command(&venv_python);
+                pip.args(["-m", "pip", "install", "--disable-pip-version-check"]);
+                // Hashes in a requirements file mean: install exactly these.
+                if wanted.hashed {
+                    pip.arg("--require-hashes");
+                }
+                for f in files
+                    .iter()
+                    .filter(|f| f.extension().is_some_and(|e| e == "txt"))
+                {
+                    pip.arg("-r").arg(f);
+                }
+                install(pip, "pip")?;
+            }
+            Step::Editable => {
+                let (mut editable, tool) = match find_tool(nix_path, "uv") {
+                    Some(uv) => {
+                        let mut c = command(&uv);
+                        c.args(["pip", "install", "--python"])
+                            .arg(&venv_python)
+                            .args(["-e", "."]);
+                        (c, "uv")
+                    }
+                    None => {
+                        let mut c = command(&venv_python);
+                        c.args([
+                            "-m",
+                            "pip",
+                            "install",
+                            "--disable-pip-version-check",
+                            "-e",
+                            ".",
+                        ]);
+                        (c, "pip")
+                    }
+                };
+                editable.current_dir(root);
+                install(editable, tool)?;
+            }
+            Step::Nothing => {}
+        }
+        // What was read when the sync was decided: a file changed since makes
+        // the next look sync again.
+        std::fs::write(new.join(SYNC_FILE), &wanted.fingerprint)?;
+        Ok(())
+    })();
+    if let Err(e) = result {
+        remove_version(&new);
+        return Err(e);
+    }
+    swap(venv, &versions, &new, setup)?;
+    Ok(new)
+}
+
+/// Points `venv` at `new` atomically (a symlink renamed over the old one); a venv
+/// that was a plain directory is moved aside first. Older versions dwell made are
+/// removed.
+pub(super) fn swap(
+    venv: &Path,
+    versions: &Path,
+    new: &Path,
+    setup: &Setup,
+) -> Result<(), VenvError> {
+    let now = occupant(venv, versions);
+    if let Err(e) = now.replaceable(venv, setup.move_hand_made) {
+        remove_version(new);
+        return Err(e);
+    }
+    let link = venv.with_file_name(format!(
+        ".{}.dwell-{}",
+        venv.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&link);
+    let name = |p: &Path| p.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let target = Path::new(&name(versions)).join(name(new));
+    std::os::unix::fs::symlink(&target, &link)?;
+    if now == Occupant::HandMade {
+        let aside = versions.join(format!("replaced-{}", crate::paths::now_ms()));
+        std::fs::rename(venv, &aside)?;
+        (setup.on_line)(&format!(
+            "the venv that was there is kept at {}",
+            aside.display()
+        ));
+    }
+    std::fs::rename(&link, venv)?;
+    // Older versions dwell built go. Anything else in the directory — a venv the
+    // user made by hand (moved aside as replaced-<time>), files of their own when
+    // `<venv>.d` was already theirs — is never deleted.
+    for old in std::fs::read_dir(versions)?.flatten() {
+        if old.path() != new {
+            remove_version(&old.path());
+        }
+    }
+    Ok(())
+}
+
+/// What is at a venv's path before dwell puts its link there.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Occupant {
+    Nothing,
+    /// dwell's own link into its versions directory.
+    Ours,
+    /// A venv directory the user made (`python -m venv .venv`).
+    HandMade,
+    /// Anything else: never replaced (what it is, for the message).
+    Foreign(&'static str),
+}
+
+pub(super) fn occupant(venv: &Path, versions: &Path) -> Occupant {
+    let Ok(meta) = std::fs::symlink_metadata(venv) else {
+        return Occupant::Nothing;
+    };
+    if meta.file_type().is_symlink() {
+        // dwell's links are `<name>.d/<version>`, relative.
+        let ours = std::fs::read_link(venv).is_ok_and(|target| {
+            let mut parts = target.components();
+            parts.next().map(|c| c.as_os_str())
+                == versions.file_name().map(|n| n as &std::ffi::OsStr)
+                && parts.next().is_some()
+                && parts.next().is_none()
+        });
+        return if ours {
+            Occupant::Ours
+        } else {
+            Occupant::Foreign("a link dwell did not make")
+        };
+    }
+    if meta.is_dir() {
+        return if venv.join("pyvenv.cfg").is_file() {
+            Occupant::HandMade
+        } else {
+            Occupant::Foreign("a directory that is not a venv")
+        };
+    }
+    if meta.is_file() {
+        Occupant::Foreign("a file")
+    } else {
+        Occupant::Foreign("not a directory")
+    }
+}
+
+impl Occupant {
+    /// Whether dwell may put its link at `venv`: over nothing or its own link,
+    /// over a hand-made venv only when the user asked (it is moved aside), over
+    /// anything else never.
+    pub(super) fn replaceable(&self, venv: &Path, move_hand_made: bool) -> Result<(), VenvError> {
+        match self {
+            Occupant::Nothing | Occupant::Ours => Ok(()),
+            Occupant::HandMade if move_hand_made => Ok(()),
+            Occupant::HandMade => Err(VenvError::NotOurs {
+                path: venv.to_path_buf(),
+                what: "a venv made by hand; `dwell venv` replaces it (keeping it aside)",
+            }),
+            Occupant::Foreign(what) => Err(VenvError::NotOurs {
+                path: venv.to_path_buf(),
+                what,
+            }),
+        }
+    }
+}
+
+/// The file dwell writes into each venv version it makes: only a directory that
+/// holds it is ever deleted by dwell.
+pub(super) const MADE_BY_DWELL: &str = ".dwell-version";
+
+/// Makes the next numbered version directory under `versions`, marked as
+/// dwell's. An existing directory is never taken over.
+pub(super) fn new_version(versions: &Path) -> std::io::Result<PathBuf> {
+    let mut next = std::fs::read_dir(versions)?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u64>().ok())
+        .max()
+        .unwrap_or(0)
+        + 1;
+    loop {
+        let dir = versions.join(next.to_string());
+        match std::fs::create_dir(&dir) {
+            Ok(()) => {
+                std::fs::write(
+                    dir.join(MADE_BY_DWELL),
+                    "made by dwell; removed when replaced\n",
+                )?;
+                return Ok(dir);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => next += 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Removes `dir` if dwell made it (a real directory with dwell's mark, not a
+/// link); anything else is left alone.
+pub(super) fn remove_version(dir: &Path) {
+    let ours = std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir())
+        && std::fs::symlink_metadata(dir.join(MADE_BY_DWELL)).is_ok_and(|m| m.is_file());
+    if ours {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -1,0 +1,52 @@
+//! The Python `.venv` of a project: the layer applied on top of the Nix environment
+//! (its `bin` first on PATH, Nix's Python paths kept out), its creation and sync
+//! with the project's requirements using the Nix environment's python, and the
+//! checks that find a venv broken by a garbage-collected or upgraded python.
+//!
+//! A venv cannot be moved (its scripts name their interpreter by absolute path), so
+//! dwell builds each venv in place under `<venv>.d/<n>` and makes `<venv>` a
+//! symlink to it, swapped atomically once the install succeeded: a failed install
+//! leaves the previous venv untouched.
+//!
+//! The rooms: [`layer`] (the layer on top, the Nix python, health checks),
+//! [`wanted`] (what a project asks to install, and whether a venv has it),
+//! [`tools`] (running pip, uv and Poetry from the Nix environment) and [`build`]
+//! (building a version and swapping it in, replacing only what dwell made).
+
+mod build;
+mod layer;
+#[cfg(test)]
+mod tests;
+mod tools;
+mod wanted;
+
+pub use build::*;
+pub use layer::*;
+pub use tools::*;
+pub use wanted::*;
+
+use crate::safe_fs::ReadError;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum VenvError {
+    #[error("no python3 in the project's Nix environment; add python3 to it, or pass --python")]
+    NoPython,
+    #[error("could not create the venv with {0}: {1}")]
+    Create(PathBuf, String),
+    #[error("installing the requirements failed ({0}); the previous venv is untouched:\n{1}")]
+    Install(String, String),
+    #[error(
+        "{file} needs {tool}, which the project's Nix environment does not have: add pkgs.{tool} to its packages (shell.nix or flake.nix)"
+    )]
+    ToolMissing {
+        file: &'static str,
+        tool: &'static str,
+    },
+    #[error("{} is {what}; dwell leaves it alone (move it, or set [venv] path in .dwell.toml)", .path.display())]
+    NotOurs { path: PathBuf, what: &'static str },
+    #[error("{0}")]
+    Unreadable(#[from] ReadError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}

@@ -1,0 +1,82 @@
+use super::*;
+use crate::config::Libraries;
+use crate::protocol::Op;
+
+#[test]
+fn poetry_is_in_sync_only_with_nothing_to_do() {
+    let said = |s: &str| poetry_has_nothing_to_do(s.as_bytes());
+    assert!(said(
+        "Package operations: 0 installs, 0 updates, 0 removals, 1 skipped"
+    ));
+    assert!(said("No dependencies to install or update"));
+    assert!(!said(
+        "Package operations: 10 installs, 0 updates, 0 removals"
+    ));
+    assert!(!said(
+        "Package operations: 0 installs, 1 updates, 0 removals"
+    ));
+}
+
+#[test]
+fn prompt_from_cfg_or_dir_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let venv = dir.path().join(".venv");
+    std::fs::create_dir(&venv).unwrap();
+    std::fs::write(venv.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+    assert_eq!(prompt(&venv), ".venv");
+    std::fs::write(venv.join("pyvenv.cfg"), "home = /x\nprompt = 'api'\n").unwrap();
+    assert_eq!(prompt(&venv), "api");
+}
+
+#[test]
+fn versions_compare_by_major_minor() {
+    assert_eq!(major_minor("Python 3.11.2").as_deref(), Some("3.11"));
+    assert_eq!(major_minor("3.12.0rc1").as_deref(), Some("3.12"));
+    let dir = tempfile::tempdir().unwrap();
+    let venv = dir.path().join("v");
+    std::fs::create_dir_all(venv.join("bin")).unwrap();
+    std::os::unix::fs::symlink("/bin/sh", venv.join("bin/python3")).unwrap();
+    std::fs::write(
+        venv.join("pyvenv.cfg"),
+        "home = /bin\nversion_info = 3.11.2\n",
+    )
+    .unwrap();
+    assert_eq!(health(&venv, Some("3.11.7")), None);
+    assert!(
+        health(&venv, Some("3.12.1"))
+            .unwrap()
+            .contains("Python 3.11")
+    );
+    std::fs::write(
+        venv.join("pyvenv.cfg"),
+        "home = /nix/store/gone-python/bin\n",
+    )
+    .unwrap();
+    assert!(health(&venv, None).unwrap().contains("no longer exists"));
+}
+
+#[test]
+fn library_dirs_of_store_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let zlib = dir.path().join("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-zlib-1.3");
+    let cc = dir
+        .path()
+        .join("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-gcc-13-lib");
+    let nolib = dir.path().join("cccccccccccccccccccccccccccccccc-hello");
+    for p in [&zlib, &cc] {
+        std::fs::create_dir_all(p.join("lib")).unwrap();
+    }
+    std::fs::create_dir_all(&nolib).unwrap();
+    let paths = vec![zlib.clone(), cc.clone(), nolib];
+    let Some(Op::Prepend { entries, .. }) = libraries(&paths, &Libraries::All(true)) else {
+        panic!()
+    };
+    assert_eq!(entries.len(), 2);
+    let Some(Op::Prepend { entries, .. }) =
+        libraries(&paths, &Libraries::Only(vec!["zlib".into()]))
+    else {
+        panic!()
+    };
+    assert_eq!(entries, vec![bytes(&zlib.join("lib"))]);
+    assert!(libraries(&paths, &Libraries::All(false)).is_none());
+}

@@ -1,0 +1,216 @@
+//! What a project asks to install into its venv (a lock, requirement files, its
+//! pyproject), read once and bounded, and whether a venv already has it.
+
+use super::*;
+use crate::config::ProjectConfig;
+use crate::protocol::Value;
+use crate::safe_fs::{MAX_LOCK_FILE, ReadError, read_regular};
+use std::collections::BTreeMap;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// How a project's venv is installed: by the project's own lock and tool when it
+/// has one, else from its requirement files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Installer {
+    /// `uv.lock`: `uv sync --frozen`.
+    UvLock,
+    /// `poetry.lock`: `poetry sync`.
+    PoetryLock,
+    /// `pylock.toml` (PEP 751): `uv pip install -r pylock.toml`.
+    Pylock,
+    /// `requirements*.txt`: pip (`--require-hashes` when they carry hashes).
+    Requirements,
+    /// A `pyproject.toml` without a lock: `pip install -e .` (uv when there).
+    Editable,
+    /// Nothing to install: the venv alone.
+    Nothing,
+}
+
+/// What a project installs into its venv, and with what: `[venv] requirements`,
+/// else `uv.lock`, `poetry.lock` or `pylock.toml` (with `pyproject.toml`), else
+/// every `requirements*.txt` in the root, else `pyproject.toml`.
+pub(super) fn installs(root: &Path, config: &ProjectConfig) -> (Installer, Vec<PathBuf>) {
+    if let Some(files) = &config.venv.requirements {
+        // Requirement files go to pip; a pyproject.toml named alone is installed
+        // as the project (`pip install -e .`), as before locks were known.
+        let files: Vec<PathBuf> = files.iter().map(|f| root.join(f)).collect();
+        let txt = files
+            .iter()
+            .any(|f| f.extension().is_some_and(|e| e == "txt"));
+        let installer = if txt {
+            Installer::Requirements
+        } else {
+            Installer::Editable
+        };
+        return (installer, files);
+    }
+    let pyproject = root.join("pyproject.toml");
+    for (lock, installer) in [
+        ("uv.lock", Installer::UvLock),
+        ("poetry.lock", Installer::PoetryLock),
+        ("pylock.toml", Installer::Pylock),
+    ] {
+        let lock = root.join(lock);
+        if lock.is_file() {
+            let mut files = vec![lock];
+            files.extend(Some(pyproject.clone()).filter(|p| p.is_file()));
+            return (installer, files);
+        }
+    }
+    let files = requirement_files(root);
+    if !files.is_empty() {
+        return (Installer::Requirements, files);
+    }
+    if pyproject.is_file() {
+        return (Installer::Editable, vec![pyproject]);
+    }
+    (Installer::Nothing, Vec::new())
+}
+
+/// The files whose change may change what a synced venv must hold (`[venv]
+/// create = true`): each lock, `pyproject.toml` and the requirement files, present
+/// or not (a lock that appears counts). Watched so that a `git pull` that brings a
+/// new lock reaches the shell at its next prompt, not at its next entry.
+pub fn sync_files(root: &Path, config: &ProjectConfig) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = ["uv.lock", "poetry.lock", "pylock.toml", "pyproject.toml"]
+        .iter()
+        .map(|f| root.join(f))
+        .collect();
+    files.push(root.join("requirements.txt"));
+    files.extend(requirement_files(root));
+    files.extend(installs(root, config).1);
+    files.sort();
+    files.dedup();
+    files
+}
+
+/// Every `requirements*.txt` in the root, sorted.
+pub(super) fn requirement_files(root: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            name.starts_with("requirements") && name.ends_with(".txt")
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// The requirement files as read once, bounded: regular files only, so a FIFO
+/// or a link to `/dev/zero` is an error, never a hung or bloated daemon.
+pub(super) fn read_files(files: &[PathBuf]) -> Result<Vec<(PathBuf, Vec<u8>)>, ReadError> {
+    files
+        .iter()
+        .map(|f| {
+            Ok((
+                f.clone(),
+                read_regular(f, MAX_LOCK_FILE)?.unwrap_or_default(),
+            ))
+        })
+        .collect()
+}
+
+/// blake3 of the requirement files' names and contents, and of the python.
+pub(super) fn fingerprint(files: &[(PathBuf, Vec<u8>)], python_version: &str) -> String {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(python_version.as_bytes());
+    for (file, bytes) in files {
+        hasher.update(file.as_os_str().as_bytes());
+        hasher.update(&[0]);
+        hasher.update(bytes);
+        hasher.update(&[0]);
+    }
+    hasher.finalize().to_hex()[..32].to_string()
+}
+
+pub(super) const SYNC_FILE: &str = "dwell-sync";
+
+/// What a sync of a project's venv installs: the requirement files, and their
+/// fingerprint with the python's version (recorded in the venv once installed).
+pub struct Wanted {
+    pub installer: Installer,
+    pub files: Vec<PathBuf>,
+    pub fingerprint: String,
+    /// The requirement files carry `--hash=`: pip must check every one.
+    pub hashed: bool,
+}
+
+impl Wanted {
+    /// What `root` asks for, from its files read once: a file that cannot be
+    /// read as a regular file (a FIFO, a device, too large) is the error.
+    pub fn of(
+        root: &Path,
+        config: &ProjectConfig,
+        python_version: &str,
+    ) -> Result<Wanted, VenvError> {
+        let (installer, files) = installs(root, config);
+        let read = read_files(&files)?;
+        let hashed = installer == Installer::Requirements
+            && read
+                .iter()
+                .any(|(_, bytes)| bytes.windows(7).any(|w| w == b"--hash="));
+        Ok(Wanted {
+            installer,
+            fingerprint: fingerprint(&read, python_version),
+            files,
+            hashed,
+        })
+    }
+
+    /// Whether `venv` already has what the lock says though dwell did not put it
+    /// there (the user ran `uv add`, `uv sync` or `poetry add` in the shell):
+    /// asked of the lock's tool (`uv sync --frozen --check`, `poetry sync
+    /// --dry-run`), only when the lock changed. If so, the venv is marked as
+    /// synced with this lock.
+    pub fn synced_by_user(
+        &self,
+        root: &Path,
+        venv: &Path,
+        env: &BTreeMap<String, Value>,
+        nix_path: &[u8],
+    ) -> bool {
+        let in_sync = match self.installer {
+            Installer::UvLock => {
+                let Some(uv) = find_tool(nix_path, "uv") else {
+                    return false;
+                };
+                let mut check = tool_command(&uv, root, env);
+                check
+                    .args(["sync", "--frozen", "--check"])
+                    .env("UV_PROJECT_ENVIRONMENT", venv)
+                    .env("UV_PYTHON_DOWNLOADS", "never");
+                crate::process::run(check, "uv", &CHECK_WATCH).is_ok_and(|out| out.status.success())
+            }
+            Installer::PoetryLock => {
+                let Some(poetry) = find_tool(nix_path, "poetry") else {
+                    return false;
+                };
+                let mut check = poetry_command(&poetry, root, env, venv);
+                check.args(["sync", "--dry-run", "--no-interaction"]);
+                crate::process::run(check, "poetry", &CHECK_WATCH)
+                    .is_ok_and(|out| out.status.success() && poetry_has_nothing_to_do(&out.stdout))
+            }
+            _ => false,
+        };
+        in_sync && std::fs::write(venv.join(SYNC_FILE), &self.fingerprint).is_ok()
+    }
+
+    /// Whether `venv` (if any) has exactly this installed.
+    pub fn installed_in(&self, venv: Option<&Path>) -> bool {
+        venv.and_then(recorded_fingerprint).as_deref() == Some(self.fingerprint.as_str())
+    }
+}
+
+/// The fingerprint recorded in the venv when dwell last installed into it.
+pub(super) fn recorded_fingerprint(venv: &Path) -> Option<String> {
+    let bytes = read_regular(&venv.join(SYNC_FILE), 4096).ok()??;
+    Some(String::from_utf8_lossy(&bytes).trim().to_string())
+}
