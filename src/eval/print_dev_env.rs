@@ -1,0 +1,196 @@
+//! One evaluation: `nix print-dev-env` for the project, with what it read traced,
+//! and its failure said in its last lines.
+
+use super::*;
+use crate::process::{Watch, run};
+use crate::project::{Project, Source};
+use crate::protocol::{EvalEnv, Kind};
+use crate::trace::{self, Read, Reads};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The part of Nix's log worth showing: from the first `error:` line on.
+pub fn error_tail(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| l.starts_with("error:"))
+        .unwrap_or(lines.len().saturating_sub(8));
+    let tail: Vec<&str> = lines[start..]
+        .iter()
+        .copied()
+        .filter(|l| !l.starts_with("(use '--show-trace'"))
+        .collect();
+    let text = tail.join("\n").trim().to_string();
+    if text.is_empty() {
+        "nix failed without a message".into()
+    } else {
+        text
+    }
+}
+
+/// The files an evaluation read, from its log.
+pub(super) fn log_inputs(log: &str, project: &Project, eval_env: &EvalEnv) -> Reads {
+    let flake_root = project
+        .flake_lock()
+        .and_then(|lock| lock.parent().map(Path::to_path_buf));
+    let flake_root = flake_root.as_deref();
+    trace::inputs_from_log_for(log, &store_dir(eval_env), flake_root)
+}
+
+/// Evaluates `project` (which must be a Nix project) and captures its environment.
+/// `profile` becomes a Nix profile (an indirect GC root) of the environment.
+pub fn evaluate(
+    tools: &Tools,
+    project: &Project,
+    eval_env: &EvalEnv,
+    profile: &Path,
+    watch: &Watch,
+    hook_limit: Duration,
+) -> Result<Evaluation, EvalError> {
+    let started = Instant::now();
+    let Source::Nix { kind, entry } = &project.source else {
+        return Err(EvalError::NothingToEvaluate);
+    };
+    let mut cmd = Command::new(&tools.nix);
+    cmd.env_clear()
+        .envs(child_env(eval_env))
+        .current_dir(&project.root)
+        .args([
+            "-vv",
+            "--extra-experimental-features",
+            "nix-command flakes",
+            "print-dev-env",
+        ])
+        // The profile is the GC root that keeps this environment in the store.
+        .arg("--profile")
+        .arg(profile);
+    let mut source = None;
+    match kind {
+        Kind::Flake => {
+            let dir = entry.parent().unwrap_or(&project.root);
+            // Nix reads `#` and `?` in a flake reference as the start of an
+            // attribute or a query: such a directory would name another flake
+            // than the one allowed.
+            if dir
+                .as_os_str()
+                .as_encoded_bytes()
+                .iter()
+                .any(|b| b"#?".contains(b))
+            {
+                return Err(EvalError::Nix {
+                    message: format!(
+                        "{} has `#` or `?` in its path, which Nix reads as part of a flake reference; rename the directory",
+                        dir.display()
+                    ),
+                    inputs: trace::contents([entry.clone()]),
+                });
+            }
+            source = flake_source(tools, eval_env, dir, watch);
+            let mut flake_ref = dir.as_os_str().to_owned();
+            if let Some(attr) = &project.config.attr {
+                flake_ref.push("#");
+                flake_ref.push(attr);
+            }
+            // Nix's own evaluation cache would answer without reading anything:
+            // dwell caches, and must see every read.
+            cmd.arg("--no-eval-cache").arg(flake_ref);
+        }
+        _ => {
+            // Through the tracing wrapper, so that readFile/readDir are seen.
+            cmd.args(["--impure", "--expr", trace::WRAPPER, "--argstr", "root"])
+                .arg(&project.root)
+                .args(["--argstr", "entry"])
+                .arg(entry)
+                .args(["--argstr", "attr"])
+                .arg(project.config.attr.as_deref().unwrap_or(""));
+        }
+    }
+    let tracer = source
+        .as_ref()
+        .and_then(|s| trace::opens::Trace::start(&s.store));
+    let out = run(cmd, "nix", watch);
+    let opened = tracer.map(trace::opens::Trace::finish);
+    let out = out?;
+    let log = String::from_utf8_lossy(&out.stderr);
+    let mut inputs = log_inputs(&log, project, eval_env);
+    trace::add(&mut inputs, entry.clone(), Read::Content);
+    if *kind == Kind::Flake {
+        let uses_whole_source = out.status.success()
+            && source
+                .as_ref()
+                .is_some_and(|s| closure_has(tools, eval_env, profile, &s.store));
+        // A trace of another copy than the one evaluated (a file changed between
+        // `nix flake metadata` and the evaluation) saw nothing of it: no trace.
+        let opened = opened.filter(|opened| {
+            let evaluated = |s: &FlakeSource| {
+                let rel = entry.parent().and_then(|d| d.strip_prefix(&s.origin).ok());
+                rel.map(|rel| rel.join("flake.nix"))
+            };
+            match (opened, source.as_ref().and_then(evaluated)) {
+                (Some(opened), Some(flake)) => opened.files.contains_key(&flake),
+                _ => true,
+            }
+        });
+        let traced = source.as_ref().zip(opened).map(|(source, opened)| {
+            // Lost events, or a devShell built from the source itself: it
+            // depends on every file of the copy.
+            let opened = match opened {
+                Some(opened) if !uses_whole_source => {
+                    if trace::source_read_before_evaluation(&log, &source.store) {
+                        opened.without_one_dump(&source.store)
+                    } else {
+                        opened
+                    }
+                }
+                _ => trace::opens::Opened::everything(&source.store).unwrap_or_default(),
+            };
+            trace::flake_reads(&opened, &source.origin, source.git)
+        });
+        // The relative paths the flake's .nix files name: where the opens were
+        // traced, those that are not directories (a `pathExists` opens
+        // nothing); else all of them (conservative: more, never fewer).
+        let named = trace::path_literal_inputs(&inputs, &project.root);
+        let named = named
+            .into_iter()
+            .filter(|p| traced.is_none() || !p.is_dir());
+        for path in named {
+            trace::add(&mut inputs, path, Read::Content);
+        }
+        if let (Some(traced), Some(source)) = (traced, &source) {
+            // Within the source, the opens say what was read: the log's "copied
+            // source" of a directory there (`src = ./.`) is the copy of what git
+            // tracks, which the opens list file by file.
+            inputs.retain(|p, _| !(p.starts_with(&source.origin) && p.is_dir()));
+            for (path, read) in traced {
+                trace::add(&mut inputs, path, read);
+            }
+        }
+    }
+    inputs.retain(|p, _| !p.as_os_str().is_empty());
+    if !out.status.success() {
+        return Err(EvalError::Nix {
+            message: error_tail(&log),
+            inputs,
+        });
+    }
+    // A failing shellHook is a property of the files read, like a Nix error.
+    if let Some(on_line) = &watch.on_line {
+        on_line("running the shellHook");
+    }
+    let (recipe, hook) =
+        capture(tools, project, eval_env, &out.stdout, hook_limit).map_err(|e| match e {
+            EvalError::Capture { message, .. } => EvalError::Capture {
+                message,
+                inputs: inputs.clone(),
+            },
+            other => other,
+        })?;
+    Ok(Evaluation {
+        recipe,
+        inputs,
+        hook,
+        duration: started.elapsed(),
+    })
+}

@@ -1,0 +1,123 @@
+//! The programs an evaluation runs, found once: nix, bash, env; Nix's version
+//! (part of every cache key) and the current system.
+
+use super::*;
+use crate::process::{Watch, run};
+use crate::protocol::EvalEnv;
+use std::ffi::OsString;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The tools an evaluation uses, found once.
+#[derive(Clone, Debug)]
+pub struct Tools {
+    pub nix: PathBuf,
+    pub nix_version: String,
+    pub system: String,
+    pub bash: PathBuf,
+    pub env: PathBuf,
+}
+
+pub(super) fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| {
+            p.is_file() && std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+impl Tools {
+    /// Finds nix, bash and env on PATH and learns nix's version. The version is
+    /// remembered in `cache_dir`, keyed by the nix binary's identity, so that a
+    /// fresh daemon answers its first request without starting nix.
+    pub fn find(cache_dir: Option<&Path>) -> Result<Tools, EvalError> {
+        let nix = which("nix").ok_or(EvalError::NixMissing)?;
+        let nix_version = nix_version(&nix, cache_dir)?;
+        let bash = which("bash").unwrap_or_else(|| "/bin/bash".into());
+        let env = ["/usr/bin/env", "/bin/env"]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.is_file())
+            .or_else(|| which("env"))
+            .unwrap_or_else(|| "env".into());
+        Ok(Tools {
+            nix,
+            nix_version,
+            system: current_system(),
+            bash,
+            env,
+        })
+    }
+}
+
+/// `nix --version`, from the cache when the binary is the one it was asked of.
+pub(super) fn nix_version(nix: &Path, cache_dir: Option<&Path>) -> Result<String, EvalError> {
+    use std::os::unix::fs::MetadataExt;
+    let real = std::fs::canonicalize(nix).unwrap_or_else(|_| nix.to_path_buf());
+    let identity = std::fs::metadata(&real).ok().map(|m| {
+        format!(
+            "{}\0{}\0{}\0{}\0{}",
+            real.display(),
+            m.len(),
+            m.mtime(),
+            m.mtime_nsec(),
+            m.ino()
+        )
+    });
+    let file = cache_dir.map(|d| d.join("nix-version"));
+    if let (Some(file), Some(identity)) = (&file, &identity)
+        && let Ok(text) = std::fs::read_to_string(file)
+        && let Some((key, version)) = text.split_once('\n')
+        && key == blake3::hash(identity.as_bytes()).to_hex().as_str()
+        && !version.trim().is_empty()
+    {
+        return Ok(version.trim().to_string());
+    }
+    let mut cmd = Command::new(nix);
+    cmd.arg("--version");
+    let out = run(cmd, "nix", &Watch::default())?;
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if let (Some(file), Some(identity)) = (&file, &identity)
+        && out.status.success()
+        && file
+            .parent()
+            .is_some_and(|dir| crate::paths::private_dir(dir).is_ok())
+    {
+        let key = blake3::hash(identity.as_bytes()).to_hex();
+        let _ = crate::paths::write_atomic(file, format!("{key}\n{version}\n").as_bytes());
+    }
+    Ok(version)
+}
+
+/// Nix's name for this platform (what `builtins.currentSystem` says by default).
+pub fn current_system() -> String {
+    let os = match std::env::consts::OS {
+        "macos" => "darwin",
+        other => other,
+    };
+    format!("{}-{}", std::env::consts::ARCH, os)
+}
+
+/// The store directory Nix uses under `eval_env`.
+pub fn store_dir(eval_env: &EvalEnv) -> PathBuf {
+    eval_env
+        .get("NIX_STORE_DIR")
+        .map(|v| PathBuf::from(v.as_os_str()))
+        .unwrap_or_else(|| "/nix/store".into())
+}
+
+/// Environment for child processes: ours without the evaluation variables, plus the
+/// request's.
+pub(super) fn child_env(eval_env: &EvalEnv) -> Vec<(OsString, OsString)> {
+    let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
+        .filter(|(k, _)| !k.to_str().is_some_and(affects_evaluation))
+        .collect();
+    env.extend(
+        eval_env
+            .iter()
+            .map(|(k, v)| (OsString::from(k), v.as_os_str().to_owned())),
+    );
+    env
+}
