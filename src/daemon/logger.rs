@@ -17,6 +17,8 @@ pub const CAP: u64 = 1 << 20;
 struct Logger {
     path: PathBuf,
     file: Mutex<Option<File>>,
+    /// The process's stderr is this log (a started daemon): it follows a rotation.
+    follow_stderr: bool,
 }
 
 /// Sends the `log` crate's records to `path` (info and above) for the rest of
@@ -25,6 +27,7 @@ pub fn init(path: PathBuf) {
     let logger = Box::leak(Box::new(Logger {
         path,
         file: Mutex::new(None),
+        follow_stderr: !std::io::IsTerminal::is_terminal(&std::io::stderr()),
     }));
     if log::set_logger(logger).is_ok() {
         log::set_max_level(log::LevelFilter::Info);
@@ -57,7 +60,7 @@ impl log::Log for Logger {
             // A started daemon's stderr is the log (a panic's message goes
             // there): the new file from now on.
             if let Some(f) = file.as_ref()
-                && !std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && self.follow_stderr
             {
                 let _ = rustix::stdio::dup2_stderr(f);
             }
@@ -112,6 +115,42 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use log::Log;
+
+    #[test]
+    fn lines_carry_time_and_level_are_escaped_and_the_file_is_rotated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("daemon.log");
+        let logger = Logger {
+            path: path.clone(),
+            file: Mutex::new(None),
+            follow_stderr: false,
+        };
+        let say = |text: &str| {
+            logger.log(
+                &log::Record::builder()
+                    .level(log::Level::Warn)
+                    .args(format_args!("{text}"))
+                    .build(),
+            )
+        };
+        say("evaluating /p\x1b[2J");
+        let first = std::fs::read_to_string(&path).unwrap();
+        assert!(first.ends_with(" WARN  evaluating /p\\e[2J\n"), "{first:?}");
+        assert_eq!(first.as_bytes()[4], b'-', "{first:?}");
+        let line = "x".repeat(1000);
+        for _ in 0..1100 {
+            say(&line);
+        }
+        let rotated = path.with_extension("log.1");
+        assert!(rotated.exists(), "moved aside past the cap");
+        assert!(std::fs::metadata(&path).unwrap().len() < CAP / 2);
+        assert!(
+            std::fs::read_to_string(rotated)
+                .unwrap()
+                .starts_with(&first)
+        );
+    }
 
     #[test]
     fn dates_are_the_calendars() {

@@ -217,16 +217,8 @@ impl Engine {
         };
         locked(&self.recent).insert(project.root.clone(), (eval_env.clone(), Instant::now()));
         let mut resolution = self.generation_for(&project, eval_env, &context, mode, progress);
-        // Nix read the entry files itself, and a venv sync takes seconds: what is
-        // served must still be what was allowed when it is handed out.
-        let now = self.trust.check(&project, &self.settings().trusted);
-        if !now.permits() {
-            return Resolution {
-                project: Some(Self::info(&project, now)),
-                ..Resolution::default()
-            };
-        }
-        resolution.project = Some(info);
+        // (An answer that found trust gone while it was made says so itself.)
+        resolution.project.get_or_insert(info);
         resolution
     }
 
@@ -314,7 +306,19 @@ impl Engine {
         progress: Progress,
     ) -> Resolution {
         let mut notes = Vec::new();
-        let project = self.sync_venv(project, generation, mode, progress, &mut notes);
+        let (project, synced) = self.sync_venv(project, generation, mode, progress, &mut notes);
+        // Nix read the entry files itself, and a sync takes seconds: what either
+        // made is handed out only if what was allowed still is. (A plain cache
+        // hit read nothing since the check.)
+        if synced || freshness == Freshness::Evaluated {
+            let now = self.trust.check(&project, &self.settings().trusted);
+            if !now.permits() {
+                return Resolution {
+                    project: Some(Self::info(&project, now)),
+                    ..Resolution::default()
+                };
+            }
+        }
         let mut served = self.layers.serve(&project, Some(generation), freshness);
         served.notes.extend(notes);
         Resolution {
@@ -340,23 +344,6 @@ impl Engine {
             pending: false,
             error_root: None,
         }
-    }
-
-    /// The files the environment served for `dir` was made from (for `dwell
-    /// direnv`, which has direnv watch them); asked only by those who need them,
-    /// so ordinary answers stay small.
-    pub fn inputs(&self, dir: &Path, eval_env: &EvalEnv) -> Vec<PathBuf> {
-        let Ok(Some((project, trust))) = self.project(dir) else {
-            return Vec::new();
-        };
-        let context = match self.context(&project, eval_env) {
-            Ok(context) if trust.permits() && project.kind().is_nix() => context,
-            _ => return Vec::new(),
-        };
-        let newest = self.cache.lookup(&project.root, &context).newest;
-        newest
-            .map(|g| g.inputs.into_iter().map(|i| i.path).collect())
-            .unwrap_or_default()
     }
 
     /// One of `root`'s files changed: forget what was remembered about it (its

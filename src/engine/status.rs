@@ -7,7 +7,7 @@ use crate::cache::Generation;
 use crate::protocol::{CacheState, EvalEnv, GenerationSummary, Kind, Op, StatusReport, Trust};
 use crate::sync::locked;
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// The packages of generations, by generation key: asked of Nix once per
@@ -41,6 +41,23 @@ impl Packages {
 }
 
 impl Engine {
+    /// The files the environment served for `dir` was made from (for `dwell
+    /// direnv`, which has direnv watch them); asked only by those who need them,
+    /// so ordinary answers stay small.
+    pub fn inputs(&self, dir: &Path, eval_env: &EvalEnv) -> Vec<PathBuf> {
+        let Ok(Some((project, trust))) = self.project(dir) else {
+            return Vec::new();
+        };
+        let context = match self.context(&project, eval_env) {
+            Ok(context) if trust.permits() && project.kind().is_nix() => context,
+            _ => return Vec::new(),
+        };
+        let newest = self.cache.lookup(&project.root, &context).newest;
+        newest
+            .map(|g| g.inputs.into_iter().map(|i| i.path).collect())
+            .unwrap_or_default()
+    }
+
     /// What is known about `dir`'s project, without evaluating.
     pub fn status(&self, dir: &Path, eval_env: &EvalEnv) -> StatusReport {
         let mut report = StatusReport {

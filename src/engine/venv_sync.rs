@@ -40,7 +40,8 @@ impl VenvSync {
 impl Engine {
     /// With `[venv] create = true`: creates the venv, or re-installs into a new one
     /// when the requirements (or the python) changed, waiting with progress. A
-    /// failure is a note; the previous venv stays. Returns the project as it is now.
+    /// failure is a note; the previous venv stays. Returns the project as it is now,
+    /// and whether a sync ran (or was waited for).
     pub(super) fn sync_venv(
         self: &Arc<Self>,
         project: &Project,
@@ -48,30 +49,30 @@ impl Engine {
         mode: Mode,
         progress: Progress,
         notes: &mut Vec<String>,
-    ) -> Project {
+    ) -> (Project, bool) {
         if project.config.venv.create != Some(true) || project.config.venv.enable == Some(false) {
-            return project.clone();
+            return (project.clone(), false);
         }
         let Some(python) = crate::venv::python_of(&generation.recipe.ops, &project.venv_path)
         else {
             notes.push(crate::venv::VenvError::NoPython.to_string());
-            return project.clone();
+            return (project.clone(), false);
         };
         let version = self.layers.python_version(&python).unwrap_or_default();
         let wanted = match crate::venv::Wanted::of(&project.root, &project.config, &version) {
             Ok(wanted) => wanted,
             Err(e) => {
                 notes.push(e.to_string());
-                return project.clone();
+                return (project.clone(), false);
             }
         };
         if wanted.installed_in(project.venv.as_deref()) {
-            return project.clone();
+            return (project.clone(), false);
         }
         let fingerprint = wanted.fingerprint.clone();
         if let Some(message) = self.venv.failed(&project.root, &fingerprint) {
             notes.push(message);
-            return project.clone();
+            return (project.clone(), false);
         }
         let nix_path = crate::venv::nix_path(&generation.recipe.ops);
         let mut env: crate::recipe::Env = crate::activate::process_env();
@@ -83,7 +84,7 @@ impl Engine {
             && crate::venv::health(venv, Some(&version)).is_none()
             && wanted.synced_by_user(&project.root, venv, &env, &nix_path)
         {
-            return project.clone();
+            return (project.clone(), false);
         }
         let engine = self.clone();
         let p = project.clone();
@@ -130,7 +131,7 @@ impl Engine {
             if mode == Mode::NoWait {
                 job.announce();
                 notes.push("syncing the venv in the background".into());
-                return project.clone();
+                return (project.clone(), false);
             }
             while !job.wait(Duration::from_millis(100)) {
                 if !progress(&job.progress(), job.started.elapsed()) {
@@ -145,6 +146,6 @@ impl Engine {
         // Only the venv is looked at again: the settings stay those trust checked.
         let mut now = project.clone();
         now.look_for_venv();
-        now
+        (now, true)
     }
 }
