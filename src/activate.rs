@@ -31,6 +31,9 @@ pub enum Message {
         freshness: Freshness,
         eval_ms: u64,
         summary: String,
+        /// The venv's name when one is layered, and whether it was synced now.
+        venv: Option<String>,
+        venv_synced: bool,
     },
     Unloaded(String),
     Info(String),
@@ -120,11 +123,25 @@ pub fn plan(current: &Env, resolution: &Resolution, reserved: &dyn Fn(&str) -> b
             state.told = None;
         }
         Some(project) if !project.trust.permits() => {
-            leave(&mut env, &mut state, &mut messages);
+            // An edit to an allowed project keeps what this shell loaded from the
+            // allowed bytes (the new ones are not run) until `dwell allow` or a
+            // `cd` out: a typo and its fix cost one allow, not three.
+            let keep = matches!(project.trust, Trust::Changed { .. })
+                && state
+                    .loaded
+                    .as_ref()
+                    .is_some_and(|l| l.root == project.root);
+            if !keep {
+                leave(&mut env, &mut state, &mut messages);
+            }
             let root = tildify(&project.root);
             let kind = project.kind.label();
             let text = match &project.trust {
                 Trust::Denied => None,
+                Trust::Changed { files } if keep => Some(format!(
+                    "{root} ({kind}): {} changed since you allowed it; keeping the environment you allowed until you review (`dwell status`) and run `dwell allow`",
+                    files.join(", ")
+                )),
                 Trust::Changed { files } => Some(format!(
                     "{root} ({kind}): {} changed since you allowed it; review with `dwell status`, then run `dwell allow`",
                     files.join(", ")
@@ -133,7 +150,7 @@ pub fn plan(current: &Env, resolution: &Resolution, reserved: &dyn Fn(&str) -> b
                     "{root} ({kind}) is not activated: {file} cannot be read as a regular file ({reason}); fix or remove it"
                 )),
                 _ => Some(format!(
-                    "{root} ({kind}) is not allowed yet; run `dwell allow` to activate it"
+                    "{root} ({kind}) is not allowed yet; run `dwell allow` to activate it (for your own trees, `trusted = [\"~/src\"]` in dwell's config.toml)"
                 )),
             };
             if tell_once(
@@ -160,10 +177,15 @@ pub fn plan(current: &Env, resolution: &Resolution, reserved: &dyn Fn(&str) -> b
                         undo(&mut env, &loaded);
                     }
                     let before = env.clone();
+                    let mut prompts = BTreeSet::new();
                     let ops: Vec<Op> = served
                         .ops
                         .iter()
                         .filter(|op| {
+                            if crate::shell::is_prompt(op.name()) {
+                                prompts.insert(op.name().to_string());
+                                return false;
+                            }
                             let why = if !is_valid_name(op.name()) {
                                 "not a valid shell variable name"
                             } else if crate::shell::is_dwell_own(op.name()) {
@@ -190,12 +212,21 @@ pub fn plan(current: &Env, resolution: &Resolution, reserved: &dyn Fn(&str) -> b
                         freshness: served.freshness,
                         eval_ms: served.eval_ms,
                         summary: summary(&before, &env),
+                        venv: served.venv.clone(),
+                        venv_synced: served.venv_synced,
                     });
                     if !served.hook_output.trim().is_empty() {
                         messages.push(Message::HookOutput {
                             text: served.hook_output.trim_end().to_string(),
                             just_ran: served.freshness == Freshness::Evaluated,
                         });
+                    }
+                    if !prompts.is_empty() {
+                        let names: Vec<&str> = prompts.iter().map(String::as_str).collect();
+                        messages.push(Message::Info(format!(
+                            "kept your prompt: the project's environment sets {}, and a prompt stays the shell's own",
+                            names.join(", ")
+                        )));
                     }
                     for note in &served.notes {
                         messages.push(Message::Warning(note.clone()));

@@ -13,14 +13,26 @@ use std::path::PathBuf;
     long_about = "dwell activates a project's Nix environment (flake devShell, shell.nix or \
                   default.nix) and its Python .venv when you cd into it, and restores your \
                   shell when you leave. A resident daemon evaluates each project once and \
-                  answers from a cache keyed by the content of every file the evaluation read."
+                  answers from a cache keyed by the content of every file the evaluation read.\n\n\
+                  Each load prints one status line, for example `~/src/api  shell.nix · \
+                  evaluated · nix 2.1 s · total 2.2 s  +14 ~PATH + .venv`: the project and its \
+                  kind; `cached`, `evaluated` (with the time Nix took) or `stale` (the last \
+                  good environment, after a failure), and `venv synced` when the venv was \
+                  brought up to date; the request's total time; then `+N` variables added, \
+                  `-N` removed, `~NAME` modified (three named at most), and `+ .venv` when a \
+                  venv is layered on top."
 )]
 pub struct Cli {
-    /// Do not use the daemon: evaluate in this process (same on-disk cache).
-    #[arg(long, global = true)]
-    pub no_daemon: bool,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--no-daemon`, on the commands that ask for an environment.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct Local {
+    /// Do not use the daemon: evaluate in this process (same on-disk cache).
+    #[arg(long)]
+    pub no_daemon: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -51,14 +63,20 @@ pub enum Command {
     },
     /// Print what an `.envrc` evaluates to get this directory's environment from
     /// dwell: `eval "$(dwell direnv)"`. direnv applies and unloads it.
-    Direnv,
+    Direnv {
+        #[command(flatten)]
+        local: Local,
+    },
     /// Print the code that brings this shell to the current directory's environment.
     Export {
         #[arg(value_enum)]
         format: ExportFormat,
+        #[command(flatten)]
+        local: Local,
     },
     /// Trust the project of DIR (default: the current directory), so dwell may evaluate it.
     Allow {
+        /// The project directory (default: the current directory).
         dir: Option<PathBuf>,
         /// Use this Nix file of DIR (`python-env.nix`): written to DIR's
         /// `.dwell.toml` as `file = "FILE"` (other keys kept), then allowed.
@@ -66,28 +84,49 @@ pub enum Command {
         file: Option<PathBuf>,
     },
     /// Never activate the project of DIR.
-    Deny { dir: Option<PathBuf> },
+    Deny {
+        /// The project directory (default: the current directory).
+        dir: Option<PathBuf>,
+    },
     /// Show the project of DIR: kind, trust, cache state, inputs, daemon.
     Status {
+        /// The project directory (default: the current directory).
         dir: Option<PathBuf>,
+        #[command(flatten)]
+        local: Local,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Evaluate the project of DIR again, even if its cache is valid.
-    Reload { dir: Option<PathBuf> },
-    /// Run a command in the environment of DIR's project.
-    Exec {
+    Reload {
         /// The project directory (default: the current directory).
         dir: Option<PathBuf>,
-        /// The command and its arguments.
-        #[arg(last = true, required = true)]
+        #[command(flatten)]
+        local: Local,
+    },
+    /// Run a command in the environment of the current directory's project
+    /// (`dwell exec pytest -x`), or of DIR's (`dwell exec ~/src/api -- pytest -x`).
+    Exec {
+        /// `CMD [ARGS...]`, or `DIR -- CMD [ARGS...]` (DIR: the project directory,
+        /// default the current directory).
+        #[arg(
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "[DIR --] CMD"
+        )]
         command: Vec<OsString>,
+        #[command(flatten)]
+        local: Local,
     },
     /// Create the project's Python venv with the Nix environment's python and
     /// install its requirements (requirements*.txt with pip, or pyproject.toml).
     Venv {
+        /// The project directory (default: the current directory).
         dir: Option<PathBuf>,
+        #[command(flatten)]
+        local: Local,
         /// Build a new venv even if the current one is up to date.
         #[arg(long)]
         recreate: bool,

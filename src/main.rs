@@ -7,21 +7,21 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let no_daemon = cli.no_daemon;
     let result = match cli.command {
         Command::Hook { shell } => cmd::hook::run(shell),
-        Command::Export { format } => cmd::export::run(format, no_daemon),
-        Command::Direnv => cmd::direnv::run(no_daemon),
+        Command::Export { format, local } => cmd::export::run(format, local.no_daemon),
+        Command::Direnv { local } => cmd::direnv::run(local.no_daemon),
         Command::Allow { dir, file } => cmd::allow::run(dir, file, true),
         Command::Deny { dir } => cmd::allow::run(dir, None, false),
-        Command::Status { dir, json } => cmd::status::run(dir, json, no_daemon),
-        Command::Reload { dir } => cmd::reload::run(dir, no_daemon),
-        Command::Exec { dir, command } => cmd::exec::run(dir, command, no_daemon),
+        Command::Status { dir, json, local } => cmd::status::run(dir, json, local.no_daemon),
+        Command::Reload { dir, local } => cmd::reload::run(dir, local.no_daemon),
+        Command::Exec { command, local } => cmd::exec::run(command, local.no_daemon),
         Command::Venv {
             dir,
+            local,
             recreate,
             python,
-        } => cmd::venv::run(dir, recreate, python, no_daemon),
+        } => cmd::venv::run(dir, recreate, python, local.no_daemon),
         Command::Prune {
             older_than,
             dry_run,

@@ -58,6 +58,24 @@ root, and may lie outside it ("../shared-venv").
 \fB[venv]\fR \fBenable\fR = false
 Turns the venv layer off.
 .TP
+\fB[venv]\fR \fBcreate\fR = true
+Create the venv with the Nix environment's python on first entry, and keep it in
+sync with the project's lock or requirements: a change installs into a new venv,
+swapped in when it is ready; a failure keeps the previous venv. Without it,
+\fBdwell venv\fR does the same once.
+.TP
+\fB[venv]\fR \fBrequirements\fR = ["requirements.txt"]
+What the venv is made from, relative to the root: requirement files go to pip, a
+\fBpyproject.toml\fR alone is installed as the project (\fBpip install -e .\fR). The
+default is the project's lock, the first of \fBuv.lock\fR (\fBuv sync \-\-frozen\fR),
+\fBpoetry.lock\fR (\fBpoetry sync\fR) and \fBpylock.toml\fR (\fBuv pip install\fR);
+else every \fBrequirements*.txt\fR in the root; else \fBpyproject.toml\fR.
+.TP
+\fB[venv]\fR \fBlibraries\fR = true
+Put the library directories of the Nix environment's packages on
+\fBLD_LIBRARY_PATH\fR, so that manylinux wheels load; or a list of package names
+(["zlib", "gcc-lib"]) to put only theirs.
+.TP
 \fBshellhook_timeout\fR = "2m"
 How long this project's shellHook may run (default: the user file's, else 30s).
 A shellHook still running then is stopped with its whole process group and the

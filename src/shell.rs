@@ -241,6 +241,60 @@ pub fn is_dwell_own(name: &str) -> bool {
     name.starts_with("__dwell_") || name == "DWELL_SHELL" || name == crate::state::VAR
 }
 
+/// Code around a change that keeps the shell's own unexported variables (bash's
+/// `HISTFILE`, a `set -g` in fish), which dwell cannot see from its process: a
+/// variable the project sets that the shell had not exported is saved first (as
+/// `__dwell_local_NAME`), and put back, unexported, when dwell unsets it again,
+/// so leaving never unsets what the shell had before entering. Returns the code
+/// to run before the change and after it; elvish and xonsh have no such variables.
+pub fn keep_shell_variables(
+    shell: HookShell,
+    current: &crate::recipe::Env,
+    changes: &[(String, Option<Value>)],
+) -> (String, String) {
+    let (mut before, mut after) = (String::new(), String::new());
+    for (name, value) in changes
+        .iter()
+        .filter(|(n, _)| crate::recipe::is_valid_name(n) && !is_dwell_own(n))
+    {
+        let saved = format!("__dwell_local_{name}");
+        match (value, shell) {
+            (Some(_), _) if current.contains_key(name) => {}
+            (Some(_), HookShell::Bash) => {
+                before.push_str(&format!("if [[ -v {name} ]]; then {saved}=${name}; fi;\n"))
+            }
+            (Some(_), HookShell::Zsh) => before.push_str(&format!(
+                "if (( ${{+{name}}} )); then typeset -g {saved}=${name}; fi;\n"
+            )),
+            (Some(_), HookShell::Fish) => {
+                before.push_str(&format!("set -qg {name}; and set -g {saved} ${name};\n"))
+            }
+            (None, HookShell::Bash) => after.push_str(&format!(
+                "if [[ -v {saved} ]]; then {name}=${saved}; unset {saved}; fi;\n"
+            )),
+            (None, HookShell::Zsh) => after.push_str(&format!(
+                "if (( ${{+{saved}}} )); then typeset -g {name}=${saved}; unset {saved}; fi;\n"
+            )),
+            (None, HookShell::Fish) => after.push_str(&format!(
+                "set -qg {saved}; and set -g {name} ${saved}; and set -e -g {saved};\n"
+            )),
+            _ => {}
+        }
+    }
+    (before, after)
+}
+
+/// The prompt variables of every shell (bash's and zsh's `PS1`…, zsh's `PROMPT`…):
+/// a devShell that sets one (a shellHook that sources a venv's `activate` does)
+/// never reaches the user's prompt, in any shell or format.
+pub fn is_prompt(name: &str) -> bool {
+    const PROMPTS: &[&str] = &[
+        "PS1", "PS2", "PS3", "PS4", "PROMPT", "PROMPT2", "PROMPT3", "PROMPT4", "RPROMPT",
+        "RPROMPT2", "RPS1", "RPS2", "SPROMPT",
+    ];
+    PROMPTS.contains(&name)
+}
+
 /// Variables each shell manages itself or ties to its own state: emitting them would
 /// break the shell (`path` is PATH's array in zsh, `status` is read-only in fish), so
 /// they are skipped with a warning.

@@ -40,18 +40,27 @@ pub fn render(message: &Message, elapsed_ms: u64, color: bool) -> String {
             freshness,
             eval_ms,
             summary,
+            venv,
+            venv_synced,
         } => {
-            let state = match freshness {
+            let mut state = match freshness {
                 Freshness::Cached => paint(color, Color::Green.normal(), "cached"),
-                Freshness::Evaluated => paint(
-                    color,
-                    Color::Cyan.normal(),
-                    &format!("evaluated in {}", duration(*eval_ms)),
+                Freshness::Evaluated => format!(
+                    "{} · nix {}",
+                    paint(color, Color::Cyan.normal(), "evaluated"),
+                    duration(*eval_ms)
                 ),
                 Freshness::Stale => paint(color, Color::Yellow.bold(), "stale"),
             };
+            if *venv_synced {
+                state.push_str(" · venv synced");
+            }
+            let venv = venv
+                .as_ref()
+                .map(|name| format!(" + {}", safe(name)))
+                .unwrap_or_default();
             format!(
-                "{prefix} {}  {kind} · {state} · {}  {summary}",
+                "{prefix} {}  {kind} · {state} · total {}  {summary}{venv}",
                 paint(color, Style::new().bold(), &safe(root)),
                 duration(elapsed_ms),
                 kind = safe(kind),
@@ -75,5 +84,47 @@ pub fn render(message: &Message, elapsed_ms: u64, color: bool) -> String {
             let text = printable(text, true);
             format!("{prefix} {}", paint(color, Color::Red.normal(), &text))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loaded(freshness: Freshness, venv: Option<&str>, venv_synced: bool) -> Message {
+        Message::Loaded {
+            root: "~/src/api".into(),
+            kind: "shell.nix".into(),
+            freshness,
+            eval_ms: 2100,
+            summary: "+14 ~PATH".into(),
+            venv: venv.map(String::from),
+            venv_synced,
+        }
+    }
+
+    #[test]
+    fn the_status_line_labels_its_times_and_names_the_venv() {
+        assert_eq!(
+            render(
+                &loaded(Freshness::Evaluated, Some(".venv"), false),
+                2200,
+                false
+            ),
+            "dwell: ~/src/api  shell.nix · evaluated · nix 2.1 s · total 2.2 s  +14 ~PATH + .venv"
+        );
+        assert_eq!(
+            render(&loaded(Freshness::Cached, None, false), 4, false),
+            "dwell: ~/src/api  shell.nix · cached · total 4 ms  +14 ~PATH"
+        );
+    }
+
+    #[test]
+    fn venv_work_is_not_called_an_evaluation() {
+        let line = render(&loaded(Freshness::Cached, Some(".venv"), true), 4600, false);
+        assert_eq!(
+            line,
+            "dwell: ~/src/api  shell.nix · cached · venv synced · total 4.6 s  +14 ~PATH + .venv"
+        );
     }
 }

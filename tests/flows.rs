@@ -349,6 +349,18 @@ fn exec_runs_in_the_project_environment() {
         String::from_utf8_lossy(&out.stdout),
         "bar\nhello from the stand-in nixpkgs\n"
     );
+    // Without `--`, in the project: the whole line is the command, its own
+    // options and a `--` of its own included.
+    let out = w.ok(
+        &p,
+        &["exec", "bash", "-c", "echo \"$FOO $*\"", "x", "--", "-y"],
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "bar -- -y\n");
+    let out = w.ok(&p, &["exec", "--", "hello"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hello from the stand-in nixpkgs\n"
+    );
 }
 
 #[test]
@@ -362,6 +374,23 @@ fn deny_silences_a_project() {
     assert_eq!(sh.last_stderr, "");
     assert_eq!(sh.get("FOO"), None);
     assert_eq!(w.evaluations("denied"), 0);
+}
+
+#[test]
+fn allow_names_each_file_it_trusted_once() {
+    let w = World::new();
+    let p = w.shell_nix("named");
+    let out = w.ok(&p, &["allow"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.ends_with("named (shell.nix)\n"), "{said}");
+    w.write(&p, &[(".dwell.toml", "[env]\nX = \"1\"\n")]);
+    let out = w.ok(&p, &["allow"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.ends_with("named (shell.nix, .dwell.toml)\n"), "{said}");
+    let f = w.flake("flaky");
+    let out = w.ok(&f, &["allow"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.ends_with("flaky (flake: flake.nix)\n"), "{said}");
 }
 
 #[test]
@@ -385,7 +414,26 @@ fn editing_an_allowed_entry_file_asks_again_and_says_what_changed() {
         "{}",
         sh.last_stderr
     );
-    assert_eq!(sh.get("FOO"), None, "unloaded until allowed again");
+    // The environment allowed stays until the user allows or leaves; the new
+    // bytes are not run.
+    sh.said("keeping the environment you allowed");
+    assert_eq!(sh.get("HOOKED").as_deref(), Some("yes"));
+    assert_eq!(sh.get("FOO").as_deref(), Some("bar"));
+    assert_eq!(w.evaluations("trust"), 1);
+    sh.prompt(&p);
+    assert!(
+        !sh.last_stderr.contains("changed"),
+        "said once: {}",
+        sh.last_stderr
+    );
+    // A shell that enters now, and this one after leaving, get nothing.
+    let mut other = SimShell::new(&w);
+    other.prompt(&p);
+    other.said("changed since you allowed it; review with `dwell status`");
+    assert_eq!(other.get("FOO"), None);
+    sh.prompt(&w.dir);
+    sh.prompt(&p);
+    assert_eq!(sh.get("FOO"), None, "unloaded after leaving");
     assert_eq!(w.evaluations("trust"), 1);
     w.allow(&p);
     sh.prompt(&p);
@@ -459,7 +507,7 @@ fn missing_nix_is_a_clear_error() {
         .insert("PATH".into(), "/usr/bin/nonexistent:/bin-none".into());
     // The dwell binary itself is found by absolute path; bash and env are not needed.
     let out = w
-        .dwell(&p, &["--no-daemon", "export", "json"])
+        .dwell(&p, &["export", "json", "--no-daemon"])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -761,7 +809,7 @@ fn an_unreadable_directory_is_one_clear_line() {
     run_ok(Command::new("chown").args(["-R", "65534:65534"]).arg(&base));
     // The shell is in proj/sub; then proj loses every permission.
     let script = format!(
-        "cd '{}' && chmod 000 '{}' && exec '{DWELL}' --no-daemon export json",
+        "cd '{}' && chmod 000 '{}' && exec '{DWELL}' export json --no-daemon",
         project.display(),
         base.join("proj").display()
     );
@@ -824,7 +872,8 @@ fn the_entry_file_named_in_dwell_toml_is_trusted_content() {
     .unwrap();
     sh.prompt(&p);
     sh.said("nix/dev.nix changed since you allowed it");
-    assert_eq!(sh.get("V"), None);
+    // What was allowed stays loaded; the edit is not served.
+    assert_eq!(sh.get("V").as_deref(), Some("1"));
     assert!(!marker.exists(), "nothing runs before a new allow");
 }
 

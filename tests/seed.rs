@@ -136,6 +136,41 @@ fn the_level1_greeting_is_shown_on_every_entry() {
     assert!(!fresh.last_stderr.contains("🐍"), "{}", fresh.last_stderr);
 }
 
+/// The guides' other common Level 1: the shellHook makes the venv and sources
+/// its `activate`. The venv is served (layered by dwell), the user's prompt is
+/// not taken, and dwell says once that the line can go.
+#[test]
+fn a_level1_shellhook_that_sources_the_venv_keeps_the_prompt() {
+    need!("nix");
+    let w = World::new();
+    let shell = LEVEL1_SHELL_NIX.replace(
+        "echo \"Activate it with: source .venv/bin/activate\"",
+        "if [ ! -d .venv ]; then python -m venv --without-pip .venv; fi\n    source .venv/bin/activate",
+    );
+    assert_ne!(shell, LEVEL1_SHELL_NIX);
+    let p = w.project("level1-activate", &[("shell.nix", &shell)]);
+    w.allow(&p);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    sh.said("kept your prompt: the project's environment sets PS1");
+    assert_eq!(sh.get("PS1"), None);
+    assert_eq!(
+        sh.get("VIRTUAL_ENV"),
+        Some(p.join(".venv").display().to_string())
+    );
+    sh.said("dwell already layers the project's venv");
+    // Said on a load, not at every prompt.
+    sh.prompt(&p);
+    assert!(
+        !sh.last_stderr.contains("kept your prompt"),
+        "{}",
+        sh.last_stderr
+    );
+    sh.prompt(&w.dir);
+    assert_eq!(sh.get("VIRTUAL_ENV"), None);
+    assert_eq!(sh.get("PS1"), None);
+}
+
 fn pids(w: &World) -> Vec<i32> {
     std::fs::read_to_string(w.home.join("jupyter-standin.pids"))
         .unwrap_or_default()
@@ -169,7 +204,7 @@ fn a_shellhook_that_never_returns_is_stopped_and_the_devshell_served() {
         sh.last_stderr
     );
     sh.said("the shellHook did not finish within 3 s and was stopped");
-    sh.said("dwell exec -- jupyter lab");
+    sh.said("dwell exec jupyter lab");
     // The server the hook started is gone, with its whole process group.
     let started_pids = pids(&w);
     assert_eq!(started_pids.len(), 1, "jupyter ran once");

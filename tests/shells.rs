@@ -331,7 +331,10 @@ fn allow_enter_leave(sh: Sh) {
 
     // The prompt right after `dwell allow` loads the environment.
     let screen = t.run(&sh.call(DWELL, "allow"));
-    assert!(screen.contains("evaluated in"), "{sh:?}: {screen}");
+    assert!(
+        screen.contains("evaluated") && screen.contains(" nix "),
+        "{sh:?}: {screen}"
+    );
     let inside = t.env();
     assert_eq!(s(inside.get("FOO")).as_deref(), Some("bar"), "{sh:?}");
     assert_eq!(s(inside.get("HOOKED")).as_deref(), Some("yes"));
@@ -589,6 +592,96 @@ fn shellhook_greeting_on_entry(sh: Sh) {
     );
 }
 
+/// A shellHook that sources a venv's `activate` sets the prompt; the shell's own
+/// prompt stays, and a variable the shell had unexported (bash's HISTFILE, a
+/// fish `set -g`) is the user's again after leaving, never unset.
+fn the_prompt_and_the_shells_own_variables_stay(sh: Sh) {
+    let w = World::new();
+    let p = w.project(
+        "prompt",
+        &[(
+            "shell.nix",
+            "{ pkgs ? import <nixpkgs> {} }: pkgs.mkShell {\n  shellHook = ''\n    export PS1='(.venv) ' PROMPT='(.venv) ' MYLOCAL=project\n  '';\n}\n",
+        )],
+    );
+    w.allow(&p);
+    let local = match sh {
+        Sh::Bash | Sh::Zsh => "MYLOCAL=mine",
+        Sh::Fish => "set -g MYLOCAL mine",
+        // elvish's and xonsh's variables are not the environment's.
+        Sh::Elvish | Sh::Xonsh => "",
+    };
+    let mut t = Term::start(&w, sh, Path::new(DWELL), local, "", &w.dir);
+    let outside = t.env();
+    let screen = t.run(&format!("cd '{}'", p.display()));
+    assert!(screen.contains("kept your prompt"), "{sh:?}: {screen}");
+    let inside = t.env();
+    assert_eq!(
+        s(inside.get("MYLOCAL")).as_deref(),
+        Some("project"),
+        "{sh:?}"
+    );
+    assert_eq!(inside.get("PS1"), outside.get("PS1"), "{sh:?}");
+    assert_eq!(inside.get("PROMPT"), outside.get("PROMPT"), "{sh:?}");
+    t.run("cd ..");
+    let after = t.env();
+    assert_eq!(after.get("MYLOCAL"), None, "{sh:?}: unexported again");
+    assert_eq!(
+        differences(&outside, &after),
+        Vec::<String>::new(),
+        "{sh:?}"
+    );
+    if matches!(sh, Sh::Bash | Sh::Zsh | Sh::Fish) {
+        let line = match sh {
+            Sh::Fish => {
+                "printf '<%s:%s>\\n' MYLOCAL (set -q MYLOCAL; and echo $MYLOCAL; or echo unset)"
+            }
+            _ => "printf '<%s:%s:%s>\\n' MYLOCAL \"${MYLOCAL-unset}\" \"${PS1-unset}\"",
+        };
+        let screen = t.run(line);
+        let want = match sh {
+            Sh::Fish => "<MYLOCAL:mine>",
+            _ => "<MYLOCAL:mine:$ >",
+        };
+        assert!(screen.contains(want), "{sh:?}: {screen}");
+    }
+}
+
+/// `python -m venv .venv` in a project the shell sits in reaches the next
+/// prompt, and so does `rm -rf .venv`, as a lock change does: the counter.
+fn a_venv_made_or_removed_inside_reaches_the_next_prompt(sh: Sh) {
+    let w = World::new();
+    let p = w.allowed_shell_nix("late-venv");
+    let mut t = Term::new(&w, sh);
+    t.run(&format!("cd '{}'", p.display()));
+    assert_eq!(s(t.env().get("FOO")).as_deref(), Some("bar"), "{sh:?}");
+    assert_eq!(t.env().get("VIRTUAL_ENV"), None);
+
+    let before = w.generation();
+    let venv = w.venv(&p);
+    assert!(wait_for(10, || w.generation() != before), "no counter bump");
+    t.run("true");
+    let env = t.env();
+    assert_eq!(
+        s(env.get("VIRTUAL_ENV")),
+        Some(venv.display().to_string()),
+        "{sh:?}"
+    );
+    assert_eq!(s(env.get("FOO")).as_deref(), Some("bar"), "{sh:?}");
+
+    let before = w.generation();
+    std::fs::remove_dir_all(&venv).unwrap();
+    assert!(wait_for(10, || w.generation() != before), "no counter bump");
+    t.run("true");
+    let env = t.env();
+    assert_eq!(env.get("VIRTUAL_ENV"), None, "{sh:?}");
+    assert!(
+        !s(env.get("PATH")).unwrap().contains(".venv"),
+        "{sh:?}: the venv's bin left PATH"
+    );
+    assert_eq!(s(env.get("FOO")).as_deref(), Some("bar"), "{sh:?}");
+}
+
 macro_rules! for_each_shell {
     ($($scenario:ident),+ $(,)?) => {
         $(
@@ -634,6 +727,8 @@ for_each_shell!(
     hostile_values,
     ctrl_c_gives_the_last_good_environment,
     shellhook_greeting_on_entry,
+    the_prompt_and_the_shells_own_variables_stay,
+    a_venv_made_or_removed_inside_reaches_the_next_prompt,
 );
 
 // ---- what only some shells do ----

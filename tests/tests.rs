@@ -8,6 +8,7 @@ mod util;
 
 mod daemon;
 mod direnv;
+mod docs;
 mod faults;
 mod flows;
 mod fresh;

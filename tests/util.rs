@@ -426,7 +426,7 @@ pub fn freshness_said(stderr: &str) -> Json {
     let line = stderr.lines().find(|l| l.contains(" · "));
     match line {
         Some(l) if l.contains(" · cached · ") => "cached".into(),
-        Some(l) if l.contains(" · evaluated in ") => "evaluated".into(),
+        Some(l) if l.contains(" · evaluated · nix ") => "evaluated".into(),
         Some(l) if l.contains(" · stale · ") => "stale".into(),
         _ => Json::Null,
     }

@@ -133,6 +133,10 @@ fn create_true_builds_and_syncs_the_venv_on_entry() {
     let mut sh = SimShell::new(&w);
     sh.prompt(&p);
     assert!(sh.get("VIRTUAL_ENV").is_some(), "{}", sh.last_stderr);
+    // The status line says what took the time: Nix, then the venv.
+    sh.said(" · evaluated · nix ");
+    sh.said(" · venv synced · total ");
+    sh.said(" + .venv");
     let (ok, text) = python_in(&w, &p, "import tinypkg; print(tinypkg.VERSION)");
     assert!(ok && text.starts_with("1.0"), "{text}");
     assert_eq!(syncs_logged(&w, &p), 1);

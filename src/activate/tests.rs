@@ -17,6 +17,8 @@ fn resolution(root: &str, trust: Trust, ops: Vec<Op>, key: &str) -> Resolution {
             eval_ms: 5,
             notes: Vec::new(),
             hook_output: String::new(),
+            venv: None,
+            venv_synced: false,
             inputs: Vec::new(),
         }),
         error: None,

@@ -35,17 +35,25 @@ pub fn run(dir: Option<PathBuf>, file: Option<PathBuf>, allow: bool) -> anyhow::
         )
     })?;
     notify_daemon();
-    let entry = project
-        .entry()
-        .and_then(|e| e.strip_prefix(&project.root).ok())
-        .map(|e| format!(", {}", e.display()))
-        .unwrap_or_default();
-    crate::say!(
-        "dwell: {verb} {} ({}{entry})",
-        tildify(&project.root),
-        project.kind().label()
-    );
+    crate::say!("dwell: {verb} {}", what_was_decided(&project));
     Ok(ExitCode::SUCCESS)
+}
+
+/// `~/p (shell.nix, .dwell.toml)`: the root and the files the decision covers
+/// that exist, each once; the kind first when no file names it (`flake: …`).
+fn what_was_decided(project: &crate::project::Project) -> String {
+    let files: Vec<String> = project
+        .trusted_files()
+        .into_iter()
+        .filter(|name| std::fs::symlink_metadata(project.root.join(name)).is_ok())
+        .collect();
+    let kind = project.kind().label();
+    let list = match files.iter().any(|f| f == kind) {
+        true => files.join(", "),
+        false if files.is_empty() => kind.to_string(),
+        false => format!("{kind}: {}", files.join(", ")),
+    };
+    format!("{} ({list})", tildify(&project.root))
 }
 
 /// Writes `file = "FILE"` into `dir`'s `.dwell.toml`, keeping every other line

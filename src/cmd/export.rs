@@ -41,13 +41,18 @@ pub fn run(format: ExportFormat, no_daemon: bool) -> anyhow::Result<ExitCode> {
     };
     let reserved = |name: &str| shell.is_some_and(|s| crate::shell::is_reserved(s, name));
     let plan = plan(&current, &resolution, &reserved);
-    let mut code = match format {
+    let (keep_before, keep_after) = shell
+        .map(|s| crate::shell::keep_shell_variables(s, &current, &plan.changes))
+        .unwrap_or_default();
+    let mut code = keep_before;
+    code.push_str(&match format {
         ExportFormat::Bash | ExportFormat::Zsh => crate::shell::render_posix(&plan.changes),
         ExportFormat::Fish => crate::shell::render_fish(&plan.changes),
         ExportFormat::Elvish => crate::shell::render_elvish(&plan.changes),
         ExportFormat::Xonsh => crate::shell::render_xonsh(&plan.changes),
         ExportFormat::Json => json(&plan),
-    };
+    });
+    code.push_str(&keep_after);
     if let Some(shell) = shell {
         code.push_str(&crate::shell::render_hook_state(
             shell,

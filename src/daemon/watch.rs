@@ -120,14 +120,20 @@ impl Watcher {
         // A whole directory input is watched through its subdirectories too
         // (bounded), found before taking the lock; a listing, in itself, and a
         // git-tracked listing through the git index as well.
-        // A synced venv's lock and requirement files too: they are no input of
-        // the Nix evaluation, but a change must reach the shell's next prompt.
-        let sync_files: Vec<PathBuf> = crate::project::load(root)
-            .ok()
-            .filter(|p| p.config.venv.create == Some(true) && p.config.venv.enable != Some(false))
-            .map(|p| crate::venv::sync_files(&p.root, &p.config))
-            .unwrap_or_default();
-        let mut inputs: Vec<&PathBuf> = sync_files.iter().collect();
+        // The venv too, and a synced venv's lock and requirement files: they are
+        // no input of the Nix evaluation, but a venv made or removed in the
+        // project, or a lock changed, must reach the shell's next prompt.
+        let venv_files: Vec<PathBuf> = match crate::project::load(root) {
+            Ok(p) if p.config.venv.enable != Some(false) => {
+                let mut files = vec![p.venv_path.clone()];
+                if p.config.venv.create == Some(true) {
+                    files.extend(crate::venv::sync_files(&p.root, &p.config));
+                }
+                files
+            }
+            _ => Vec::new(),
+        };
+        let mut inputs: Vec<&PathBuf> = venv_files.iter().collect();
         let mut trees: HashMap<&Path, Vec<PathBuf>> = HashMap::new();
         for input in &generation.inputs {
             inputs.push(&input.path);

@@ -68,8 +68,20 @@ impl Layers {
         let (layers, mut notes) = self.layers(project, generation);
         if let Some(secs) = generation.and_then(|g| g.hook.stopped_after_s) {
             notes.push(format!(
-                "the shellHook did not finish within {secs} s and was stopped; this is the devShell's environment without it. Start long-running programs with `dwell exec -- jupyter lab` (say), not from shellHook; or raise shellhook_timeout in .dwell.toml"
+                "the shellHook did not finish within {secs} s and was stopped; this is the devShell's environment without it. Start long-running programs with `dwell exec jupyter lab` (say), not from shellHook; or raise shellhook_timeout in .dwell.toml"
             ));
+        }
+        // The shellHook sources the venv dwell layers (the guides' Level 1).
+        let venv = crate::protocol::Value::from(project.venv_path.as_os_str());
+        let hook_activates = |g: &Generation| {
+            g.recipe.ops.iter().any(|op| {
+                matches!(op, Op::Set { name, value } if name == "VIRTUAL_ENV" && *value == venv)
+            })
+        };
+        if project.config.venv.enable != Some(false) && generation.is_some_and(hook_activates) {
+            notes.push(
+                "the shellHook activates a venv itself (`source .venv/bin/activate`); dwell already layers the project's venv, so that line can go".into(),
+            );
         }
         ops.extend(layers);
         let mut hasher = blake3::Hasher::new();
@@ -84,6 +96,12 @@ impl Layers {
             hook_output: generation
                 .map(|g| g.hook.output.clone())
                 .unwrap_or_default(),
+            venv: project
+                .venv
+                .as_ref()
+                .and_then(|v| v.file_name())
+                .map(|n| n.to_string_lossy().into_owned()),
+            venv_synced: false,
             inputs: Vec::new(),
         }
     }

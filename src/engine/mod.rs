@@ -306,7 +306,11 @@ impl Engine {
         progress: Progress,
     ) -> Resolution {
         let mut notes = Vec::new();
-        let (project, synced) = self.sync_venv(project, generation, mode, progress, &mut notes);
+        let (mut project, synced) = self.sync_venv(project, generation, mode, progress, &mut notes);
+        // A shellHook may have made the venv (the guides' Level 1): one stat.
+        if freshness == Freshness::Evaluated && project.venv.is_none() {
+            project.look_for_venv();
+        }
         // Nix read the entry files itself, and a sync takes seconds: what either
         // made is handed out only if what was allowed still is. (A plain cache
         // hit read nothing since the check.)
@@ -321,6 +325,7 @@ impl Engine {
         }
         let mut served = self.layers.serve(&project, Some(generation), freshness);
         served.notes.extend(notes);
+        served.venv_synced = synced;
         Resolution {
             project: None,
             env: Some(served),

@@ -218,6 +218,12 @@ pub struct Served {
     /// What the devShell's shellHook printed when it ran, shown on entry.
     #[serde(default)]
     pub hook_output: String,
+    /// The name of the venv layered on top (`.venv`), if one is.
+    #[serde(default)]
+    pub venv: Option<String>,
+    /// Whether this request brought the venv in sync (installed into it).
+    #[serde(default)]
+    pub venv_synced: bool,
     /// The files the environment was made from (only when asked for).
     #[serde(default)]
     #[serde(with = "os_path::seq")]
