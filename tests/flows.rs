@@ -467,6 +467,24 @@ fn broken_nix_keeps_last_good_env_and_tells_once() {
 }
 
 #[test]
+fn a_flake_error_names_the_file_the_user_edits() {
+    need!("nix");
+    let w = World::new();
+    let p = w.flake("flakebroken");
+    w.allow(&p);
+    std::fs::write(p.join("nix/value.nix"), "1 + \"x\"\n").unwrap();
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    sh.said("evaluation failed");
+    sh.said(&format!("{}/nix/value.nix", p.display()));
+    assert!(
+        !sh.last_stderr.contains("-source/nix/value.nix"),
+        "the store copy is not named: {}",
+        sh.last_stderr
+    );
+}
+
+#[test]
 fn syntax_error_on_first_entry_is_one_clear_line_and_no_env() {
     need!("nix");
     let w = World::new();

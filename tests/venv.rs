@@ -95,7 +95,8 @@ fn dwell_venv_creates_the_venv_with_the_nix_python_and_installs_requirements() {
     let p = level1(&w, "api", "tinypkg==1.0\n");
     let out = w.ok(&p, &["venv"]);
     let said = String::from_utf8_lossy(&out.stderr);
-    assert!(said.contains("is ready"), "{said}");
+    assert!(said.contains("is ready ("), "{said}");
+    assert!(said.contains(", from requirements.txt)"), "{said}");
     let (ok, text) = python_in(
         &w,
         &p,
@@ -151,6 +152,14 @@ fn create_true_builds_and_syncs_the_venv_on_entry() {
     sh.prompt(&p);
     let mut other = SimShell::new(&w);
     other.prompt(&p);
+    assert_eq!(syncs_logged(&w, &p), 2);
+    // A comment edited is no change to install.
+    std::fs::write(
+        p.join("requirements.txt"),
+        "# pinned for the API\ntinypkg==2.0  # see #12\n",
+    )
+    .unwrap();
+    sh.prompt(&p);
     assert_eq!(syncs_logged(&w, &p), 2);
 }
 

@@ -72,11 +72,24 @@ pub fn run(
     };
     let new = crate::venv::create(&project.root, &project.venv_path, &python, &wanted, &setup)?;
     notify_daemon();
+    let names: Vec<String> = wanted
+        .files
+        .iter()
+        .map(|f| {
+            f.strip_prefix(&project.root)
+                .unwrap_or(f)
+                .display()
+                .to_string()
+        })
+        .collect();
+    let from = match names.is_empty() {
+        true => "nothing to install".to_string(),
+        false => format!("from {}", names.join(", ")),
+    };
     crate::say!(
-        "dwell: {} is ready ({}, {} requirement files)",
+        "dwell: {} is ready ({}, {from})",
         tildify(&project.venv_path),
         tildify(&new),
-        wanted.files.len()
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -170,10 +170,14 @@ pub fn evaluate(
     }
     inputs.retain(|p, _| !p.as_os_str().is_empty());
     if !out.status.success() {
-        return Err(EvalError::Nix {
-            message: error_tail(&log),
-            inputs,
-        });
+        let mut message = error_tail(&log);
+        // Nix names the flake's store copy; the user edits the project's file.
+        if let Some(s) = &source
+            && let (Some(copy), Some(origin)) = (s.store.to_str(), s.origin.to_str())
+        {
+            message = message.replace(&format!("{copy}/"), &format!("{origin}/"));
+        }
+        return Err(EvalError::Nix { message, inputs });
     }
     // A failing shellHook is a property of the files read, like a Nix error.
     if let Some(on_line) = &watch.on_line {

@@ -80,3 +80,23 @@ fn library_dirs_of_store_paths() {
     assert_eq!(entries, vec![bytes(&zlib.join("lib"))]);
     assert!(libraries(&paths, &Libraries::All(false)).is_none());
 }
+
+#[test]
+fn a_comment_in_a_requirements_file_is_no_change() {
+    let fp = |name: &str, text: &str| {
+        super::wanted::fingerprint(&[(PathBuf::from(name), text.as_bytes().to_vec())], "3.11")
+    };
+    let plain = fp("requirements.txt", "tinypkg==2.0\n");
+    assert_eq!(
+        plain,
+        fp("requirements.txt", "# pinned\n\ntinypkg==2.0   # why\n")
+    );
+    assert_ne!(plain, fp("requirements.txt", "tinypkg==2.1\n"));
+    // A URL fragment is no comment.
+    assert_ne!(
+        fp("requirements.txt", "x @ https://h/x.whl#sha256=1\n"),
+        fp("requirements.txt", "x @ https://h/x.whl\n")
+    );
+    // A lock counts byte for byte.
+    assert_ne!(fp("uv.lock", "a\n"), fp("uv.lock", "# c\na\n"));
+}

@@ -118,17 +118,38 @@ pub(super) fn read_files(files: &[PathBuf]) -> Result<Vec<(PathBuf, Vec<u8>)>, R
         .collect()
 }
 
-/// blake3 of the requirement files' names and contents, and of the python.
+/// blake3 of the requirement files' names and contents, and of the python. A
+/// requirements `.txt` counts without its comments and blank lines, as pip
+/// reads it: a comment edited is no change to install.
 pub(super) fn fingerprint(files: &[(PathBuf, Vec<u8>)], python_version: &str) -> String {
     let mut hasher = blake3::Hasher::new();
     hasher.update(python_version.as_bytes());
     for (file, bytes) in files {
         hasher.update(file.as_os_str().as_bytes());
         hasher.update(&[0]);
-        hasher.update(bytes);
+        if file.extension().is_some_and(|e| e == "txt") {
+            for line in bytes.split(|&b| b == b'\n').filter_map(requirement) {
+                hasher.update(line);
+                hasher.update(b"\n");
+            }
+        } else {
+            hasher.update(bytes);
+        }
         hasher.update(&[0]);
     }
     hasher.finalize().to_hex()[..32].to_string()
+}
+
+/// A requirements line as pip reads it: without a comment (`#` at the start or
+/// after whitespace) and surrounding whitespace; None when nothing is left.
+fn requirement(line: &[u8]) -> Option<&[u8]> {
+    let end = line
+        .iter()
+        .enumerate()
+        .position(|(i, &b)| b == b'#' && (i == 0 || line[i - 1].is_ascii_whitespace()))
+        .unwrap_or(line.len());
+    let line = line[..end].trim_ascii();
+    (!line.is_empty()).then_some(line)
 }
 
 pub(super) const SYNC_FILE: &str = "dwell-sync";
