@@ -89,6 +89,17 @@ fn tell_once(state: &mut State, root: &std::path::Path, what: Told) -> bool {
     true
 }
 
+/// The notes served with the loaded environment, each a warning, said once per
+/// text: a held or failed venv sync reaches a shell sitting in the project at
+/// its next prompt, and not again at the prompts after.
+fn tell_notes(state: &mut State, notes: &[String], messages: &mut Vec<Message>) {
+    let noted = (!notes.is_empty()).then(|| Value::from(notes.join("\n").as_str()).fingerprint());
+    if noted.is_some() && noted != state.noted {
+        messages.extend(notes.iter().map(|n| Message::Warning(n.clone())));
+    }
+    state.noted = noted;
+}
+
 /// Plans the move of a shell with environment `current` to `resolution`.
 /// `reserved` names variables the target shell manages itself: they are skipped.
 pub fn plan(current: &Env, resolution: &Resolution, reserved: &dyn Fn(&str) -> bool) -> Plan {
@@ -97,6 +108,7 @@ pub fn plan(current: &Env, resolution: &Resolution, reserved: &dyn Fn(&str) -> b
     let mut env = current.clone();
     env.remove(state::VAR);
     let leave = |env: &mut Env, state: &mut State, messages: &mut Vec<Message>| {
+        state.noted = None;
         if let Some(loaded) = state.loaded.take() {
             undo(env, &loaded);
             messages.push(Message::Unloaded(tildify(&loaded.root)));
@@ -146,6 +158,9 @@ pub fn plan(current: &Env, resolution: &Resolution, reserved: &dyn Fn(&str) -> b
                     "{root} ({kind}): {} changed since you allowed it; review with `dwell status`, then run `dwell allow`",
                     files.join(", ")
                 )),
+                Trust::OtherOwner { file, owner } => Some(format!(
+                    "{root} ({kind}) is ignored: {file} belongs to {owner}, not to you, and whoever owns a project's files decides what runs in your shell"
+                )),
                 Trust::Unreadable { file, reason } => Some(format!(
                     "{root} ({kind}) is not activated: {file} cannot be read as a regular file ({reason}); fix or remove it"
                 )),
@@ -168,8 +183,12 @@ pub fn plan(current: &Env, resolution: &Resolution, reserved: &dyn Fn(&str) -> b
                 .as_ref()
                 .is_some_and(|l| l.root == project.root);
             match &resolution.env {
+                // Loaded already: only what the notes say now is news, once.
                 Some(served)
-                    if same_root && state.loaded.as_ref().is_some_and(|l| l.key == served.key) => {}
+                    if same_root && state.loaded.as_ref().is_some_and(|l| l.key == served.key) =>
+                {
+                    tell_notes(&mut state, &served.notes, &mut messages);
+                }
                 Some(served) => {
                     if !same_root {
                         leave(&mut env, &mut state, &mut messages);
@@ -228,9 +247,8 @@ pub fn plan(current: &Env, resolution: &Resolution, reserved: &dyn Fn(&str) -> b
                             names.join(", ")
                         )));
                     }
-                    for note in &served.notes {
-                        messages.push(Message::Warning(note.clone()));
-                    }
+                    state.told = None;
+                    tell_notes(&mut state, &served.notes, &mut messages);
                 }
                 None if same_root => {}
                 None => leave(&mut env, &mut state, &mut messages),

@@ -74,7 +74,8 @@ pub enum Command {
         #[command(flatten)]
         local: Local,
     },
-    /// Trust the project of DIR (default: the current directory), so dwell may evaluate it.
+    /// Trust the project of DIR (default: the current directory), so dwell may evaluate it
+    /// and install its venv from the lock or requirements it has now.
     Allow {
         /// The project directory (default: the current directory).
         dir: Option<PathBuf>,
@@ -82,6 +83,10 @@ pub enum Command {
         /// `.dwell.toml` as `file = "FILE"` (other keys kept), then allowed.
         #[arg(long, value_name = "FILE")]
         file: Option<PathBuf>,
+        /// Allow a project whose directory or entry files belong to another user
+        /// (not root): their owner can change them, and the code runs as you.
+        #[arg(long)]
+        other_owner: bool,
     },
     /// Never activate the project of DIR.
     Deny {

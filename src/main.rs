@@ -3,6 +3,7 @@
 use clap::Parser;
 use dwell::cli::{Cli, Command};
 use dwell::cmd;
+use dwell::cmd::allow::Decision;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -11,8 +12,12 @@ fn main() -> ExitCode {
         Command::Hook { shell } => cmd::hook::run(shell),
         Command::Export { format, local } => cmd::export::run(format, local.no_daemon),
         Command::Direnv { local } => cmd::direnv::run(local.no_daemon),
-        Command::Allow { dir, file } => cmd::allow::run(dir, file, true),
-        Command::Deny { dir } => cmd::allow::run(dir, None, false),
+        Command::Allow {
+            dir,
+            file,
+            other_owner,
+        } => cmd::allow::run(dir, file, Decision::Allow { other_owner }),
+        Command::Deny { dir } => cmd::allow::run(dir, None, Decision::Deny),
         Command::Status { dir, json, local } => cmd::status::run(dir, json, local.no_daemon),
         Command::Reload { dir, local } => cmd::reload::run(dir, local.no_daemon),
         Command::Exec { command, local } => cmd::exec::run(command, local.no_daemon),

@@ -55,6 +55,11 @@ pub struct State {
     #[serde(default)]
     #[serde(with = "told_at")]
     pub told: Option<(PathBuf, Told)>,
+    /// The fingerprint of the notes last shown with the loaded environment (a
+    /// venv sync held or failed), so a shell sitting in the project hears a new
+    /// one once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noted: Option<String>,
 }
 
 /// `told` with its path encoded as any other (`os_path`).
@@ -323,6 +328,7 @@ mod tests {
             v: 0,
             loaded: Some(apply(&mut e, "/r".into(), "k".into(), &ops())),
             told: None,
+            noted: None,
         };
         let back = State::decode(&state.encode()).unwrap();
         assert_eq!(back.loaded, state.loaded);

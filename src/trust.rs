@@ -7,7 +7,8 @@ use crate::config::content_hash;
 use crate::paths::{path_id, private_dir, write_atomic};
 use crate::project::Project;
 use crate::protocol::Trust;
-use crate::safe_fs::{MAX_PROJECT_FILE, ReadError, read_regular};
+use crate::safe_fs::{MAX_LOCK_FILE, MAX_PROJECT_FILE, ReadError, read_regular};
+use crate::venv::Inputs;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,7 +20,18 @@ struct Record {
     allowed: bool,
     /// File name to blake3 of its content (None: the file did not exist).
     files: BTreeMap<String, Option<String>>,
+    /// The venv inputs (lock, requirements) ever allowed, by key, newest last:
+    /// contents once allowed stay allowed, so a branch switched back installs
+    /// without asking, while a lock never seen waits for `dwell allow`.
+    #[serde(default)]
+    venv: Vec<String>,
+    /// Allowed with `--other-owner`: files of another user are accepted.
+    #[serde(default)]
+    other_owner: bool,
 }
+
+/// How many allowed venv inputs a project's record keeps.
+const VENV_INPUTS_KEPT: usize = 64;
 
 pub struct TrustStore {
     dir: PathBuf,
@@ -58,6 +70,49 @@ fn fingerprints(project: &Project) -> Result<BTreeMap<String, Option<String>>, U
     Ok(files)
 }
 
+/// The first of the project's directory and entry files that belongs to another
+/// user than the one running dwell (root excepted, as git's `safe.directory`
+/// does), with that user's name: a stranger's `shell.nix` in a shared directory
+/// such as `/tmp` is never your project. A link counts by itself and its target.
+pub fn other_owner(project: &Project) -> Option<(String, String)> {
+    use std::os::unix::fs::MetadataExt;
+    let me = rustix::process::getuid().as_raw();
+    let foreign = |path: &Path| {
+        [std::fs::symlink_metadata(path), std::fs::metadata(path)]
+            .into_iter()
+            .flatten()
+            .map(|m| m.uid())
+            .find(|&uid| uid != me && uid != 0)
+    };
+    let names = std::iter::once(".".to_string()).chain(project.trusted_files());
+    names.into_iter().find_map(|name| {
+        let uid = foreign(&project.root.join(&name))?;
+        let file = if name == "." {
+            project.root.display().to_string()
+        } else {
+            name
+        };
+        Some((file, user_name(uid)))
+    })
+}
+
+/// `alice (uid 1001)`, or `uid 1001` when `/etc/passwd` does not name it.
+fn user_name(uid: u32) -> String {
+    let passwd = read_regular(Path::new("/etc/passwd"), MAX_LOCK_FILE)
+        .ok()
+        .flatten();
+    let text = String::from_utf8_lossy(passwd.as_deref().unwrap_or_default()).into_owned();
+    let name = text.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        (fields.nth(1)? == uid.to_string()).then(|| name.to_string())
+    });
+    match name {
+        Some(name) => format!("{name} (uid {uid})"),
+        None => format!("uid {uid}"),
+    }
+}
+
 /// The file name a trusted file's copy is kept under (names may hold a `/`).
 fn copy_name(name: &str) -> String {
     name.replace('%', "%25").replace('/', "%2F")
@@ -80,12 +135,14 @@ impl TrustStore {
     }
 
     pub fn check(&self, project: &Project, trusted_prefixes: &[PathBuf]) -> Trust {
-        let record: Option<Record> = std::fs::read(self.record_path(&project.root))
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .filter(|r: &Record| r.root == project.root);
+        let record = self.record(&project.root);
         if record.as_ref().is_some_and(|r| !r.allowed) {
             return Trust::Denied;
+        }
+        if let Some((file, owner)) = other_owner(project)
+            && !record.as_ref().is_some_and(|r| r.allowed && r.other_owner)
+        {
+            return Trust::OtherOwner { file, owner };
         }
         let now = match fingerprints(project) {
             Ok(now) => now,
@@ -129,10 +186,7 @@ impl TrustStore {
         };
         let name = rel.to_string_lossy().into_owned();
         let path = self.record_path(&project.root);
-        let Ok(bytes) = std::fs::read(&path) else {
-            return Ok(());
-        };
-        let Ok(mut record) = serde_json::from_slice::<Record>(&bytes) else {
+        let Some(mut record) = self.record(&project.root) else {
             return Ok(());
         };
         if !record.allowed || record.files.get(&name) != Some(&None) {
@@ -151,15 +205,44 @@ impl TrustStore {
         write_atomic(&path, &crate::protocol::to_json_pretty(&record))
     }
 
-    /// Trusts the project's entry files as they are now. Fails when one cannot
-    /// be read as a regular file: nothing unreadable is ever trusted.
-    pub fn allow(&self, project: &Project) -> std::io::Result<()> {
+    fn record(&self, root: &Path) -> Option<Record> {
+        let bytes = read_regular(&self.record_path(root), MAX_LOCK_FILE).ok()??;
+        serde_json::from_slice(&bytes)
+            .ok()
+            .filter(|r: &Record| r.root == root)
+    }
+
+    /// Whether a sync may install from `inputs`: the project is allowed and
+    /// these contents were allowed once (or it is under a trusted prefix). An
+    /// installer runs the lock's build backends, which are the project's code.
+    pub fn venv_allowed(&self, project: &Project, inputs: &Inputs, prefixes: &[PathBuf]) -> bool {
+        if inputs.files.is_empty() || under_prefix(&project.root, prefixes) {
+            return true;
+        }
+        self.record(&project.root)
+            .is_some_and(|r| r.allowed && r.venv.contains(&inputs.key))
+    }
+
+    /// Trusts the project's entry files as they are now, and its venv inputs.
+    /// Fails when an entry file cannot be read as a regular file: nothing
+    /// unreadable is ever trusted (venv inputs that cannot be read are left out;
+    /// the sync says why).
+    /// `other_owner`: the user accepted files of another user (`--other-owner`).
+    pub fn allow(&self, project: &Project, other_owner: bool) -> std::io::Result<()> {
         let mut contents = BTreeMap::new();
         for name in project.trusted_files() {
             let content = read_trusted(project, &name).map_err(std::io::Error::other)?;
             contents.insert(name, content);
         }
-        self.write(project, true, contents)
+        let venv = Inputs::of(&project.root, &project.config).ok();
+        if let Some(inputs) = &venv {
+            let copies = self.copies_dir(&project.root);
+            private_dir(&copies).map_err(std::io::Error::other)?;
+            for (name, bytes) in &inputs.files {
+                write_atomic(&copies.join(copy_name(name)), bytes)?;
+            }
+        }
+        self.write(project, true, contents, venv.map(|i| i.key), other_owner)
     }
 
     /// Never activates the project. Works whatever state its files are in.
@@ -172,7 +255,7 @@ impl TrustStore {
                 (name, content)
             })
             .collect();
-        self.write(project, false, contents)
+        self.write(project, false, contents, None, false)
     }
 
     fn write(
@@ -180,6 +263,8 @@ impl TrustStore {
         project: &Project,
         allowed: bool,
         contents: BTreeMap<String, Option<Vec<u8>>>,
+        venv_key: Option<String>,
+        other_owner: bool,
     ) -> std::io::Result<()> {
         private_dir(&self.dir).map_err(std::io::Error::other)?;
         let copies = self.copies_dir(&project.root);
@@ -196,10 +281,22 @@ impl TrustStore {
             let hash = content.map(|b| blake3::hash(&b).to_hex().to_string());
             files.insert(name, hash);
         }
+        let mut venv = self
+            .record(&project.root)
+            .map(|r| r.venv)
+            .unwrap_or_default();
+        if let Some(key) = venv_key {
+            venv.retain(|k| *k != key);
+            venv.push(key);
+        }
+        let excess = venv.len().saturating_sub(VENV_INPUTS_KEPT);
+        venv.drain(..excess);
         let record = Record {
             root: project.root.clone(),
             allowed,
             files,
+            venv,
+            other_owner,
         };
         write_atomic(
             &self.record_path(&project.root),
@@ -211,14 +308,26 @@ impl TrustStore {
 impl TrustStore {
     /// What changed in each entry file since the last allow: a line diff against
     /// the copy kept then (`+` added, `-` removed, a few lines of context).
+    /// The venv's inputs (lock, requirements) count with them.
     pub fn diff(&self, project: &Project) -> Vec<(String, String)> {
         let copies = self.copies_dir(&project.root);
+        let mut now: Vec<(String, Option<Vec<u8>>)> = project
+            .trusted_files()
+            .into_iter()
+            .map(|name| {
+                let bytes = read_trusted(project, &name).ok().flatten();
+                (name, bytes)
+            })
+            .collect();
+        if let Ok(inputs) = Inputs::of(&project.root, &project.config) {
+            now.extend(inputs.files.into_iter().map(|(n, b)| (n, Some(b))));
+        }
+        let text = |bytes: Option<Vec<u8>>| bytes.map(|b| String::from_utf8_lossy(&b).into_owned());
         let mut out = Vec::new();
-        for name in project.trusted_files() {
-            let text =
-                |bytes: Option<Vec<u8>>| bytes.map(|b| String::from_utf8_lossy(&b).into_owned());
-            let old = text(std::fs::read(copies.join(copy_name(&name))).ok());
-            let new = text(read_trusted(project, &name).ok().flatten());
+        for (name, bytes) in now {
+            let copy = read_regular(&copies.join(copy_name(&name)), MAX_LOCK_FILE);
+            let old = text(copy.ok().flatten());
+            let new = text(bytes);
             if old == new {
                 continue;
             }
@@ -299,6 +408,41 @@ fn under_prefix(root: &Path, prefixes: &[PathBuf]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn venv_inputs_once_allowed_stay_allowed_and_a_deny_holds_them_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("p");
+        std::fs::create_dir(&root).unwrap();
+        std::fs::write(root.join("shell.nix"), "{}").unwrap();
+        let store = TrustStore::new(&dir.path().join("data"));
+        let project = || crate::project::discover(&root).unwrap().unwrap();
+        let inputs = || Inputs::of(&root, &project().config).unwrap();
+        let write = |text: &str| std::fs::write(root.join("requirements.txt"), text).unwrap();
+        write("a==1\n");
+        let one = inputs();
+        assert!(!store.venv_allowed(&project(), &one, &[]), "never allowed");
+        assert!(store.venv_allowed(&project(), &one, std::slice::from_ref(&root)));
+        store.allow(&project(), false).unwrap();
+        assert!(store.venv_allowed(&project(), &one, &[]));
+        write("a==2\n");
+        let two = inputs();
+        assert!(
+            !store.venv_allowed(&project(), &two, &[]),
+            "a new lock asks"
+        );
+        store.allow(&project(), false).unwrap();
+        assert!(store.venv_allowed(&project(), &two, &[]));
+        assert!(
+            store.venv_allowed(&project(), &one, &[]),
+            "the old one stays"
+        );
+        store.deny(&project()).unwrap();
+        assert!(!store.venv_allowed(&project(), &one, &[]));
+        // Nothing to install runs nothing.
+        std::fs::remove_file(root.join("requirements.txt")).unwrap();
+        assert!(store.venv_allowed(&project(), &inputs(), &[]));
+    }
 
     #[test]
     fn diff_shows_changes_with_context() {

@@ -391,6 +391,14 @@ fn allow_names_each_file_it_trusted_once() {
     let out = w.ok(&f, &["allow"]);
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.ends_with("flaky (flake: flake.nix)\n"), "{said}");
+    // What a venv sync would install from is named with the project.
+    w.write(&p, &[("requirements.txt", "tinypkg==1.0\n")]);
+    let out = w.ok(&p, &["allow"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.ends_with("named (shell.nix, .dwell.toml; venv from requirements.txt)\n"),
+        "{said}"
+    );
 }
 
 #[test]

@@ -181,7 +181,8 @@ fn a_uv_lock_is_synced_exactly_once_per_change_and_never_when_unchanged() {
     );
 
     // A new lock (a `git pull` while the shell sits in the project): the daemon
-    // sends the shells down the slow path, and the next prompt syncs once.
+    // sends the shells down the slow path; the lock was never allowed, so the
+    // next prompt says so once and installs nothing, until `dwell allow`.
     let two = wheel(&wheels, "greet", "0.2.0", "two");
     let counter = w.generation();
     w.write(&p, &[("pyproject.toml", &pyproject_uv(&two))]);
@@ -191,6 +192,16 @@ fn a_uv_lock_is_synced_exactly_once_per_change_and_never_when_unchanged() {
         "the lock change did not reach the shells"
     );
     sh.prompt(&p);
+    assert!(
+        sh.last_stderr
+            .contains("uv.lock, pyproject.toml changed since you allowed the project"),
+        "{}",
+        sh.last_stderr
+    );
+    assert_eq!(python_in(&w, &p, "import greet; print(greet.WORD)"), "one");
+    assert_eq!(syncs(&log, false), 1, "held: {}", sh.last_stderr);
+    w.allow(&p);
+    sh.prompt(&p);
     assert_eq!(python_in(&w, &p, "import greet; print(greet.WORD)"), "two");
     assert_eq!(syncs(&log, false), 2, "{}", sh.last_stderr);
     let synced = venv_version(&p);
@@ -198,6 +209,7 @@ fn a_uv_lock_is_synced_exactly_once_per_change_and_never_when_unchanged() {
     // A broken lock: one clear error, and the venv before it still works.
     let good = std::fs::read_to_string(p.join("uv.lock")).unwrap();
     w.write(&p, &[("uv.lock", "this is not a lock\n")]);
+    w.allow(&p);
     sh.prompt(&w.dir);
     sh.prompt(&p);
     assert!(sh.last_stderr.contains("uv"), "{}", sh.last_stderr);
@@ -401,6 +413,7 @@ fn a_pylock_toml_is_installed_by_uv_and_hashed_requirements_by_pip() {
             ),
         )],
     );
+    w.allow(&q);
     sh.prompt(&w.dir);
     sh.prompt(&q);
     assert!(

@@ -1056,3 +1056,54 @@ fn no_subcommand_lets_a_project_drive_the_terminal() {
         }
     }
 }
+
+#[test]
+fn another_users_project_files_are_ignored_and_allowed_only_by_name() {
+    need!("nix");
+    if !need_root("it acts as a second user") {
+        return;
+    }
+    let w = World::new();
+    // A shared sticky directory (as /tmp) where a stranger left a shell.nix,
+    // and the user's own directory below it.
+    let shared = w.shell_nix("shared");
+    chmod(&shared, 0o1777);
+    chown(&shared.join("shell.nix"), OTHER_UID);
+    let mine = shared.join("mine");
+    std::fs::create_dir(&mine).unwrap();
+    let mut sh = SimShell::new(&w);
+    let before = sh.env.clone();
+    sh.prompt(&mine);
+    sh.said("is ignored: shell.nix belongs to nobody (uid 65534), not to you");
+    sh.env.remove("DWELL_STATE");
+    assert_eq!(sh.env, before, "nothing of theirs is loaded");
+    let out = w.dwell(&mine, &["allow"]).output().unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("shell.nix belongs to nobody (uid 65534), not to you")
+            && said.contains("--other-owner"),
+        "{said}"
+    );
+    let status = String::from_utf8_lossy(&w.ok(&mine, &["status"]).stdout).into_owned();
+    assert!(
+        status.contains("ignored: shell.nix belongs to nobody"),
+        "{status}"
+    );
+    // Named explicitly, it is allowed.
+    w.ok(&mine, &["allow", "--other-owner"]);
+    sh.prompt(&mine);
+    assert_eq!(sh.get("FOO").as_deref(), Some("bar"), "{}", sh.last_stderr);
+
+    // A directory of theirs holding a file of the user's counts the same: they
+    // can replace the file.
+    let theirs = w.shell_nix("theirs");
+    chown(&theirs, OTHER_UID);
+    let out = w.dwell(&theirs, &["allow"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("belongs to nobody"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -142,8 +142,29 @@ fn create_true_builds_and_syncs_the_venv_on_entry() {
     assert!(ok && text.starts_with("1.0"), "{text}");
     assert_eq!(syncs_logged(&w, &p), 1);
 
-    // The requirements change: one re-install, then served.
+    // The requirements change (a pull): installing runs what they name, so it
+    // waits for `dwell allow`; the shell sitting here is told once, the venv
+    // stays, and status shows the diff.
     std::fs::write(p.join("requirements.txt"), "tinypkg==2.0\n").unwrap();
+    sh.prompt(&p);
+    sh.said("requirements.txt changed since you allowed the project; the venv stays as it is");
+    sh.prompt(&p);
+    assert!(
+        !sh.last_stderr.contains("changed since"),
+        "once: {}",
+        sh.last_stderr
+    );
+    let (ok, text) = python_in(&w, &p, "import tinypkg; print(tinypkg.VERSION)");
+    assert!(ok && text.starts_with("1.0"), "{text}");
+    assert_eq!(syncs_logged(&w, &p), 1);
+    let status = String::from_utf8_lossy(&w.ok(&p, &["status"]).stdout).into_owned();
+    assert!(
+        status.contains("\nvenv       requirements.txt changed"),
+        "{status}"
+    );
+    assert!(status.contains("+ tinypkg==2.0"), "{status}");
+    // Allowed: one re-install, then served.
+    w.allow(&p);
     sh.prompt(&p);
     let (ok, text) = python_in(&w, &p, "import tinypkg; print(tinypkg.VERSION)");
     assert!(ok && text.starts_with("2.0"), "{text}");
@@ -161,6 +182,17 @@ fn create_true_builds_and_syncs_the_venv_on_entry() {
     .unwrap();
     sh.prompt(&p);
     assert_eq!(syncs_logged(&w, &p), 2);
+    // Contents once allowed stay allowed: the branch switched back installs.
+    std::fs::write(p.join("requirements.txt"), "tinypkg==1.0\n").unwrap();
+    sh.prompt(&p);
+    assert!(
+        !sh.last_stderr.contains("changed since"),
+        "{}",
+        sh.last_stderr
+    );
+    let (ok, text) = python_in(&w, &p, "import tinypkg; print(tinypkg.VERSION)");
+    assert!(ok && text.starts_with("1.0"), "{text}");
+    assert_eq!(syncs_logged(&w, &p), 3);
 }
 
 #[test]
@@ -175,6 +207,15 @@ fn a_failed_install_leaves_the_previous_venv_working() {
         "tinypkg==1.0\nno-such-package==9\n",
     )
     .unwrap();
+    // `dwell venv` installs only what was allowed.
+    let out = w.dwell(&p, &["venv"]).output().unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("requirements.txt changed since you allowed"),
+        "{said}"
+    );
+    w.allow(&p);
     let out = w.dwell(&p, &["venv"]).output().unwrap();
     assert!(!out.status.success());
     let said = String::from_utf8_lossy(&out.stderr);

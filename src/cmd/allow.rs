@@ -9,7 +9,21 @@ use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-pub fn run(dir: Option<PathBuf>, file: Option<PathBuf>, allow: bool) -> anyhow::Result<ExitCode> {
+/// What the user decided about a project.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// `other_owner`: files of another user are accepted too (`--other-owner`).
+    Allow {
+        other_owner: bool,
+    },
+    Deny,
+}
+
+pub fn run(
+    dir: Option<PathBuf>,
+    file: Option<PathBuf>,
+    decision: Decision,
+) -> anyhow::Result<ExitCode> {
     let dir = dir_or_cwd(dir)?;
     if let Some(file) = &file {
         use_file(&dir, file)?;
@@ -22,11 +36,21 @@ pub fn run(dir: Option<PathBuf>, file: Option<PathBuf>, allow: bool) -> anyhow::
             nix_files_hint(&dir)
         );
     };
-    let verb = if allow { "allowed" } else { "denied" };
-    if allow {
-        trust.allow(&project)
-    } else {
-        trust.deny(&project)
+    let verb = match decision {
+        Decision::Allow { .. } => "allowed",
+        Decision::Deny => "denied",
+    };
+    if decision == (Decision::Allow { other_owner: false })
+        && let Some((file, owner)) = crate::trust::other_owner(&project)
+    {
+        bail!(
+            "{}: {file} belongs to {owner}, not to you; whoever owns a project's files decides what runs in your shell, so dwell does not allow it (`dwell allow --other-owner` if you mean to)",
+            tildify(&project.root)
+        );
+    }
+    match decision {
+        Decision::Allow { other_owner } => trust.allow(&project, other_owner),
+        Decision::Deny => trust.deny(&project),
     }
     .with_context(|| {
         format!(
@@ -48,11 +72,17 @@ fn what_was_decided(project: &crate::project::Project) -> String {
         .filter(|name| std::fs::symlink_metadata(project.root.join(name)).is_ok())
         .collect();
     let kind = project.kind().label();
-    let list = match files.iter().any(|f| f == kind) {
+    let mut list = match files.iter().any(|f| f == kind) {
         true => files.join(", "),
         false if files.is_empty() => kind.to_string(),
         false => format!("{kind}: {}", files.join(", ")),
     };
+    // What a venv sync may install from is allowed with the project.
+    if let Ok(inputs) = crate::venv::Inputs::of(&project.root, &project.config)
+        && !inputs.files.is_empty()
+    {
+        list.push_str(&format!("; venv from {}", inputs.names()));
+    }
     format!("{} ({list})", tildify(&project.root))
 }
 

@@ -77,6 +77,9 @@ fn text(report: &StatusReport) -> String {
                 crate::protocol::Trust::Unreadable { file, reason } => {
                     format!("not allowed: {file} cannot be read as a regular file ({reason})")
                 }
+                crate::protocol::Trust::OtherOwner { file, owner } => format!(
+                    "ignored: {file} belongs to {owner}, not to you (`dwell allow --other-owner` if you mean to)"
+                ),
                 other => other.label().to_string(),
             };
             line(&mut out, "trust", trust);
@@ -111,6 +114,9 @@ fn text(report: &StatusReport) -> String {
             let absent = if input.exists() { "" } else { "  (absent)" };
             out.push_str(&format!("{:<10}   {shown}{absent}\n", ""));
         }
+    }
+    if let Some(problem) = &report.venv_problem {
+        line(&mut out, "venv", problem.replace('\n', "\n           "));
     }
     for (file, diff) in &report.trust_diff {
         line(&mut out, "changed", format!("{file} since you allowed it:"));

@@ -19,14 +19,19 @@ pub fn run(
     let Some(info) = &resolution.project else {
         bail!("no project at {}", dir.display());
     };
-    if !info.trust.permits() {
+    // Trust is checked on the project as loaded here, whose settings are used.
+    let project = crate::project::load(&info.root)?;
+    let paths = crate::paths::Paths::from_env()?;
+    let settings = crate::config::Settings::load(&paths.user_config())?;
+    let trust_store = crate::trust::TrustStore::new(&paths.data);
+    let trust = trust_store.check(&project, &settings.trusted);
+    if !trust.permits() {
         bail!(
             "{} is {}; run `dwell allow` first",
             tildify(&info.root),
-            info.trust.label()
+            trust.label()
         );
     }
-    let project = crate::project::load(&info.root)?;
     if resolution.env.is_none() && project.kind().is_nix() {
         bail!(
             "{}",
@@ -49,6 +54,12 @@ pub fn run(
     };
     let version = crate::venv::python_version(&python).unwrap_or_default();
     let wanted = crate::venv::Wanted::of(&project.root, &project.config, &version)?;
+    if !trust_store.venv_allowed(&project, &wanted.inputs, &settings.trusted) {
+        bail!(
+            "{} changed since you allowed the project, and installing runs what it names; review with `dwell status`, then run `dwell allow`",
+            wanted.inputs.names()
+        );
+    }
     let healthy = project
         .venv
         .as_ref()
@@ -67,8 +78,7 @@ pub fn run(
         nix_path: &crate::venv::nix_path(ops),
         on_line: &show,
         move_hand_made: true,
-        timeout: crate::config::Settings::load(&crate::paths::Paths::from_env()?.user_config())?
-            .install_timeout,
+        timeout: settings.install_timeout,
     };
     let new = crate::venv::create(&project.root, &project.venv_path, &python, &wanted, &setup)?;
     notify_daemon();

@@ -71,6 +71,7 @@ impl Engine {
             watched: None,
             trust_diff: Vec::new(),
             hook_definitions: Vec::new(),
+            venv_problem: None,
         };
         let (project, trust) = match self.project(dir) {
             Ok(Some(found)) => found,
@@ -80,9 +81,11 @@ impl Engine {
                 return report;
             }
         };
-        if matches!(trust, Trust::Changed { .. }) {
+        let held = self.venv.held(&project.root);
+        if matches!(trust, Trust::Changed { .. }) || held.is_some() {
             report.trust_diff = self.trust.diff(&project);
         }
+        report.venv_problem = held.or_else(|| self.venv.any_failure(&project.root));
         report.project = Some(Self::info(&project, trust));
         if project.kind().is_nix() {
             report.not_traced =

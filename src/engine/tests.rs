@@ -89,7 +89,7 @@ fn setup() -> Setup {
     std::fs::write(project.join("shell.nix"), "{ }\n").unwrap();
     write(&project, "one");
     let found = discover(&project).unwrap().unwrap();
-    TrustStore::new(&paths.data).allow(&found).unwrap();
+    TrustStore::new(&paths.data).allow(&found, false).unwrap();
     let fake = Arc::new(Fake::default());
     let (tx, received) = std::sync::mpsc::channel();
     let tx = std::sync::Mutex::new(tx);

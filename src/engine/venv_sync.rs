@@ -13,10 +13,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Venv syncs that failed, by project, with the fingerprint they failed for.
+/// Venv syncs that failed, by project, with the fingerprint they failed for;
+/// and those held until `dwell allow`, with the line that says why.
 #[derive(Default)]
 pub struct VenvSync {
     failures: Mutex<HashMap<PathBuf, (String, String)>>,
+    held: Mutex<HashMap<PathBuf, String>>,
 }
 
 impl VenvSync {
@@ -28,12 +30,18 @@ impl VenvSync {
             .map(|(_, message)| message.clone())
     }
 
-    fn any_failure(&self, root: &Path) -> Option<String> {
-        locked(&self.failures).get(root).map(|(_, m)| m.clone())
-    }
-
     pub fn forget(&self, root: &Path) {
         locked(&self.failures).remove(root);
+    }
+
+    /// Why `root`'s venv sync waits for `dwell allow`, if it does.
+    pub fn held(&self, root: &Path) -> Option<String> {
+        locked(&self.held).get(root).cloned()
+    }
+
+    /// The last failed sync of `root`, if the last one failed.
+    pub fn any_failure(&self, root: &Path) -> Option<String> {
+        locked(&self.failures).get(root).map(|(_, m)| m.clone())
     }
 }
 
@@ -66,6 +74,7 @@ impl Engine {
                 return (project.clone(), false);
             }
         };
+        locked(&self.venv.held).remove(&project.root);
         if wanted.installed_in(project.venv.as_deref()) {
             return (project.clone(), false);
         }
@@ -84,6 +93,18 @@ impl Engine {
             && crate::venv::health(venv, Some(&version)).is_none()
             && wanted.synced_by_user(&project.root, venv, &env, &nix_path)
         {
+            return (project.clone(), false);
+        }
+        // Installing runs the lock's build backends: the project's code. Inputs
+        // never allowed wait for `dwell allow`; the venv as it is keeps serving.
+        let prefixes = self.settings().trusted;
+        if !self.trust.venv_allowed(project, &wanted.inputs, &prefixes) {
+            let line = format!(
+                "{} changed since you allowed the project; the venv stays as it is until you review (`dwell status`) and run `dwell allow`",
+                wanted.inputs.names()
+            );
+            locked(&self.venv.held).insert(project.root.clone(), line.clone());
+            notes.push(line);
             return (project.clone(), false);
         }
         let engine = self.clone();

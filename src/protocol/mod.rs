@@ -63,6 +63,12 @@ pub enum Trust {
         file: String,
         reason: String,
     },
+    /// The project's directory or one of its entry files belongs to another
+    /// user (root excepted): never offered for allow.
+    OtherOwner {
+        file: String,
+        owner: String,
+    },
 }
 
 impl Trust {
@@ -78,6 +84,7 @@ impl Trust {
             Trust::Denied => "denied",
             Trust::Changed { .. } => "changed since allowed",
             Trust::Unreadable { .. } => "not allowed (unreadable file)",
+            Trust::OtherOwner { .. } => "another user's",
         }
     }
 }
@@ -291,6 +298,10 @@ pub struct StatusReport {
     /// Functions or aliases the shellHook defines, which cannot reach the shell.
     #[serde(default)]
     pub hook_definitions: Vec<String>,
+    /// Why the venv is not what the project's lock asks for: a sync held until
+    /// `dwell allow`, or one that failed.
+    #[serde(default)]
+    pub venv_problem: Option<String>,
 }
 
 /// `value` as JSON. dwell's own types always serialize (paths and values are

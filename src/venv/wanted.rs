@@ -154,6 +154,42 @@ fn requirement(line: &[u8]) -> Option<&[u8]> {
 
 pub(super) const SYNC_FILE: &str = "dwell-sync";
 
+/// What a sync would install from, as trust sees it: the files (named relative
+/// to the root) and their contents, and a key for them that leaves out the
+/// python (the same lock on a new python runs nothing new).
+pub struct Inputs {
+    pub key: String,
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
+impl Inputs {
+    /// The inputs of `root`'s venv, read once and bounded.
+    pub fn of(root: &Path, config: &ProjectConfig) -> Result<Inputs, ReadError> {
+        let read = read_files(&installs(root, config).1)?;
+        Ok(Inputs::from_read(root, &read))
+    }
+
+    fn from_read(root: &Path, read: &[(PathBuf, Vec<u8>)]) -> Inputs {
+        let files = read
+            .iter()
+            .map(|(path, bytes)| {
+                let name = path.strip_prefix(root).unwrap_or(path);
+                (name.to_string_lossy().into_owned(), bytes.clone())
+            })
+            .collect();
+        Inputs {
+            key: fingerprint(read, ""),
+            files,
+        }
+    }
+
+    /// `uv.lock, pyproject.toml`: the files, for one line.
+    pub fn names(&self) -> String {
+        let names: Vec<&str> = self.files.iter().map(|(n, _)| n.as_str()).collect();
+        names.join(", ")
+    }
+}
+
 /// What a sync of a project's venv installs: the requirement files, and their
 /// fingerprint with the python's version (recorded in the venv once installed).
 pub struct Wanted {
@@ -162,6 +198,8 @@ pub struct Wanted {
     pub fingerprint: String,
     /// The requirement files carry `--hash=`: pip must check every one.
     pub hashed: bool,
+    /// The same bytes as trust sees them: a sync runs only inputs once allowed.
+    pub inputs: Inputs,
 }
 
 impl Wanted {
@@ -181,6 +219,7 @@ impl Wanted {
         Ok(Wanted {
             installer,
             fingerprint: fingerprint(&read, python_version),
+            inputs: Inputs::from_read(root, &read),
             files,
             hashed,
         })
