@@ -41,7 +41,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            dwell::say!("dwell: {e:#}");
+            dwell::say!("dwell: {}", cmd::error_text(&e));
             ExitCode::FAILURE
         }
     }

@@ -90,7 +90,20 @@ pub fn open_regular(path: &Path) -> Result<Option<(std::fs::File, u64)>, ReadErr
     {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io(e)),
+        // A socket cannot be opened, a loop cannot be followed: say what it is.
+        Err(e) => {
+            let kind = match std::fs::metadata(path) {
+                Ok(meta) if !meta.is_file() => kind_of(&meta),
+                Err(_) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
+                    "a loop of symbolic links"
+                }
+                _ => return Err(io(e)),
+            };
+            return Err(ReadError::NotRegular {
+                path: path.to_path_buf(),
+                kind,
+            });
+        }
     };
     let meta = file.metadata().map_err(io)?;
     if !meta.is_file() {
@@ -267,7 +280,19 @@ mod tests {
         std::os::unix::fs::symlink(&looped, &looped).unwrap();
         assert!(matches!(
             read_regular(&looped, 10),
-            Err(ReadError::Io { .. })
+            Err(ReadError::NotRegular {
+                kind: "a loop of symbolic links",
+                ..
+            })
+        ));
+        let socket = dir.path().join("socket");
+        let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        assert!(matches!(
+            read_regular(&socket, 10),
+            Err(ReadError::NotRegular {
+                kind: "a socket",
+                ..
+            })
         ));
         assert!(
             read_regular(&dir.path().join("absent"), 10)

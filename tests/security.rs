@@ -1107,3 +1107,122 @@ fn another_users_project_files_are_ignored_and_allowed_only_by_name() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Runs `dwell ARGS` in `dir`, killed (and the test failed) after `secs`.
+fn dwell_within(w: &World, dir: &Path, args: &[&str], secs: u64) -> std::process::Output {
+    let mut child = w
+        .dwell(dir, args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("dwell {args:?} in {} hung", dir.display());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn hostile_trees_get_one_clear_answer_from_every_subcommand() {
+    need!("nix");
+    type Make = fn(&Path);
+    // Everything a project file can be that is not a small regular file.
+    let kinds: [(&str, Make); 6] = [
+        ("fifo", |f| mkfifo(f)),
+        ("dev-zero", |f| {
+            std::os::unix::fs::symlink("/dev/zero", f).unwrap()
+        }),
+        ("socket", |f| {
+            std::os::unix::net::UnixListener::bind(f).unwrap();
+        }),
+        ("directory", |f| std::fs::create_dir(f).unwrap()),
+        ("loop", |f| {
+            std::os::unix::fs::symlink(f.file_name().unwrap(), f).unwrap()
+        }),
+        ("100MiB", |f| {
+            std::fs::File::create(f)
+                .unwrap()
+                .set_len(100 << 20)
+                .unwrap()
+        }),
+    ];
+    // Every file dwell may read in a project, itself or for the venv.
+    let files = [
+        ".dwell.toml",
+        "shell.nix",
+        "requirements.txt",
+        "requirements-dev.txt",
+        "uv.lock",
+        "poetry.lock",
+        "pylock.toml",
+        "pyproject.toml",
+        ".venv",
+        ".venv/pyvenv.cfg",
+        ".envrc",
+    ];
+    let commands: &[&[&str]] = &[
+        &["allow"],
+        &["export", "json"],
+        &["status"],
+        &["direnv"],
+        &["exec", "--", "true"],
+        // The Nix python is not needed to read what would be installed.
+        &["venv", "--python", "/bin/false"],
+    ];
+    let w = World::new();
+    let first = w.allowed_shell_nix("first");
+    w.ok(&first, &["export", "json"]);
+    let daemon = daemon_pid(&w);
+    let mut answers = 0;
+    for (n, file) in files.iter().enumerate() {
+        for (kind, make) in &kinds {
+            let p = w.project(
+                &format!("t{n}-{kind}"),
+                &[(
+                    "shell.nix",
+                    "{ pkgs ? import <nixpkgs> {} }: pkgs.mkShell { FOO = \"bar\"; }\n",
+                )],
+            );
+            let target = p.join(file);
+            let _ = std::fs::remove_file(&target);
+            std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+            make(&target);
+            for args in commands {
+                let out = dwell_within(&w, &p, args, 30);
+                let said = String::from_utf8_lossy(&out.stderr);
+                let case = format!("{file} as {kind}, dwell {args:?}");
+                assert!(!said.contains("panicked"), "{case}: {said}");
+                assert!(
+                    out.status.code().is_some(),
+                    "{case}: killed by a signal: {said}"
+                );
+                // A failure says why in words, on its last line.
+                if !out.status.success() {
+                    let last = said.trim_end().lines().last().unwrap_or_default();
+                    assert!(
+                        last.starts_with("dwell: ") && !last.ends_with(": "),
+                        "{case}: {said}"
+                    );
+                    // Each part said once (not "X is a FIFO: X is a FIFO").
+                    let parts: Vec<&str> = last.split(": ").filter(|p| p.len() > 8).collect();
+                    let unique: std::collections::BTreeSet<&&str> = parts.iter().collect();
+                    assert_eq!(parts.len(), unique.len(), "{case}: {last}");
+                    assert!(!last.contains("no project at"), "{case}: {last}");
+                }
+                answers += 1;
+            }
+        }
+    }
+    assert_eq!(answers, files.len() * kinds.len() * commands.len());
+    // The daemon is the one from the start, and still serving.
+    assert_eq!(daemon_pid(&w), daemon, "the daemon never restarted");
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&first);
+    assert_eq!(sh.get("FOO").as_deref(), Some("bar"), "{}", sh.last_stderr);
+    assert!(daemon_rss_kib(&w) < 40 * 1024, "the daemon stays small");
+}

@@ -64,7 +64,11 @@ fn imports_run_one_way() {
 /// The source of `file` before its `#[cfg(test)]` module (tests may print).
 fn shipped_code(file: &Path) -> String {
     let text = std::fs::read_to_string(file).unwrap();
-    match text.find("#[cfg(test)]") {
+    match ["#[cfg(test)]", "#[cfg(all(test"]
+        .iter()
+        .filter_map(|m| text.find(m))
+        .min()
+    {
         Some(at) => text[..at].to_string(),
         None => text,
     }
@@ -105,6 +109,49 @@ fn only_the_printer_prints() {
         printing.is_empty(),
         "print through crate::term (say!, show!), which escapes what projects control:\n{}",
         printing.join("\n")
+    );
+}
+
+#[test]
+fn project_files_are_read_only_through_the_bounded_reader() {
+    // Where a plain read is allowed, and why: each names only files dwell wrote
+    // itself in its private directories, or the system's own.
+    let allowed = [
+        (
+            "safe_fs.rs",
+            "the bounded, non-blocking, regular-files-only reader",
+        ),
+        ("cache/generation.rs", "dwell's own cache entries"),
+        ("cache/store.rs", "dwell's own cache entries"),
+        ("cache/gc.rs", "dwell's own GC root records"),
+        (
+            "eval/capture.rs",
+            "the capture shell's dumps, in dwell's temp directory",
+        ),
+        ("eval/tools.rs", "dwell's own cached `nix --version`"),
+        ("cmd/doctor.rs", "the system's own files"),
+        ("cmd/stop.rs", "/proc"),
+    ];
+    // (Files opened to write or lock, with OpenOptions, read nothing.)
+    let reads = ["fs::read(", "fs::read_to_string(", "File::open("];
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut found = Vec::new();
+    for file in sources(&src) {
+        let rel = file.strip_prefix(&src).unwrap().display().to_string();
+        if allowed.iter().any(|(f, _)| *f == rel) || rel.ends_with("tests.rs") {
+            continue;
+        }
+        for (n, line) in shipped_code(&file).lines().enumerate() {
+            let code = line.trim_start();
+            if !code.starts_with("//") && reads.iter().any(|r| code.contains(r)) {
+                found.push(format!("{rel}:{}: {code}", n + 1));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "read what a project or another user controls through crate::safe_fs (read_regular, open_regular):\n{}",
+        found.join("\n")
     );
 }
 

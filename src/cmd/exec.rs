@@ -15,18 +15,10 @@ pub fn run(command: Vec<OsString>, no_daemon: bool) -> anyhow::Result<ExitCode> 
     let dir = dir_or_cwd(dir)?;
     let resolution = resolve(&dir, no_daemon, false)?;
     let Some(project) = &resolution.project else {
-        bail!(
-            "no project at {}: no flake.nix, shell.nix, default.nix, .dwell.toml or .venv here or above",
-            dir.display()
-        );
+        return Err(super::no_project(&dir, &resolution));
     };
     if !project.trust.permits() {
-        bail!(
-            "{} is {}; run `dwell allow {}` first",
-            project.root.display(),
-            project.trust.label(),
-            project.root.display()
-        );
+        bail!("{}: {}", project.root.display(), project.trust.refusal());
     }
     if resolution.env.is_none() {
         bail!(

@@ -168,6 +168,36 @@ impl ProgressLine {
 }
 
 /// Tells a running daemon that something shells see has changed (never starts one).
+/// An error and its causes on one line, each cause said once: a cause whose
+/// text the message already carries (a read error naming its path and reason)
+/// is not repeated.
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let said = cause.to_string();
+        if text.contains(&said) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&said);
+    }
+    text
+}
+
+/// Why there is no project to act on at `dir`: the project's own error (a
+/// broken `.dwell.toml`), or that none was found.
+pub fn no_project(dir: &Path, resolution: &Resolution) -> anyhow::Error {
+    match &resolution.error {
+        Some(error) => anyhow::anyhow!("{error}"),
+        None => anyhow::anyhow!(
+            "no project at {}: no flake.nix, shell.nix, default.nix, .dwell.toml or .venv here or above",
+            dir.display()
+        ),
+    }
+}
+
 pub fn notify_daemon() {
     if let Ok(paths) = Paths::from_env() {
         let _ = client::request_running(&paths, &Request::Changed);

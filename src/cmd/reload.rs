@@ -9,15 +9,11 @@ use std::process::ExitCode;
 pub fn run(dir: Option<PathBuf>, no_daemon: bool) -> anyhow::Result<ExitCode> {
     let dir = dir_or_cwd(dir)?;
     let resolution = resolve(&dir, no_daemon, true)?;
-    let Some(project) = resolution.project else {
-        bail!("no project at {}", dir.display());
+    let Some(project) = resolution.project.clone() else {
+        return Err(super::no_project(&dir, &resolution));
     };
     if !project.trust.permits() {
-        bail!(
-            "{} is {}; run `dwell allow` first",
-            project.root.display(),
-            project.trust.label()
-        );
+        bail!("{}: {}", tildify(&project.root), project.trust.refusal());
     }
     if let Some(error) = resolution.error {
         bail!("evaluation of {} failed:\n{error}", tildify(&project.root));

@@ -17,7 +17,7 @@ pub fn run(
     let dir = dir_or_cwd(dir)?;
     let resolution = resolve(&dir, no_daemon, false)?;
     let Some(info) = &resolution.project else {
-        bail!("no project at {}", dir.display());
+        return Err(super::no_project(&dir, &resolution));
     };
     // Trust is checked on the project as loaded here, whose settings are used.
     let project = crate::project::load(&info.root)?;
@@ -26,11 +26,7 @@ pub fn run(
     let trust_store = crate::trust::TrustStore::new(&paths.data);
     let trust = trust_store.check(&project, &settings.trusted);
     if !trust.permits() {
-        bail!(
-            "{} is {}; run `dwell allow` first",
-            tildify(&info.root),
-            trust.label()
-        );
+        bail!("{}: {}", tildify(&info.root), trust.refusal());
     }
     if resolution.env.is_none() && project.kind().is_nix() {
         bail!(

@@ -76,6 +76,25 @@ impl Trust {
         matches!(self, Trust::Allowed | Trust::TrustedPrefix)
     }
 
+    /// Why a command cannot act on the project, and what to do: for a project
+    /// that is not permitted.
+    pub fn refusal(&self) -> String {
+        match self {
+            Trust::Changed { files } => format!(
+                "{} changed since you allowed it; review with `dwell status`, then run `dwell allow`",
+                files.join(", ")
+            ),
+            Trust::Unreadable { file, reason } => {
+                format!("{file} cannot be read as a regular file ({reason}); fix or remove it")
+            }
+            Trust::OtherOwner { file, owner } => format!(
+                "{file} belongs to {owner}, not to you (`dwell allow --other-owner` if you mean to)"
+            ),
+            Trust::Denied => "denied; `dwell allow` undoes that".into(),
+            _ => "not allowed yet; run `dwell allow` first".into(),
+        }
+    }
+
     pub fn label(&self) -> &'static str {
         match self {
             Trust::Allowed => "allowed",

@@ -50,7 +50,11 @@ pub(super) fn run(cmd: Command, what: &str, setup: &Setup) -> Result<(), String>
     } else {
         let mut all = out.stdout;
         all.extend(out.stderr);
-        Err(tail(&all))
+        let said = tail(&all);
+        match said.trim().is_empty() {
+            true => Err(format!("{what} failed ({}) and said nothing", out.status)),
+            false => Err(said),
+        }
     }
 }
 

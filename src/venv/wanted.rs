@@ -51,10 +51,12 @@ pub(super) fn installs(root: &Path, config: &ProjectConfig) -> (Installer, Vec<P
         ("poetry.lock", Installer::PoetryLock),
         ("pylock.toml", Installer::Pylock),
     ] {
+        // Present in any form: a FIFO or a directory named `uv.lock` is the
+        // project's lock, and reading it says what is wrong with it.
         let lock = root.join(lock);
-        if lock.is_file() {
+        if lock.symlink_metadata().is_ok() {
             let mut files = vec![lock];
-            files.extend(Some(pyproject.clone()).filter(|p| p.is_file()));
+            files.extend(Some(pyproject.clone()).filter(|p| p.symlink_metadata().is_ok()));
             return (installer, files);
         }
     }
@@ -62,7 +64,7 @@ pub(super) fn installs(root: &Path, config: &ProjectConfig) -> (Installer, Vec<P
     if !files.is_empty() {
         return (Installer::Requirements, files);
     }
-    if pyproject.is_file() {
+    if pyproject.symlink_metadata().is_ok() {
         return (Installer::Editable, vec![pyproject]);
     }
     (Installer::Nothing, Vec::new())
