@@ -320,21 +320,7 @@ fn an_entry_file_that_is_not_a_regular_file_fails_trust_closed() {
 /// Runs `dwell export json` in `dir` and fails the test if it does not finish
 /// within `secs` (a hang is the bug).
 fn export_within(w: &World, dir: &Path, secs: u64) -> std::process::Output {
-    let mut child = w
-        .dwell(dir, &["export", "json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("dwell export did not finish within {secs} s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
+    dwell_within(w, dir, &["export", "json"], secs)
 }
 
 fn daemon_rss_kib(w: &World) -> u64 {

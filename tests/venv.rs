@@ -127,7 +127,7 @@ fn dwell_venv_creates_the_venv_with_the_nix_python_and_installs_requirements() {
 #[test]
 fn create_true_builds_and_syncs_the_venv_on_entry() {
     need!("nix");
-    let (w, _) = offline_world();
+    let (w, wheels) = offline_world();
     let p = level1(&w, "auto", "tinypkg==1.0\n");
     w.write(&p, &[(".dwell.toml", "[venv]\ncreate = true\n")]);
     w.allow(&p);
@@ -193,6 +193,39 @@ fn create_true_builds_and_syncs_the_venv_on_entry() {
     let (ok, text) = python_in(&w, &p, "import tinypkg; print(tinypkg.VERSION)");
     assert!(ok && text.starts_with("1.0"), "{text}");
     assert_eq!(syncs_logged(&w, &p), 3);
+    // The user installs a new pin with pip in the shell and writes it down:
+    // the venv already has it, so nothing is held and nothing runs.
+    make_wheel(&wheels, "tinypkg", "3.0");
+    let pip = w
+        .dwell(
+            &p,
+            &[
+                "exec",
+                "--",
+                "python",
+                "-m",
+                "pip",
+                "install",
+                "tinypkg==3.0",
+            ],
+        )
+        .output()
+        .unwrap();
+    assert!(
+        pip.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pip.stderr)
+    );
+    std::fs::write(p.join("requirements.txt"), "tinypkg==3.0\n").unwrap();
+    sh.prompt(&p);
+    assert!(
+        !sh.last_stderr.contains("changed since"),
+        "{}",
+        sh.last_stderr
+    );
+    assert_eq!(syncs_logged(&w, &p), 3, "no install");
+    let (ok, text) = python_in(&w, &p, "import tinypkg; print(tinypkg.VERSION)");
+    assert!(ok && text.starts_with("3.0"), "{text}");
 }
 
 #[test]

@@ -10,10 +10,12 @@
 //!
 //! The rooms: [`layer`] (the layer on top, the Nix python, health checks),
 //! [`wanted`] (what a project asks to install, and whether a venv has it),
+//! [`installed`] (what a venv holds, read from its `*.dist-info`),
 //! [`tools`] (running pip, uv and Poetry from the Nix environment) and [`build`]
 //! (building a version and swapping it in, replacing only what dwell made).
 
 mod build;
+mod installed;
 mod layer;
 #[cfg(test)]
 mod tests;
@@ -21,6 +23,7 @@ mod tools;
 mod wanted;
 
 pub use build::*;
+pub use installed::*;
 pub use layer::*;
 pub use tools::*;
 pub use wanted::*;

@@ -3,18 +3,56 @@ use crate::config::Libraries;
 use crate::protocol::Op;
 
 #[test]
-fn poetry_is_in_sync_only_with_nothing_to_do() {
-    let said = |s: &str| poetry_has_nothing_to_do(s.as_bytes());
-    assert!(said(
-        "Package operations: 0 installs, 0 updates, 0 removals, 1 skipped"
+fn a_poetry_lock_is_satisfied_by_what_the_venv_has_at_the_locked_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("lib/python3.11/site-packages");
+    for d in [
+        "Greet_Lib-0.1.0.dist-info",
+        "extra-1.0.0.dist-info",
+        "greet_lib",
+    ] {
+        std::fs::create_dir_all(site.join(d)).unwrap();
+    }
+    let have = installed(dir.path());
+    assert_eq!(have.get("greet-lib").map(String::as_str), Some("0.1.0"));
+    assert_eq!(have.len(), 2, "{have:?}");
+    let lock = |body: &str| satisfies_poetry_lock(body.as_bytes(), &have);
+    let pkg = |name: &str, version: &str, more: &str| {
+        format!("[[package]]\nname = \"{name}\"\nversion = \"{version}\"\n{more}\n")
+    };
+    assert!(lock(
+        &(pkg("greet.lib", "0.1.0", "") + &pkg("extra", "1.0.0", ""))
     ));
-    assert!(said("No dependencies to install or update"));
-    assert!(!said(
-        "Package operations: 10 installs, 0 updates, 0 removals"
-    ));
-    assert!(!said(
-        "Package operations: 0 installs, 1 updates, 0 removals"
-    ));
+    assert!(!lock(&pkg("greet-lib", "0.2.0", "")), "another version");
+    assert!(!lock(&pkg("new", "1.0", "")), "not installed");
+    assert!(lock(&pkg("new", "1.0", "optional = true")), "an extra's");
+    assert!(
+        lock(&pkg(
+            "colorama",
+            "0.4",
+            "markers = \"sys_platform == 'win32'\""
+        )),
+        "conditional"
+    );
+    assert!(!lock("not a lock"));
+    assert!(!lock(""), "no packages is no proof");
+}
+
+#[test]
+fn only_exact_pins_are_checked_against_the_venv() {
+    let have = [("greet".to_string(), "0.1.0".to_string())].into();
+    let pins = |lines: &[&str]| satisfies_pins(lines.iter().map(|l| l.as_bytes()), &have);
+    assert!(pins(&["greet==0.1.0"]));
+    assert!(pins(&[
+        "Greet[fast] == 0.1.0",
+        "colorama==0.4; sys_platform == 'win32'"
+    ]));
+    assert!(!pins(&["greet==0.2.0"]));
+    assert!(!pins(&["greet>=0.1"]));
+    assert!(!pins(&["-e ./helper"]));
+    assert!(!pins(&["--index-url https://x", "greet==0.1.0"]));
+    assert!(!pins(&["greet @ file:///w/greet.whl"]));
+    assert!(!pins(&["other==1.0"]));
 }
 
 #[test]

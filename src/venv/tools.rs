@@ -84,13 +84,6 @@ pub(super) fn tool_command(program: &Path, root: &Path, env: &BTreeMap<String, V
     cmd
 }
 
-/// Whether `poetry sync --dry-run` said it would change nothing.
-pub(super) fn poetry_has_nothing_to_do(said: &[u8]) -> bool {
-    let said = String::from_utf8_lossy(said);
-    said.contains("operations: 0 installs, 0 updates, 0 removals")
-        || said.contains("No dependencies to install or update")
-}
-
 /// Poetry, run with `venv` active (Poetry installs into the active venv).
 pub(super) fn poetry_command(
     poetry: &Path,

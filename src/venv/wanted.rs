@@ -228,10 +228,12 @@ impl Wanted {
     }
 
     /// Whether `venv` already has what the lock says though dwell did not put it
-    /// there (the user ran `uv add`, `uv sync` or `poetry add` in the shell):
-    /// asked of the lock's tool (`uv sync --frozen --check`, `poetry sync
-    /// --dry-run`), only when the lock changed. If so, the venv is marked as
-    /// synced with this lock.
+    /// there (the user ran `uv add`, `poetry add` or `pip install` in the shell),
+    /// asked only when the lock changed, and never by running the project's
+    /// code: uv's own check (`uv sync --frozen --check` installs and builds
+    /// nothing); for `poetry.lock` and exactly pinned requirements, the venv's
+    /// `*.dist-info` against the file (Poetry itself would load the project's
+    /// plugins). If so, the venv is marked as synced with this lock.
     pub fn synced_by_user(
         &self,
         root: &Path,
@@ -251,14 +253,18 @@ impl Wanted {
                     .env("UV_PYTHON_DOWNLOADS", "never");
                 crate::process::run(check, "uv", &CHECK_WATCH).is_ok_and(|out| out.status.success())
             }
-            Installer::PoetryLock => {
-                let Some(poetry) = find_tool(nix_path, "poetry") else {
-                    return false;
-                };
-                let mut check = poetry_command(&poetry, root, env, venv);
-                check.args(["sync", "--dry-run", "--no-interaction"]);
-                crate::process::run(check, "poetry", &CHECK_WATCH)
-                    .is_ok_and(|out| out.status.success() && poetry_has_nothing_to_do(&out.stdout))
+            Installer::PoetryLock => self
+                .inputs
+                .files
+                .iter()
+                .find(|(name, _)| name == "poetry.lock")
+                .is_some_and(|(_, lock)| satisfies_poetry_lock(lock, &installed(venv))),
+            Installer::Requirements => {
+                let lines =
+                    self.inputs.files.iter().flat_map(|(_, bytes)| {
+                        bytes.split(|&b| b == b'\n').filter_map(requirement)
+                    });
+                satisfies_pins(lines, &installed(venv))
             }
             _ => false,
         };
