@@ -126,7 +126,19 @@ pub enum Command {
         local: Local,
     },
     /// Create the project's Python venv with the Nix environment's python and
-    /// install its requirements (requirements*.txt with pip, or pyproject.toml).
+    /// install what the project locks or requires.
+    ///
+    /// What is installed, the first found: `[venv] requirements` of .dwell.toml;
+    /// uv.lock (`uv sync --frozen`, with pyproject.toml); poetry.lock (`poetry
+    /// sync`); pylock.toml (`uv pip install -r`); every requirements*.txt of the
+    /// project root (pip, with --require-hashes when they carry hashes);
+    /// pyproject.toml alone (`pip install -e .`, with uv when the environment has
+    /// it). uv and Poetry come from the Nix environment: add pkgs.uv or
+    /// pkgs.poetry to it. requires-python is checked first. The new venv is built
+    /// beside the current one (in .venv.d/, hidden from git) and swapped in only
+    /// once the install succeeded. Only lock and requirements contents you
+    /// allowed are installed (`dwell allow`). With `create = true` under [venv]
+    /// in .dwell.toml, dwell does this itself when they change.
     Venv {
         /// The project directory (default: the current directory).
         dir: Option<PathBuf>,

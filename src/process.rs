@@ -179,3 +179,44 @@ pub fn run(mut cmd: Command, what: &str, watch: &Watch) -> Result<Output, RunErr
         stderr,
     })
 }
+
+/// What `ask` says about the program `binary` (its `--version`), remembered on
+/// disk in `dir` by the binary's identity (its real path, size, times and
+/// inode), so that a freshly started daemon asks no program it asked before.
+/// Without `dir`, or when the file cannot be written, `ask` is simply asked.
+pub fn remembered(
+    binary: &std::path::Path,
+    dir: Option<&std::path::Path>,
+    ask: impl FnOnce() -> Option<String>,
+) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let real = std::fs::canonicalize(binary).unwrap_or_else(|_| binary.to_path_buf());
+    let identity = std::fs::metadata(&real).ok().map(|m| {
+        let id = format!(
+            "{}\0{}\0{}\0{}\0{}",
+            real.display(),
+            m.len(),
+            m.mtime(),
+            m.mtime_nsec(),
+            m.ino()
+        );
+        blake3::hash(id.as_bytes()).to_hex()[..32].to_string()
+    });
+    let file = dir.zip(identity).map(|(d, id)| d.join(id));
+    if let Some(file) = &file
+        && let Ok(Some(bytes)) = crate::safe_fs::read_regular(file, 4096)
+        && let Ok(text) = String::from_utf8(bytes)
+        && !text.trim().is_empty()
+    {
+        return Some(text.trim().to_string());
+    }
+    let answer = ask()?;
+    if let Some(file) = &file
+        && file
+            .parent()
+            .is_some_and(|d| crate::paths::private_dir(d).is_ok())
+    {
+        let _ = crate::paths::write_atomic(file, format!("{answer}\n").as_bytes());
+    }
+    Some(answer)
+}

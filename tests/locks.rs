@@ -175,6 +175,16 @@ fn a_uv_lock_is_synced_exactly_once_per_change_and_never_when_unchanged() {
         sh.prompt(&p);
     }
     assert_eq!(std::fs::read_to_string(&log).unwrap(), before);
+    // A freshly started daemon too: what it learned of the python is kept.
+    w.ok(&p, &["stop"]);
+    sh.prompt(&w.dir);
+    sh.prompt(&p);
+    assert!(running_daemon_pid(&w).is_some(), "{}", sh.last_stderr);
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        before,
+        "no python from a fresh daemon"
+    );
     assert_eq!(
         sh.get("UV_PROJECT_ENVIRONMENT"),
         Some(p.join(".venv").display().to_string())
@@ -214,7 +224,7 @@ fn a_uv_lock_is_synced_exactly_once_per_change_and_never_when_unchanged() {
     sh.prompt(&p);
     assert!(sh.last_stderr.contains("uv"), "{}", sh.last_stderr);
     assert!(
-        sh.last_stderr.contains("previous venv is untouched"),
+        sh.last_stderr.contains("the current venv stays as it was"),
         "{}",
         sh.last_stderr
     );
@@ -416,7 +426,7 @@ fn a_pylock_toml_is_installed_by_uv_and_hashed_requirements_by_pip() {
     sh.prompt(&w.dir);
     sh.prompt(&q);
     assert!(
-        sh.last_stderr.contains("previous venv is untouched"),
+        sh.last_stderr.contains("the current venv stays as it was"),
         "{}",
         sh.last_stderr
     );

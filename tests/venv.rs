@@ -93,6 +93,12 @@ fn dwell_venv_creates_the_venv_with_the_nix_python_and_installs_requirements() {
     need!("nix");
     let (w, _) = offline_world();
     let p = level1(&w, "api", "tinypkg==1.0\n");
+    // Before: status says what would give the project its venv.
+    let status = String::from_utf8_lossy(&w.ok(&p, &["status"]).stdout).into_owned();
+    assert!(
+        status.contains("none yet, for requirements.txt: `dwell venv` makes one"),
+        "{status}"
+    );
     let out = w.ok(&p, &["venv"]);
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("is ready ("), "{said}");
@@ -253,10 +259,9 @@ fn a_failed_install_leaves_the_previous_venv_working() {
     assert!(!out.status.success());
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(
-        said.contains("installing the requirements failed"),
+        said.contains("dwell: requirements.txt: pip failed: Could not find a version that satisfies the requirement no-such-package==9 (from versions: none); the current venv stays as it was"),
         "{said}"
     );
-    assert!(said.contains("previous venv is untouched"), "{said}");
     assert_eq!(std::fs::read_link(p.join(".venv")).unwrap(), before);
     let (ok, text) = python_in(&w, &p, "import tinypkg; print(tinypkg.VERSION)");
     assert!(ok && text.starts_with("1.0"), "{text}");
@@ -265,17 +270,40 @@ fn a_failed_install_leaves_the_previous_venv_working() {
     w.allow(&p);
     let mut sh = SimShell::new(&w);
     sh.prompt(&p);
+    let line = "requirements.txt: pip failed: Could not find a version that satisfies the requirement no-such-package==9 (from versions: none); the current venv stays as it was";
+    sh.said(line);
     assert!(
-        sh.last_stderr
-            .contains("installing the requirements failed"),
-        "{}",
+        !sh.last_stderr.contains("Collecting") && !sh.last_stderr.contains("\\n"),
+        "one line, not the tool's output: {}",
         sh.last_stderr
     );
     assert!(sh.get("VIRTUAL_ENV").is_some());
     assert_eq!(std::fs::read_link(p.join(".venv")).unwrap(), before);
-    // Not retried at every prompt while the requirements stay broken.
+    // Not retried, nor said again, at the prompts after; the whole output is in
+    // `dwell status`.
     sh.prompt(&p);
+    assert!(!sh.last_stderr.contains("pip failed"), "{}", sh.last_stderr);
     assert_eq!(syncs_logged(&w, &p), 1);
+    let status = String::from_utf8_lossy(&w.ok(&p, &["status"]).stdout).into_owned();
+    assert!(status.contains(line), "{status}");
+    assert!(
+        status.contains("ERROR: Could not find a version"),
+        "{status}"
+    );
+}
+
+#[test]
+fn a_first_install_that_fails_claims_no_previous_venv() {
+    need!("nix");
+    let (w, _) = offline_world();
+    let p = level1(&w, "firstfail", "no-such-package==9\n");
+    w.write(&p, &[(".dwell.toml", "[venv]\ncreate = true\n")]);
+    w.allow(&p);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    sh.said("requirements.txt: pip failed: Could not find a version that satisfies the requirement no-such-package==9 (from versions: none); no venv was made");
+    assert!(!sh.last_stderr.contains("stays"), "{}", sh.last_stderr);
+    assert!(std::fs::symlink_metadata(p.join(".venv")).is_err());
 }
 
 #[test]
@@ -555,4 +583,64 @@ fn a_hung_installer_is_stopped_after_install_timeout() {
     );
     assert!(started.elapsed().as_secs() < 120, "stopped, not waited out");
     assert!(!p.join(".venv").exists(), "nothing half-made is served");
+}
+
+#[test]
+fn the_venv_never_shows_in_git_status() {
+    need!("nix", "git");
+    let (w, _) = offline_world();
+    let p = level1(&w, "gitproject", "tinypkg==1.0\n");
+    // A `.venv/` pattern does not match a link: git would list `.venv`.
+    w.write(&p, &[(".gitignore", ".venv/\n")]);
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(&p)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    git(&["init", "-q"]);
+    w.ok(&p, &["venv"]);
+    assert!(p.join(".venv/bin/python").exists());
+    let status = git(&["status", "--porcelain", "--untracked-files=all"]);
+    assert!(!status.contains(".venv"), "{status}");
+    assert!(
+        status.contains("requirements.txt"),
+        "git sees the rest: {status}"
+    );
+    // Said once, however many versions are built.
+    w.ok(&p, &["venv", "--recreate"]);
+    let exclude = std::fs::read_to_string(p.join(".git/info/exclude")).unwrap();
+    assert_eq!(exclude.matches("/.venv\n").count(), 1, "{exclude}");
+}
+
+#[test]
+fn a_python_the_project_does_not_accept_is_said_before_anything_is_built() {
+    need!("nix");
+    let (w, _) = offline_world();
+    let p = level1(&w, "needs", "");
+    std::fs::remove_file(p.join("requirements.txt")).unwrap();
+    w.write(
+        &p,
+        &[
+            (".dwell.toml", "[venv]\ncreate = true\n"),
+            (
+                "pyproject.toml",
+                "[project]\nname = \"needs\"\nversion = \"1\"\nrequires-python = \">=99\"\n",
+            ),
+        ],
+    );
+    w.allow(&p);
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    sh.said("pyproject.toml needs Python >=99, and the project's Nix environment has 3.");
+    sh.said("nothing was built");
+    assert!(std::fs::symlink_metadata(p.join(".venv")).is_err());
+    assert!(!p.join(".venv.d").exists(), "no venv was started");
 }

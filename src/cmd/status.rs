@@ -115,6 +115,9 @@ fn text(report: &StatusReport) -> String {
             out.push_str(&format!("{:<10}   {shown}{absent}\n", ""));
         }
     }
+    if let Some(hint) = &report.venv_hint {
+        line(&mut out, "venv", hint.clone());
+    }
     if let Some(problem) = &report.venv_problem {
         line(&mut out, "venv", problem.replace('\n', "\n           "));
     }

@@ -11,20 +11,31 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-#[derive(Default)]
 pub struct Layers {
     /// Versions of the pythons of Nix environments, by interpreter path.
     python_versions: Mutex<HashMap<PathBuf, Option<String>>>,
+    /// Where they are remembered across daemons.
+    versions_dir: PathBuf,
 }
 
 impl Layers {
-    /// A python's version, asked once per interpreter path (never with the lock
-    /// held while python runs).
+    pub fn new(versions_dir: PathBuf) -> Layers {
+        Layers {
+            python_versions: Mutex::default(),
+            versions_dir,
+        }
+    }
+
+    /// A python's version, asked once per interpreter (never with the lock held
+    /// while python runs), and remembered on disk: a fresh daemon serving an
+    /// unchanged project runs no python.
     pub fn python_version(&self, python: &Path) -> Option<String> {
         if let Some(known) = locked(&self.python_versions).get(python) {
             return known.clone();
         }
-        let found = crate::venv::python_version(python);
+        let found = crate::process::remembered(python, Some(&self.versions_dir), || {
+            crate::venv::python_version(python)
+        });
         locked(&self.python_versions).insert(python.to_path_buf(), found.clone());
         found
     }

@@ -92,6 +92,7 @@ impl Engine {
     /// An engine with its evaluator and event sink chosen by the caller.
     pub fn with(paths: Paths, evaluator: Arc<dyn Evaluator>, events: Events) -> Engine {
         let settings = Settings::load(&paths.user_config()).unwrap_or_default();
+        let versions = paths.cache.join("program-versions");
         Engine {
             cache: Cache::new(&paths.cache, settings.generations),
             trust: TrustStore::new(&paths.data),
@@ -101,7 +102,7 @@ impl Engine {
             jobs: Arc::new(Jobs::default()),
             failures: Failures::default(),
             recent: Mutex::new(HashMap::new()),
-            layers: layers::Layers::default(),
+            layers: layers::Layers::new(versions),
             venv: venv_sync::VenvSync::default(),
             status: status::Packages::default(),
             events,

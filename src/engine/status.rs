@@ -72,6 +72,7 @@ impl Engine {
             trust_diff: Vec::new(),
             hook_definitions: Vec::new(),
             venv_problem: None,
+            venv_hint: None,
         };
         let (project, trust) = match self.project(dir) {
             Ok(Some(found)) => found,
@@ -85,7 +86,8 @@ impl Engine {
         if matches!(trust, Trust::Changed { .. }) || held.is_some() {
             report.trust_diff = self.trust.diff(&project);
         }
-        report.venv_problem = held.or_else(|| self.venv.any_failure(&project.root));
+        report.venv_problem = held.or_else(|| self.venv.failure_detail(&project.root));
+        report.venv_hint = venv_hint(&project);
         report.project = Some(Self::info(&project, trust));
         if project.kind().is_nix() {
             report.not_traced =
@@ -125,6 +127,23 @@ impl Engine {
         });
         report
     }
+}
+
+/// For a project with a lock or requirements and no venv that dwell keeps in
+/// sync: the one line that would give it one.
+fn venv_hint(project: &crate::project::Project) -> Option<String> {
+    let venv = &project.config.venv;
+    if project.venv.is_some() || venv.create == Some(true) || venv.enable == Some(false) {
+        return None;
+    }
+    let inputs = crate::venv::Inputs::of(&project.root, &project.config).ok()?;
+    if inputs.files.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "none yet, for {}: `dwell venv` makes one; `create = true` under [venv] in .dwell.toml keeps it in sync",
+        inputs.names()
+    ))
 }
 
 /// Functions and aliases a devShell's shellHook defines: they run in the capture

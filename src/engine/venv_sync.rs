@@ -13,11 +13,19 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// A failed sync: the fingerprint it failed for, its one line, and everything
+/// the tool said.
+struct Failure {
+    fingerprint: String,
+    line: String,
+    detail: String,
+}
+
 /// Venv syncs that failed, by project, with the fingerprint they failed for;
 /// and those held until `dwell allow`, with the line that says why.
 #[derive(Default)]
 pub struct VenvSync {
-    failures: Mutex<HashMap<PathBuf, (String, String)>>,
+    failures: Mutex<HashMap<PathBuf, Failure>>,
     held: Mutex<HashMap<PathBuf, String>>,
 }
 
@@ -26,8 +34,8 @@ impl VenvSync {
     fn failed(&self, root: &Path, fingerprint: &str) -> Option<String> {
         locked(&self.failures)
             .get(root)
-            .filter(|(f, _)| f == fingerprint)
-            .map(|(_, message)| message.clone())
+            .filter(|f| f.fingerprint == fingerprint)
+            .map(|f| f.line.clone())
     }
 
     pub fn forget(&self, root: &Path) {
@@ -41,7 +49,12 @@ impl VenvSync {
 
     /// The last failed sync of `root`, if the last one failed.
     pub fn any_failure(&self, root: &Path) -> Option<String> {
-        locked(&self.failures).get(root).map(|(_, m)| m.clone())
+        locked(&self.failures).get(root).map(|f| f.line.clone())
+    }
+
+    /// The last failed sync of `root` with all the tool said (`dwell status`).
+    pub fn failure_detail(&self, root: &Path) -> Option<String> {
+        locked(&self.failures).get(root).map(|f| f.detail.clone())
     }
 }
 
@@ -49,7 +62,7 @@ impl Engine {
     /// With `[venv] create = true`: creates the venv, or re-installs into a new one
     /// when the requirements (or the python) changed, waiting with progress. A
     /// failure is a note; the previous venv stays. Returns the project as it is now,
-    /// and whether a sync ran (or was waited for).
+    /// and whether a sync ran (or was waited for) and succeeded.
     pub(super) fn sync_venv(
         self: &Arc<Self>,
         project: &Project,
@@ -138,10 +151,14 @@ impl Engine {
                     Err(e) => {
                         engine.events.emit(Event::VenvFailed {
                             root: p.root.clone(),
-                            error: e.to_string(),
+                            error: e.detail(),
                         });
-                        locked(&engine.venv.failures)
-                            .insert(p.root.clone(), (fingerprint, e.to_string()));
+                        let failure = Failure {
+                            fingerprint,
+                            line: e.to_string(),
+                            detail: e.detail(),
+                        };
+                        locked(&engine.venv.failures).insert(p.root.clone(), failure);
                     }
                 }
             },
@@ -161,8 +178,10 @@ impl Engine {
                 }
             }
         }
+        // A failure changed nothing: the venv as it was, and one line.
         if let Some(message) = self.venv.any_failure(&project.root) {
             notes.push(message);
+            return (project.clone(), false);
         }
         // Only the venv is looked at again: the settings stay those trust checked.
         let mut now = project.clone();

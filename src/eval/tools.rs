@@ -54,41 +54,31 @@ impl Tools {
 
 /// `nix --version`, from the cache when the binary is the one it was asked of.
 pub(super) fn nix_version(nix: &Path, cache_dir: Option<&Path>) -> Result<String, EvalError> {
-    use std::os::unix::fs::MetadataExt;
-    let real = std::fs::canonicalize(nix).unwrap_or_else(|_| nix.to_path_buf());
-    let identity = std::fs::metadata(&real).ok().map(|m| {
-        format!(
-            "{}\0{}\0{}\0{}\0{}",
-            real.display(),
-            m.len(),
-            m.mtime(),
-            m.mtime_nsec(),
-            m.ino()
-        )
+    let mut failed = None;
+    let dir = cache_dir.map(|d| d.join("program-versions"));
+    let version = crate::process::remembered(nix, dir.as_deref(), || {
+        let mut cmd = Command::new(nix);
+        cmd.arg("--version");
+        match run(cmd, "nix", &Watch::default()) {
+            Ok(out) if out.status.success() => {
+                Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
+            }
+            Ok(out) => {
+                failed = Some(Ok(String::from_utf8_lossy(&out.stdout).trim().to_string()));
+                None
+            }
+            Err(e) => {
+                failed = Some(Err(e));
+                None
+            }
+        }
     });
-    let file = cache_dir.map(|d| d.join("nix-version"));
-    if let (Some(file), Some(identity)) = (&file, &identity)
-        && let Ok(text) = std::fs::read_to_string(file)
-        && let Some((key, version)) = text.split_once('\n')
-        && key == blake3::hash(identity.as_bytes()).to_hex().as_str()
-        && !version.trim().is_empty()
-    {
-        return Ok(version.trim().to_string());
+    match (version, failed) {
+        (Some(version), _) => Ok(version),
+        (None, Some(Ok(said))) => Ok(said),
+        (None, Some(Err(e))) => Err(e.into()),
+        (None, None) => Ok(String::new()),
     }
-    let mut cmd = Command::new(nix);
-    cmd.arg("--version");
-    let out = run(cmd, "nix", &Watch::default())?;
-    let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    if let (Some(file), Some(identity)) = (&file, &identity)
-        && out.status.success()
-        && file
-            .parent()
-            .is_some_and(|dir| crate::paths::private_dir(dir).is_ok())
-    {
-        let key = blake3::hash(identity.as_bytes()).to_hex();
-        let _ = crate::paths::write_atomic(file, format!("{key}\n{version}\n").as_bytes());
-    }
-    Ok(version)
 }
 
 /// Nix's name for this platform (what `builtins.currentSystem` says by default).

@@ -321,6 +321,9 @@ pub struct StatusReport {
     /// `dwell allow`, or one that failed.
     #[serde(default)]
     pub venv_problem: Option<String>,
+    /// A lock or requirements file with no venv set up: what would enable one.
+    #[serde(default)]
+    pub venv_hint: Option<String>,
 }
 
 /// `value` as JSON. dwell's own types always serialize (paths and values are

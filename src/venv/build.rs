@@ -28,11 +28,26 @@ pub fn create(
     let (env, nix_path, on_line) = (setup.env, setup.nix_path, setup.on_line);
     // The lock's tool, from the Nix environment, found before anything is made.
     let step = Step::of(wanted, nix_path)?;
+    // A python the project does not accept: said before anything is built.
+    if let Some((file, needs)) = requires_python(&wanted.inputs.files)
+        && !wanted.python_version.is_empty()
+        && !meets(&wanted.python_version, &needs)
+    {
+        return Err(VenvError::NeedsPython {
+            file,
+            needs,
+            has: wanted.python_version.clone(),
+        });
+    }
     let files = &wanted.files;
     let versions = versions_dir(venv);
     // Checked before anything is built, and again at the swap.
     occupant(venv, &versions).replaceable(venv, setup.move_hand_made)?;
+    let kept = venv.join("bin").is_dir();
     std::fs::create_dir_all(&versions)?;
+    if let Err(e) = hide_from_git(venv, &versions) {
+        on_line(&format!("could not hide the venv from git: {e}"));
+    }
     let new = new_version(&versions)?;
     let command = |program: &Path| tool_command(program, root, env);
     let result = (|| {
@@ -44,7 +59,13 @@ pub fn create(
         run(make, "python", setup).map_err(|e| VenvError::Create(python.to_path_buf(), e))?;
         let venv_python = new.join("bin/python3");
         let install = |cmd: Command, what: &str| {
-            run(cmd, what, setup).map_err(|e| VenvError::Install(what.into(), e))
+            run(cmd, what, setup).map_err(|output| VenvError::Install {
+                files: wanted.inputs.names(),
+                tool: what.into(),
+                why: first_reason(&output),
+                kept,
+                output,
+            })
         };
         match &step {
             Step::UvSync(uv) => {

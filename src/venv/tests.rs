@@ -138,3 +138,60 @@ fn a_comment_in_a_requirements_file_is_no_change() {
     // A lock counts byte for byte.
     assert_ne!(fp("uv.lock", "a\n"), fp("uv.lock", "# c\na\n"));
 }
+
+#[test]
+fn the_reason_of_a_failed_install_is_its_first_error_line() {
+    let pip = "Collecting x\n  Downloading …\nERROR: Could not find a version that satisfies x\nERROR: No matching distribution found for x\n";
+    assert_eq!(
+        first_reason(pip),
+        "Could not find a version that satisfies x"
+    );
+    let uv = "Using CPython 3.11\n  × No solution found when resolving dependencies:\n  ╰─▶ Because x was not found\n";
+    assert_eq!(
+        first_reason(uv),
+        "No solution found when resolving dependencies: Because x was not found"
+    );
+    let poetry = "Updating dependencies\nBecause demo depends on x (9) which doesn't match any versions, version solving failed.\n";
+    assert!(first_reason(poetry).starts_with("Because demo depends on x (9)"));
+    assert_eq!(first_reason("\n\nsomething broke\n"), "something broke");
+    assert_eq!(first_reason(""), "it said nothing");
+    assert!(first_reason(&format!("error: {}", "y".repeat(500))).ends_with("y…"));
+}
+
+#[test]
+fn requires_python_is_read_and_met_as_pep_440_says() {
+    for (version, spec, met) in [
+        ("3.11.2", ">=3.9", true),
+        ("3.11.2", ">=3.12", false),
+        ("3.11.2", ">=3.9,<3.11", false),
+        ("3.11.2", ">=3.9, <4", true),
+        ("3.11.2", "==3.11.*", true),
+        ("3.11.2", "!=3.11.*", false),
+        ("3.11.2", "~=3.10", true),
+        ("3.11.2", "~=3.10.2", false),
+        ("3.10.5", "~=3.10.2", true),
+        ("3.11.0", "==3.11", true),
+        ("3.11.2", "something odd", true),
+        ("3.13.0rc1", ">=3.13", true),
+    ] {
+        assert_eq!(meets(version, spec), met, "{version} {spec}");
+    }
+    let file = |name: &str, text: &str| (name.to_string(), text.as_bytes().to_vec());
+    let pyproject = file(
+        "pyproject.toml",
+        "[project]\nrequires-python = \">=3.12\"\n",
+    );
+    let lock = file("uv.lock", "version = 1\nrequires-python = \">=3.10\"\n");
+    assert_eq!(
+        requires_python(&[lock.clone(), pyproject]),
+        Some(("pyproject.toml".into(), ">=3.12".into()))
+    );
+    assert_eq!(
+        requires_python(&[lock]),
+        Some(("uv.lock".into(), ">=3.10".into()))
+    );
+    assert_eq!(
+        requires_python(&[file("pyproject.toml", "[project]\n")]),
+        None
+    );
+}

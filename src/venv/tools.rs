@@ -12,7 +12,41 @@ use std::process::Command;
 pub(super) fn tail(output: &[u8]) -> String {
     let text = String::from_utf8_lossy(output);
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    lines[lines.len().saturating_sub(6)..].join("\n")
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
+/// The line of an installer's output that says why it failed, for one line at
+/// the prompt: the first that reads as an error (`ERROR:`, `error:`, uv's `×`,
+/// Poetry's `Because …`), without its marker; else the last line.
+pub fn first_reason(output: &str) -> String {
+    let lines: Vec<&str> = output
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let markers = ["error:", "ERROR:", "Error:", "× ", "╰─▶ "];
+    let unmarked = |line: &str| -> Option<String> {
+        let stripped = markers.iter().find_map(|m| line.strip_prefix(m));
+        let found = stripped.or_else(|| line.starts_with("Because ").then_some(line));
+        found.map(|s| s.trim().to_string())
+    };
+    let found = lines.iter().enumerate().find_map(|(i, line)| {
+        let why = unmarked(line)?;
+        // `No solution found when resolving dependencies:` and the reason below.
+        match (why.ends_with(':'), lines.get(i + 1)) {
+            (true, Some(next)) => {
+                let next = unmarked(next).unwrap_or_else(|| next.to_string());
+                Some(format!("{why} {next}"))
+            }
+            _ => Some(why),
+        }
+    });
+    let last = lines.last().map(|l| l.to_string());
+    let why = found.or(last).unwrap_or_else(|| "it said nothing".into());
+    match why.char_indices().nth(200) {
+        Some((at, _)) => format!("{}…", &why[..at]),
+        None => why.to_string(),
+    }
 }
 
 /// How the programs of a venv install run: in the Nix environment, their lines

@@ -202,6 +202,8 @@ pub struct Wanted {
     pub hashed: bool,
     /// The same bytes as trust sees them: a sync runs only inputs once allowed.
     pub inputs: Inputs,
+    /// The version of the python the venv is built with.
+    pub python_version: String,
 }
 
 impl Wanted {
@@ -222,6 +224,7 @@ impl Wanted {
             installer,
             fingerprint: fingerprint(&read, python_version),
             inputs: Inputs::from_read(root, &read),
+            python_version: python_version.to_string(),
             files,
             hashed,
         })
