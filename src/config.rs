@@ -80,6 +80,8 @@ pub struct UserConfig {
     /// How long a venv install (pip, uv, Poetry) may run before it is stopped
     /// (default "15m").
     pub install_timeout: Option<String>,
+    /// Venv versions kept per project, the one in use included (default 4).
+    pub venv_generations: Option<usize>,
 }
 
 /// When the shellHook's output is shown on entering a project.
@@ -199,6 +201,8 @@ pub struct Settings {
     pub shellhook_output: HookOutput,
     /// How long a venv install may run.
     pub install_timeout: std::time::Duration,
+    /// Venv versions kept per project, the one in use included.
+    pub venv_generations: usize,
 }
 
 impl Default for Settings {
@@ -273,9 +277,13 @@ impl Settings {
             shellhook_output: config.shellhook_output.unwrap_or_default(),
             install_timeout: duration("install_timeout", config.install_timeout)?
                 .unwrap_or(INSTALL_TIMEOUT),
+            venv_generations: config.venv_generations.unwrap_or(VENV_GENERATIONS).max(1),
         })
     }
 }
+
+/// Venv versions kept per project unless the user config says otherwise.
+pub const VENV_GENERATIONS: usize = 4;
 
 /// The system-wide config files, most important first.
 fn system_files() -> Vec<PathBuf> {

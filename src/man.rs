@@ -113,6 +113,11 @@ How long a shellHook may run before it is stopped (a project may say otherwise).
 How long one program of a venv install (pip, uv, Poetry) may run before it is
 stopped with its process group; the previous venv stays, and the note says so.
 .TP
+\fBvenv_generations\fR = 4
+Venv versions kept per project under \fI.venv.d/\fR, the one in use included: a
+lock switched back to one of them (a branch checked out again) is served at once,
+with no install.
+.TP
 \fBshellhook_output\fR = "always"
 When what a shellHook printed is shown: "always" (on every entry), "first" (only when
 it has just run) or "never".

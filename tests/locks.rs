@@ -43,9 +43,11 @@ fn shell_nix(tools: &[&str], log: Option<&Path>) -> String {
         .iter()
         .chain(tools)
         .map(|t| match log {
+            // While `<log>.gate` exists, installs (`uv sync --frozen` alone)
+            // wait: a sync the test holds open.
             Some(log) => format!(
-                "(pkgs.writeShellScriptBin \"{t}\" ''echo \"{t} $*\" >> {}; exec ${{pkgs.{t}}}/bin/{t} \"$@\"'')",
-                log.display()
+                "(pkgs.writeShellScriptBin \"{t}\" ''echo \"{t} $*\" >> {log}; if [ \"$*\" = \"sync --frozen\" ]; then while [ -e {log}.gate ]; do sleep 0.05; done; fi; exec ${{pkgs.{t}}}/bin/{t} \"$@\"'')",
+                log = log.display()
             ),
             None => format!("pkgs.{t}"),
         })
@@ -166,10 +168,9 @@ fn a_uv_lock_is_synced_exactly_once_per_change_and_never_when_unchanged() {
 
     // Twenty entries with nothing changed: no uv, no python at all.
     let before = std::fs::read_to_string(&log).unwrap();
-    assert!(
-        before.contains("python3 -m venv"),
-        "python is logged: {before}"
-    );
+    // uv made the venv (milliseconds, no pip): the python ran no `-m venv`.
+    assert!(before.contains("uv venv "), "uv is logged: {before}");
+    assert!(!before.contains("-m venv"), "{before}");
     for _ in 0..20 {
         sh.prompt(&w.dir);
         sh.prompt(&p);
@@ -193,6 +194,8 @@ fn a_uv_lock_is_synced_exactly_once_per_change_and_never_when_unchanged() {
     // A new lock (a `git pull` while the shell sits in the project): the daemon
     // sends the shells down the slow path; the lock was never allowed, so the
     // next prompt says so once and installs nothing, until `dwell allow`.
+    let read = |f: &str| std::fs::read_to_string(p.join(f)).unwrap();
+    let first = [read("pyproject.toml"), read("uv.lock")];
     let two = wheel(&wheels, "greet", "0.2.0", "two");
     let counter = w.generation();
     w.write(&p, &[("pyproject.toml", &pyproject_uv(&two))]);
@@ -210,18 +213,48 @@ fn a_uv_lock_is_synced_exactly_once_per_change_and_never_when_unchanged() {
     );
     assert_eq!(python_in(&w, &p, "import greet; print(greet.WORD)"), "one");
     assert_eq!(syncs(&log, false), 1, "held: {}", sh.last_stderr);
+    // Allowed, it installs in the background: while the install is held open,
+    // prompts and commands are answered at once with the venv as it was.
+    let gate = log.with_extension("log.gate");
+    std::fs::write(&gate, "").unwrap();
+    let release = {
+        let gate = gate.clone();
+        std::thread::spawn(move || {
+            // A safety: a prompt that waited would hang the test.
+            wait_for(60, || !gate.exists());
+            let _ = std::fs::remove_file(gate);
+        })
+    };
+    let before = venv_version(&p);
     w.allow(&p);
     sh.prompt(&p);
+    sh.said("updating the venv for uv.lock, pyproject.toml in the background");
+    for _ in 0..5 {
+        sh.prompt(&w.dir);
+        sh.prompt(&p);
+    }
+    assert_eq!(python_in(&w, &p, "import greet; print(greet.WORD)"), "one");
+    assert!(
+        gate.exists(),
+        "every answer came while the install was held"
+    );
+    assert!(w.status_json(&p)["venv_updating"] == true);
+    std::fs::remove_file(&gate).unwrap();
+    release.join().unwrap();
+    venv_settled(&w, &p);
+    sh.prompt(&p);
+    sh.said("the venv was updated for uv.lock, pyproject.toml (in ");
     assert_eq!(python_in(&w, &p, "import greet; print(greet.WORD)"), "two");
     assert_eq!(syncs(&log, false), 2, "{}", sh.last_stderr);
     let synced = venv_version(&p);
+    assert_ne!(synced, before);
 
     // A broken lock: one clear error, and the venv before it still works.
     let good = std::fs::read_to_string(p.join("uv.lock")).unwrap();
     w.write(&p, &[("uv.lock", "this is not a lock\n")]);
     w.allow(&p);
     sh.prompt(&w.dir);
-    sh.prompt(&p);
+    prompt_settled(&w, &mut sh, &p);
     assert!(sh.last_stderr.contains("uv"), "{}", sh.last_stderr);
     assert!(
         sh.last_stderr.contains("the current venv stays as it was"),
@@ -233,6 +266,23 @@ fn a_uv_lock_is_synced_exactly_once_per_change_and_never_when_unchanged() {
     w.write(&p, &[("uv.lock", &good)]);
     sh.prompt(&p);
     assert_eq!(venv_version(&p), synced, "the venv matches the lock again");
+
+    // The branch switched back: its venv was kept, and is served at once, with
+    // no process at all; and forth again.
+    let second = [read("pyproject.toml"), read("uv.lock")];
+    let calls = std::fs::read_to_string(&log).unwrap();
+    for (files, word) in [(&first, "one"), (&second, "two")] {
+        w.write(&p, &[("pyproject.toml", &files[0]), ("uv.lock", &files[1])]);
+        sh.prompt(&p);
+        assert!(!sh.last_stderr.contains("background"), "{}", sh.last_stderr);
+        assert_eq!(python_in(&w, &p, "import greet; print(greet.WORD)"), word);
+    }
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        calls,
+        "no uv, no python"
+    );
+    assert_eq!(venv_version(&p), synced);
 
     // The user adds a package with their own uv in the shell: uv locks and syncs
     // the venv; dwell sees it matches and builds nothing.
@@ -424,7 +474,7 @@ fn a_pylock_toml_is_installed_by_uv_and_hashed_requirements_by_pip() {
     );
     w.allow(&q);
     sh.prompt(&w.dir);
-    sh.prompt(&q);
+    prompt_settled(&w, &mut sh, &q);
     assert!(
         sh.last_stderr.contains("the current venv stays as it was"),
         "{}",

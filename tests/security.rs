@@ -400,6 +400,8 @@ fn a_venv_versions_dir_that_holds_user_files_loses_nothing() {
         ],
     );
     w.allow(&p);
+    // One version kept: each new one replaces the last.
+    w.set_user_config("venv_generations = 1\n");
     w.ok(&p, &["venv"]);
     w.ok(&p, &["venv", "--recreate"]);
     w.ok(&p, &["venv", "--recreate"]);

@@ -532,6 +532,13 @@ impl World {
 }
 
 /// Waits up to `secs` for `cond`.
+/// Waits (up to two minutes) until no venv of `dir`'s project is being built
+/// in the background.
+pub fn venv_settled(w: &World, dir: &Path) {
+    let updating = || w.status_json(dir)["venv_updating"] == true;
+    assert!(wait_for(120, || !updating()), "the venv sync did not end");
+}
+
 pub fn wait_for(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
     while std::time::Instant::now() < deadline {
@@ -578,4 +585,17 @@ pub fn running_daemon_pid(w: &World) -> Option<i32> {
 /// Whether process `pid` lives (a zombie does not count).
 pub fn alive(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
+}
+
+/// A prompt in `dir`, and when it started a venv sync in the background, the
+/// prompt after it ended: what a user sees once the venv is ready (the stderr
+/// of both, in order).
+pub fn prompt_settled(w: &World, sh: &mut SimShell, dir: &Path) {
+    sh.prompt(dir);
+    let first = sh.last_stderr.clone();
+    if first.contains("in the background") {
+        venv_settled(w, dir);
+        sh.prompt(dir);
+        sh.last_stderr = first + &sh.last_stderr;
+    }
 }

@@ -91,7 +91,7 @@ fn syncs_logged(w: &World, root: &Path) -> usize {
 #[test]
 fn dwell_venv_creates_the_venv_with_the_nix_python_and_installs_requirements() {
     need!("nix");
-    let (w, _) = offline_world();
+    let (w, wheels) = offline_world();
     let p = level1(&w, "api", "tinypkg==1.0\n");
     // Before: status says what would give the project its venv.
     let status = String::from_utf8_lossy(&w.ok(&p, &["status"]).stdout).into_owned();
@@ -128,6 +128,38 @@ fn dwell_venv_creates_the_venv_with_the_nix_python_and_installs_requirements() {
     // Unchanged requirements: nothing to do.
     let again = w.ok(&p, &["venv"]);
     assert!(String::from_utf8_lossy(&again.stderr).contains("is up to date"));
+    // Another pin builds a new version; the old pin back is switched back to,
+    // with no install.
+    let first = std::fs::read_link(p.join(".venv")).unwrap();
+    w.write(&p, &[("requirements.txt", "tinypkg==2.0\n")]);
+    w.allow(&p);
+    w.ok(&p, &["venv"]);
+    assert_ne!(std::fs::read_link(p.join(".venv")).unwrap(), first);
+    w.write(&p, &[("requirements.txt", "tinypkg==1.0\n")]);
+    let back = w.ok(&p, &["venv"]);
+    let said = String::from_utf8_lossy(&back.stderr);
+    assert!(
+        said.contains("switched back to the venv built before"),
+        "{said}"
+    );
+    assert!(!said.contains("Processing"), "no install: {said}");
+    assert_eq!(std::fs::read_link(p.join(".venv")).unwrap(), first);
+    let (ok, text) = python_in(&w, &p, "import tinypkg; print(tinypkg.VERSION)");
+    assert!(ok && text.starts_with("1.0"), "{text}");
+    // Only `venv_generations` versions are kept, the one in use among them.
+    w.set_user_config("venv_generations = 2\n");
+    make_wheel(&wheels, "tinypkg", "3.0");
+    w.write(&p, &[("requirements.txt", "tinypkg==3.0\n")]);
+    w.allow(&p);
+    w.ok(&p, &["venv"]);
+    let kept: Vec<_> = std::fs::read_dir(p.join(".venv.d"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.parse::<u64>().is_ok())
+        .collect();
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    let (ok, text) = python_in(&w, &p, "import tinypkg; print(tinypkg.VERSION)");
+    assert!(ok && text.starts_with("3.0"), "{text}");
 }
 
 #[test]
@@ -169,9 +201,20 @@ fn create_true_builds_and_syncs_the_venv_on_entry() {
         "{status}"
     );
     assert!(status.contains("+ tinypkg==2.0"), "{status}");
-    // Allowed: one re-install, then served.
+    // Allowed: one re-install, in the background, the current venv serving
+    // meanwhile; the shell hears when the new one is in.
     w.allow(&p);
     sh.prompt(&p);
+    sh.said("updating the venv for requirements.txt in the background; the current one serves until it is ready");
+    venv_settled(&w, &p);
+    sh.prompt(&p);
+    sh.said("the venv was updated for requirements.txt (in ");
+    sh.prompt(&p);
+    assert!(
+        !sh.last_stderr.contains("updated"),
+        "once: {}",
+        sh.last_stderr
+    );
     let (ok, text) = python_in(&w, &p, "import tinypkg; print(tinypkg.VERSION)");
     assert!(ok && text.starts_with("2.0"), "{text}");
     assert_eq!(syncs_logged(&w, &p), 2);
@@ -188,17 +231,18 @@ fn create_true_builds_and_syncs_the_venv_on_entry() {
     .unwrap();
     sh.prompt(&p);
     assert_eq!(syncs_logged(&w, &p), 2);
-    // Contents once allowed stay allowed: the branch switched back installs.
+    // The branch switched back: contents once allowed stay allowed, and the
+    // venv built for them is kept, so it is served at once, with no install.
     std::fs::write(p.join("requirements.txt"), "tinypkg==1.0\n").unwrap();
     sh.prompt(&p);
     assert!(
-        !sh.last_stderr.contains("changed since"),
+        !sh.last_stderr.contains("changed since") && !sh.last_stderr.contains("background"),
         "{}",
         sh.last_stderr
     );
     let (ok, text) = python_in(&w, &p, "import tinypkg; print(tinypkg.VERSION)");
     assert!(ok && text.starts_with("1.0"), "{text}");
-    assert_eq!(syncs_logged(&w, &p), 3);
+    assert_eq!(syncs_logged(&w, &p), 2, "no install");
     // The user installs a new pin with pip in the shell and writes it down:
     // the venv already has it, so nothing is held and nothing runs.
     make_wheel(&wheels, "tinypkg", "3.0");
@@ -229,7 +273,7 @@ fn create_true_builds_and_syncs_the_venv_on_entry() {
         "{}",
         sh.last_stderr
     );
-    assert_eq!(syncs_logged(&w, &p), 3, "no install");
+    assert_eq!(syncs_logged(&w, &p), 2, "no install");
     let (ok, text) = python_in(&w, &p, "import tinypkg; print(tinypkg.VERSION)");
     assert!(ok && text.starts_with("3.0"), "{text}");
 }
@@ -269,7 +313,7 @@ fn a_failed_install_leaves_the_previous_venv_working() {
     w.write(&p, &[(".dwell.toml", "[venv]\ncreate = true\n")]);
     w.allow(&p);
     let mut sh = SimShell::new(&w);
-    sh.prompt(&p);
+    prompt_settled(&w, &mut sh, &p);
     let line = "requirements.txt: pip failed: Could not find a version that satisfies the requirement no-such-package==9 (from versions: none); the current venv stays as it was";
     sh.said(line);
     assert!(

@@ -115,6 +115,14 @@ fn text(report: &StatusReport) -> String {
             out.push_str(&format!("{:<10}   {shown}{absent}\n", ""));
         }
     }
+    if report.venv_updating {
+        line(
+            &mut out,
+            "venv",
+            "updating: a new version is being built; the current one serves until it is ready"
+                .into(),
+        );
+    }
     if let Some(hint) = &report.venv_hint {
         line(&mut out, "venv", hint.clone());
     }

@@ -75,8 +75,18 @@ pub fn run(
         on_line: &show,
         move_hand_made: true,
         timeout: settings.install_timeout,
+        keep: settings.venv_generations,
     };
-    let new = crate::venv::create(&project.root, &project.venv_path, &python, &wanted, &setup)?;
+    // A version built before for exactly this is switched back to, not rebuilt.
+    let built = crate::venv::built_for(&project.venv_path, &wanted).filter(|_| !recreate);
+    let new = match built {
+        Some(built) => {
+            crate::venv::switch_to(&project.venv_path, &built, &setup)?;
+            crate::say!("  switched back to the venv built before for these files");
+            built
+        }
+        None => crate::venv::create(&project.root, &project.venv_path, &python, &wanted, &setup)?,
+    };
     notify_daemon();
     let names: Vec<String> = wanted
         .files

@@ -98,6 +98,10 @@ impl Layers {
         let mut hasher = blake3::Hasher::new();
         hasher.update(generation.map(|g| g.key.as_str()).unwrap_or("-").as_bytes());
         hasher.update(&crate::protocol::to_json(&ops));
+        // A new venv version behind the same `.venv` link is a new environment.
+        if let Ok(version) = std::fs::read_link(&project.venv_path) {
+            hasher.update(version.as_os_str().as_encoded_bytes());
+        }
         Served {
             key: hasher.finalize().to_hex()[..32].to_string(),
             ops,

@@ -73,6 +73,7 @@ impl Engine {
             hook_definitions: Vec::new(),
             venv_problem: None,
             venv_hint: None,
+            venv_updating: false,
         };
         let (project, trust) = match self.project(dir) {
             Ok(Some(found)) => found,
@@ -88,6 +89,9 @@ impl Engine {
         }
         report.venv_problem = held.or_else(|| self.venv.failure_detail(&project.root));
         report.venv_hint = venv_hint(&project);
+        report.venv_updating = self.jobs.is_running(&super::JobKey::VenvSync {
+            root: project.root.clone(),
+        });
         report.project = Some(Self::info(&project, trust));
         if project.kind().is_nix() {
             report.not_traced =

@@ -1,7 +1,9 @@
 //! `[venv] create = true`: the venv is created, or re-installed into a new
-//! version, when the requirements (or the python) changed — as a job of its own,
-//! waited for with progress, its failure a note that leaves the previous venv
-//! working.
+//! version, when the requirements (or the python) changed — as a job of its own.
+//! A project with a working venv never waits for it: the current venv serves
+//! until the new one is swapped in, and every shell in the project hears of it at
+//! its next prompt. A version built before for the same inputs is switched back
+//! to with no process. A failure is one line that leaves the venv as it was.
 
 use super::{Engine, Event, JobKey, Mode, Progress};
 use crate::cache::Generation;
@@ -11,7 +13,7 @@ use crate::sync::locked;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A failed sync: the fingerprint it failed for, its one line, and everything
 /// the tool said.
@@ -22,12 +24,18 @@ struct Failure {
 }
 
 /// Venv syncs that failed, by project, with the fingerprint they failed for;
-/// and those held until `dwell allow`, with the line that says why.
+/// those held until `dwell allow`, with the line that says why; and the last
+/// one that ended in the background, with its line, until a while has passed.
 #[derive(Default)]
 pub struct VenvSync {
     failures: Mutex<HashMap<PathBuf, Failure>>,
     held: Mutex<HashMap<PathBuf, String>>,
+    updated: Mutex<HashMap<PathBuf, (PathBuf, String, Instant)>>,
 }
+
+/// How long a venv updated in the background is announced to shells that load
+/// the project: long enough for every shell sitting in it to see it once.
+const UPDATED_TOLD_FOR: Duration = Duration::from_secs(600);
 
 impl VenvSync {
     /// The message of the failed sync of `root` for `fingerprint`, if any.
@@ -52,6 +60,16 @@ impl VenvSync {
         locked(&self.failures).get(root).map(|f| f.line.clone())
     }
 
+    /// The line announcing `venv`'s current version, if it was swapped in by a
+    /// sync that ended in the background a short while ago.
+    pub fn updated(&self, venv: &Path, root: &Path) -> Option<String> {
+        let target = std::fs::read_link(venv).ok()?;
+        let updated = locked(&self.updated);
+        let (version, line, at) = updated.get(root)?;
+        (target.file_name() == version.file_name() && at.elapsed() < UPDATED_TOLD_FOR)
+            .then(|| line.clone())
+    }
+
     /// The last failed sync of `root` with all the tool said (`dwell status`).
     pub fn failure_detail(&self, root: &Path) -> Option<String> {
         locked(&self.failures).get(root).map(|f| f.detail.clone())
@@ -59,10 +77,9 @@ impl VenvSync {
 }
 
 impl Engine {
-    /// With `[venv] create = true`: creates the venv, or re-installs into a new one
-    /// when the requirements (or the python) changed, waiting with progress. A
-    /// failure is a note; the previous venv stays. Returns the project as it is now,
-    /// and whether a sync ran (or was waited for) and succeeded.
+    /// With `[venv] create = true`: brings the venv in line with the project's
+    /// lock or requirements (and python). Returns the project as it is now, and
+    /// whether a sync ran (or was waited for) and succeeded.
     pub(super) fn sync_venv(
         self: &Arc<Self>,
         project: &Project,
@@ -73,6 +90,12 @@ impl Engine {
     ) -> (Project, bool) {
         if project.config.venv.create != Some(true) || project.config.venv.enable == Some(false) {
             return (project.clone(), false);
+        }
+        // A version swapped in by a sync nobody waited for: said to the shells.
+        if let Some(venv) = &project.venv
+            && let Some(line) = self.venv.updated(venv, &project.root)
+        {
+            notes.push(line);
         }
         let Some(python) = crate::venv::python_of(&generation.recipe.ops, &project.venv_path)
         else {
@@ -91,20 +114,34 @@ impl Engine {
         if wanted.installed_in(project.venv.as_deref()) {
             return (project.clone(), false);
         }
-        let fingerprint = wanted.fingerprint.clone();
-        if let Some(message) = self.venv.failed(&project.root, &fingerprint) {
+        if let Some(message) = self.venv.failed(&project.root, &wanted.fingerprint) {
             notes.push(message);
             return (project.clone(), false);
         }
-        let nix_path = crate::venv::nix_path(&generation.recipe.ops);
-        let mut env: crate::recipe::Env = crate::activate::process_env();
-        for op in &generation.recipe.ops {
-            crate::recipe::apply_op(&mut env, op);
+        let setting_up = SyncSetup::of(generation);
+        // Built before for exactly this (a branch switched back): one rename, no
+        // process; what was installed then runs nothing new.
+        if let Some(built) = crate::venv::built_for(&project.venv_path, &wanted) {
+            let on_line: crate::process::OnLine = Arc::new(|_: &str| {});
+            let setup = setting_up.setup(&on_line, &self.settings());
+            match crate::venv::switch_to(&project.venv_path, &built, &setup) {
+                Ok(()) => {
+                    self.venv.forget(&project.root);
+                    let mut now = project.clone();
+                    now.look_for_venv();
+                    return (now, true);
+                }
+                Err(e) => notes.push(e.to_string()),
+            }
         }
+        // A working venv: what it can do without building.
+        let working = project
+            .venv
+            .as_ref()
+            .filter(|v| crate::venv::health(v, Some(&version)).is_none());
         // The user synced it themselves (`uv add` in the shell): nothing to build.
-        if let Some(venv) = &project.venv
-            && crate::venv::health(venv, Some(&version)).is_none()
-            && wanted.synced_by_user(&project.root, venv, &env, &nix_path)
+        if let Some(venv) = working
+            && wanted.synced_by_user(&project.root, venv, &setting_up.env, &setting_up.nix_path)
         {
             return (project.clone(), false);
         }
@@ -120,55 +157,20 @@ impl Engine {
             notes.push(line);
             return (project.clone(), false);
         }
-        let engine = self.clone();
-        let p = project.clone();
-        let key = JobKey::VenvSync {
-            root: project.root.clone(),
-        };
-        let joined = self.jobs.join_or_start(
-            &key,
-            || true,
-            move |job| {
-                let progress_of = job.clone();
-                let on_line: crate::process::OnLine = Arc::new(move |line: &str| {
-                    if !line.trim().is_empty() {
-                        progress_of.set_progress(format!("venv: {}", line.trim()));
-                    }
-                });
-                engine.events.emit(Event::VenvSyncing {
-                    root: p.root.clone(),
-                });
-                let setup = crate::venv::Setup {
-                    env: &env,
-                    nix_path: &nix_path,
-                    on_line: &on_line,
-                    timeout: engine.settings().install_timeout,
-                    move_hand_made: false,
-                };
-                let result = crate::venv::create(&p.root, &p.venv_path, &python, &wanted, &setup);
-                match result {
-                    Ok(_) => engine.venv.forget(&p.root),
-                    Err(e) => {
-                        engine.events.emit(Event::VenvFailed {
-                            root: p.root.clone(),
-                            error: e.detail(),
-                        });
-                        let failure = Failure {
-                            fingerprint,
-                            line: e.to_string(),
-                            detail: e.detail(),
-                        };
-                        locked(&engine.venv.failures).insert(p.root.clone(), failure);
-                    }
-                }
-            },
-        );
-        if let Joined::Running(job) = joined {
-            // Without waiting (async mode, after Ctrl-C): the current venv now, the
-            // synced one at a later prompt.
-            if mode == Mode::NoWait {
+        let files = wanted.inputs.names();
+        let job = self.start_sync(project, python, wanted, setting_up);
+        if let Joined::Running(job) = job {
+            // With a working venv nobody waits: it serves until the new one is
+            // ready, and the shells hear of it then. Without one, the prompt
+            // waits (Ctrl-C, or async mode, stops waiting).
+            if working.is_some() || mode == Mode::NoWait {
                 job.announce();
-                notes.push("syncing the venv in the background".into());
+                notes.push(match working {
+                    Some(_) => format!(
+                        "updating the venv for {files} in the background; the current one serves until it is ready"
+                    ),
+                    None => format!("making the venv for {files} in the background"),
+                });
                 return (project.clone(), false);
             }
             while !job.wait(Duration::from_millis(100)) {
@@ -187,5 +189,99 @@ impl Engine {
         let mut now = project.clone();
         now.look_for_venv();
         (now, true)
+    }
+
+    /// Starts (or joins) the job that builds a new venv version for `wanted`
+    /// and swaps it in; its end is announced to the shells when nobody waited.
+    fn start_sync(
+        self: &Arc<Self>,
+        project: &Project,
+        python: PathBuf,
+        wanted: crate::venv::Wanted,
+        setting_up: SyncSetup,
+    ) -> Joined {
+        let engine = self.clone();
+        let p = project.clone();
+        let key = JobKey::VenvSync {
+            root: project.root.clone(),
+        };
+        self.jobs.join_or_start(
+            &key,
+            || true,
+            move |job| {
+                let progress_of = job.clone();
+                let on_line: crate::process::OnLine = Arc::new(move |line: &str| {
+                    if !line.trim().is_empty() {
+                        progress_of.set_progress(format!("venv: {}", line.trim()));
+                    }
+                });
+                engine.events.emit(Event::VenvSyncing {
+                    root: p.root.clone(),
+                });
+                let setup = setting_up.setup(&on_line, &engine.settings());
+                let started = Instant::now();
+                match crate::venv::create(&p.root, &p.venv_path, &python, &wanted, &setup) {
+                    Ok(version) => {
+                        engine.venv.forget(&p.root);
+                        if job.is_announced() {
+                            let line = format!(
+                                "the venv was updated for {} (in {:.1} s)",
+                                wanted.inputs.names(),
+                                started.elapsed().as_secs_f64()
+                            );
+                            locked(&engine.venv.updated)
+                                .insert(p.root.clone(), (version, line, Instant::now()));
+                        }
+                    }
+                    Err(e) => {
+                        engine.events.emit(Event::VenvFailed {
+                            root: p.root.clone(),
+                            error: e.detail(),
+                        });
+                        let failure = Failure {
+                            fingerprint: wanted.fingerprint.clone(),
+                            line: e.to_string(),
+                            detail: e.detail(),
+                        };
+                        locked(&engine.venv.failures).insert(p.root.clone(), failure);
+                    }
+                }
+                engine.announce_end(job, &p.root);
+            },
+        )
+    }
+}
+
+/// What an install runs in: the project's Nix environment and its PATH.
+struct SyncSetup {
+    env: crate::recipe::Env,
+    nix_path: Vec<u8>,
+}
+
+impl SyncSetup {
+    fn of(generation: &Generation) -> SyncSetup {
+        let mut env: crate::recipe::Env = crate::activate::process_env();
+        for op in &generation.recipe.ops {
+            crate::recipe::apply_op(&mut env, op);
+        }
+        SyncSetup {
+            env,
+            nix_path: crate::venv::nix_path(&generation.recipe.ops),
+        }
+    }
+
+    fn setup<'a>(
+        &'a self,
+        on_line: &'a crate::process::OnLine,
+        settings: &crate::config::Settings,
+    ) -> crate::venv::Setup<'a> {
+        crate::venv::Setup {
+            env: &self.env,
+            nix_path: &self.nix_path,
+            on_line,
+            timeout: settings.install_timeout,
+            move_hand_made: false,
+            keep: settings.venv_generations,
+        }
     }
 }

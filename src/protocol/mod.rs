@@ -324,6 +324,9 @@ pub struct StatusReport {
     /// A lock or requirements file with no venv set up: what would enable one.
     #[serde(default)]
     pub venv_hint: Option<String>,
+    /// A new venv version is being built in the background.
+    #[serde(default)]
+    pub venv_updating: bool,
 }
 
 /// `value` as JSON. dwell's own types always serialize (paths and values are

@@ -52,11 +52,27 @@ pub fn create(
     let command = |program: &Path| tool_command(program, root, env);
     let result = (|| {
         on_line(&format!("creating the venv with {}", python.display()));
-        let mut make = command(python);
-        make.args(["-m", "venv", "--prompt"])
-            .arg(root.file_name().unwrap_or(root.as_os_str()))
-            .arg(&new);
-        run(make, "python", setup).map_err(|e| VenvError::Create(python.to_path_buf(), e))?;
+        let prompt = root.file_name().unwrap_or(root.as_os_str());
+        // Where uv installs, uv makes the venv (in milliseconds, without pip,
+        // which uv never uses); elsewhere the python does, with pip.
+        let (make, what) = match step.uv() {
+            Some(uv) => {
+                let mut make = command(uv);
+                make.args(["venv", "--quiet", "--allow-existing", "--python"])
+                    .arg(python)
+                    .arg("--prompt")
+                    .arg(prompt)
+                    .arg(&new)
+                    .env("UV_PYTHON_DOWNLOADS", "never");
+                (make, "uv")
+            }
+            None => {
+                let mut make = command(python);
+                make.args(["-m", "venv", "--prompt"]).arg(prompt).arg(&new);
+                (make, "python")
+            }
+        };
+        run(make, what, setup).map_err(|e| VenvError::Create(python.to_path_buf(), e))?;
         let venv_python = new.join("bin/python3");
         let install = |cmd: Command, what: &str| {
             run(cmd, what, setup).map_err(|output| VenvError::Install {
@@ -137,6 +153,9 @@ pub fn create(
         // What was read when the sync was decided: a file changed since makes
         // the next look sync again.
         std::fs::write(new.join(SYNC_FILE), &wanted.fingerprint)?;
+        // Marked again: an installer may have made the directory anew (uv does
+        // when it finds another interpreter than the one it made it with).
+        mark_as_ours(&new)?;
         Ok(())
     })();
     if let Err(e) = result {
@@ -181,15 +200,46 @@ pub(super) fn swap(
         ));
     }
     std::fs::rename(&link, venv)?;
-    // Older versions dwell built go. Anything else in the directory — a venv the
-    // user made by hand (moved aside as replaced-<time>), files of their own when
-    // `<venv>.d` was already theirs — is never deleted.
-    for old in std::fs::read_dir(versions)?.flatten() {
-        if old.path() != new {
-            remove_version(&old.path());
-        }
+    // The newest versions dwell built stay, `setup.keep` of them besides the one
+    // in use, so a branch switched back finds its venv built; older ones go.
+    // Anything else in the directory — a venv the user made by hand (moved aside
+    // as replaced-<time>), files of their own when `<venv>.d` was already
+    // theirs — is never deleted.
+    let mut built: Vec<(u64, PathBuf)> = std::fs::read_dir(versions)?
+        .flatten()
+        .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path())))
+        .filter(|(_, path)| path != new && is_ours(path))
+        .collect();
+    built.sort();
+    let old = built.len().saturating_sub(setup.keep.saturating_sub(1));
+    for (_, path) in &built[..old] {
+        remove_version(path);
     }
     Ok(())
+}
+
+/// A version of `venv` dwell built for exactly what `wanted` asks (the same
+/// inputs, python and installer), still whole: the newest such, if any.
+pub fn built_for(venv: &Path, wanted: &Wanted) -> Option<PathBuf> {
+    let versions = versions_dir(venv);
+    let mut found: Vec<(u64, PathBuf)> = std::fs::read_dir(&versions)
+        .ok()?
+        .flatten()
+        .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path())))
+        .filter(|(_, dir)| {
+            is_ours(dir)
+                && recorded_fingerprint(dir).as_deref() == Some(wanted.fingerprint.as_str())
+                && health(dir, Some(&wanted.python_version)).is_none()
+        })
+        .collect();
+    found.sort();
+    found.pop().map(|(_, dir)| dir)
+}
+
+/// Points `venv` at `version`, one dwell built before (see [`built_for`]): no
+/// process, one rename.
+pub fn switch_to(venv: &Path, version: &Path, setup: &Setup) -> Result<(), VenvError> {
+    swap(venv, &versions_dir(venv), version, setup)
 }
 
 /// What is at a venv's path before dwell puts its link there.
@@ -274,10 +324,7 @@ pub(super) fn new_version(versions: &Path) -> std::io::Result<PathBuf> {
         let dir = versions.join(next.to_string());
         match std::fs::create_dir(&dir) {
             Ok(()) => {
-                std::fs::write(
-                    dir.join(MADE_BY_DWELL),
-                    "made by dwell; removed when replaced\n",
-                )?;
+                mark_as_ours(&dir)?;
                 return Ok(dir);
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => next += 1,
@@ -286,12 +333,23 @@ pub(super) fn new_version(versions: &Path) -> std::io::Result<PathBuf> {
     }
 }
 
+fn mark_as_ours(dir: &Path) -> std::io::Result<()> {
+    std::fs::write(
+        dir.join(MADE_BY_DWELL),
+        "made by dwell; removed when replaced\n",
+    )
+}
+
 /// Removes `dir` if dwell made it (a real directory with dwell's mark, not a
 /// link); anything else is left alone.
 pub(super) fn remove_version(dir: &Path) {
-    let ours = std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir())
-        && std::fs::symlink_metadata(dir.join(MADE_BY_DWELL)).is_ok_and(|m| m.is_file());
-    if ours {
+    if is_ours(dir) {
         let _ = std::fs::remove_dir_all(dir);
     }
+}
+
+/// A real directory (not a link) that holds dwell's mark.
+fn is_ours(dir: &Path) -> bool {
+    std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir())
+        && std::fs::symlink_metadata(dir.join(MADE_BY_DWELL)).is_ok_and(|m| m.is_file())
 }

@@ -63,6 +63,9 @@ pub struct Setup<'a> {
     /// The user asked for this venv (`dwell venv`): a venv they made by hand at
     /// its path is moved aside (kept). A sync nobody asked for leaves it alone.
     pub move_hand_made: bool,
+    /// How many venv versions are kept, the one in use included
+    /// (`venv_generations`).
+    pub keep: usize,
 }
 
 /// Runs `cmd` with dwell's one runner (so a stopping daemon stops it too),
@@ -150,6 +153,14 @@ pub(super) enum Step {
 impl Step {
     /// The step for `wanted`; the lock's tool is looked for on the Nix
     /// environment's PATH, and its absence is the error, before anything is made.
+    /// The uv this step installs with, if it installs with uv.
+    pub(super) fn uv(&self) -> Option<&Path> {
+        match self {
+            Step::UvSync(uv) | Step::Pylock { uv, .. } => Some(uv),
+            _ => None,
+        }
+    }
+
     pub(super) fn of(wanted: &Wanted, nix_path: &[u8]) -> Result<Step, VenvError> {
         let tool = |file: &'static str, tool: &'static str| {
             find_tool(nix_path, tool).ok_or(VenvError::ToolMissing { file, tool })
