@@ -264,7 +264,7 @@ impl Settings {
         Ok(Settings {
             trusted,
             status_line: config.status_line != Some(false),
-            generations: config.generations.unwrap_or(crate::cache::KEEP).max(1),
+            generations: config.generations.unwrap_or(GENERATIONS).max(1),
             prune_after,
             background: config.background == Some(true),
             eval_timeout: duration("eval_timeout", config.eval_timeout)?,
@@ -281,6 +281,9 @@ impl Settings {
         })
     }
 }
+
+/// Generations kept per project, unless the user config says otherwise.
+pub const GENERATIONS: usize = 8;
 
 /// Venv versions kept per project unless the user config says otherwise.
 pub const VENV_GENERATIONS: usize = 4;

@@ -185,6 +185,18 @@ pub fn apply_op(env: &mut Env, op: &Op) {
     }
 }
 
+/// How the devShell's shellHook ran in the capture shell.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HookRun {
+    /// What it printed (stdout and stderr), replayed when a shell enters.
+    #[serde(default)]
+    pub output: String,
+    /// It did not finish within this many seconds and was stopped with its
+    /// whole process group: the environment is the devShell's without it.
+    #[serde(default)]
+    pub stopped_after_s: Option<u64>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -201,7 +201,7 @@ pub fn check_private_dir(dir: &Path) -> Result<bool, UnsafeDir> {
 /// hostile directory name or a Nix error cannot drive the terminal. Newlines and
 /// tabs stay when `keep_lines` is set (multi-line errors).
 pub fn printable(text: &str, keep_lines: bool) -> String {
-    if !text.chars().any(|c| c.is_control()) {
+    if !text.chars().any(|c| c.is_control() || invisible(c)) {
         return text.to_string();
     }
     let mut out = String::with_capacity(text.len() + 8);
@@ -213,10 +213,27 @@ pub fn printable(text: &str, keep_lines: bool) -> String {
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
             c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if invisible(c) => out.push_str(&format!("\\u{{{:04x}}}", c as u32)),
             c => out.push(c),
         }
     }
     out
+}
+
+/// Characters that print nothing yet change what is seen: bidi overrides and
+/// isolates (which reorder a line, so a diff reads other than it is),
+/// zero-width ones, and the Unicode line and paragraph separators.
+fn invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{2069}'
+            | '\u{2028}'
+            | '\u{2029}'
+            | '\u{feff}'
+            | '\u{061c}'
+    )
 }
 
 /// Like [`printable`] with lines kept, but color and style sequences (SGR,
@@ -251,6 +268,17 @@ pub fn printable_with_colors(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn characters_that_reorder_or_hide_text_are_shown() {
+        assert_eq!(printable("a\u{202e}b", true), "a\\u{202e}b");
+        assert_eq!(
+            printable("x\u{2066}y\u{200b}", false),
+            "x\\u{2066}y\\u{200b}"
+        );
+        assert_eq!(printable("line\u{2028}two", true), "line\\u{2028}two");
+        assert_eq!(printable("plain é 日本", true), "plain é 日本");
+    }
 
     #[test]
     fn special_files_are_refused_without_blocking() {

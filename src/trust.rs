@@ -70,7 +70,7 @@ fn fingerprints(project: &Project) -> Result<BTreeMap<String, Option<String>>, U
     Ok(files)
 }
 
-/// The first of the project's directory and entry files that belongs to another
+/// The first of the project's directory, entry files and venv that belongs to another
 /// user than the one running dwell (root excepted, as git's `safe.directory`
 /// does), with that user's name: a stranger's `shell.nix` in a shared directory
 /// such as `/tmp` is never your project. A link counts by itself and its target.
@@ -84,7 +84,14 @@ pub fn other_owner(project: &Project) -> Option<(String, String)> {
             .map(|m| m.uid())
             .find(|&uid| uid != me && uid != 0)
     };
-    let names = std::iter::once(".".to_string()).chain(project.trusted_files());
+    // The venv too: its `bin` goes first on PATH.
+    let venv = match project.venv_path.strip_prefix(&project.root) {
+        Ok(rel) => rel.to_string_lossy().into_owned(),
+        Err(_) => project.venv_path.to_string_lossy().into_owned(),
+    };
+    let names = std::iter::once(".".to_string())
+        .chain(project.trusted_files())
+        .chain([venv]);
     names.into_iter().find_map(|name| {
         let uid = foreign(&project.root.join(&name))?;
         let file = if name == "." {

@@ -1214,3 +1214,32 @@ fn hostile_trees_get_one_clear_answer_from_every_subcommand() {
     assert_eq!(sh.get("FOO").as_deref(), Some("bar"), "{}", sh.last_stderr);
     assert!(daemon_rss_kib(&w) < 40 * 1024, "the daemon stays small");
 }
+
+#[test]
+fn another_users_venv_in_a_shared_directory_is_never_put_on_path() {
+    if !need_root("it acts as a second user") {
+        return;
+    }
+    let w = World::new();
+    // A stranger's venv in a shared directory, above the user's own.
+    let shared = w.dir.join("sharedvenv");
+    std::fs::create_dir_all(shared.join(".venv/bin")).unwrap();
+    chmod(&shared, 0o1777);
+    std::fs::write(shared.join(".venv/pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+    std::fs::write(shared.join(".venv/bin/ls"), "#!/bin/sh\necho owned\n").unwrap();
+    for path in [".venv", ".venv/pyvenv.cfg", ".venv/bin", ".venv/bin/ls"] {
+        chown(&shared.join(path), OTHER_UID);
+    }
+    let mine = shared.join("mine");
+    std::fs::create_dir(&mine).unwrap();
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&mine);
+    sh.said(".venv belongs to nobody (uid 65534), not to you");
+    assert!(
+        !sh.path().iter().any(|p| p.contains("sharedvenv")),
+        "{:?}",
+        sh.path()
+    );
+    let out = w.dwell(&mine, &["allow"]).output().unwrap();
+    assert!(!out.status.success(), "not offered for allow");
+}

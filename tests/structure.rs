@@ -61,6 +61,68 @@ fn imports_run_one_way() {
     );
 }
 
+#[test]
+fn the_modules_import_each_other_in_no_circle() {
+    // Module to the modules it names (a folder counts as one module; tests
+    // left out).
+    let mut graph: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        Default::default();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for file in sources(&src) {
+        let rel = file.strip_prefix(&src).unwrap().display().to_string();
+        if rel.ends_with("tests.rs") {
+            continue;
+        }
+        let module = rel
+            .split('/')
+            .next()
+            .unwrap()
+            .trim_end_matches(".rs")
+            .to_string();
+        let code = shipped_code(&file);
+        for (i, _) in code.match_indices("crate::") {
+            let named: String = code[i + 7..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if named != module && !named.is_empty() {
+                graph.entry(module.clone()).or_default().insert(named);
+            }
+        }
+    }
+    assert!(graph.len() > 20, "the scan found the modules");
+    // A depth-first walk: a module met again on the current path closes a circle.
+    fn walk(
+        graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        module: &str,
+        path: &mut Vec<String>,
+        done: &mut std::collections::BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|m| m == module) {
+            let mut circle = path[at..].to_vec();
+            circle.push(module.to_string());
+            return Some(circle);
+        }
+        if !done.insert(module.to_string()) {
+            return None;
+        }
+        path.push(module.to_string());
+        for next in graph.get(module).into_iter().flatten() {
+            if let Some(circle) = walk(graph, next, path, done) {
+                return Some(circle);
+            }
+        }
+        path.pop();
+        None
+    }
+    let mut done = Default::default();
+    for module in graph.keys() {
+        if let Some(circle) = walk(&graph, module, &mut Vec::new(), &mut done) {
+            panic!("modules that import each other: {}", circle.join(" -> "));
+        }
+    }
+}
+
 /// The source of `file` before its `#[cfg(test)]` module (tests may print).
 fn shipped_code(file: &Path) -> String {
     let text = std::fs::read_to_string(file).unwrap();

@@ -35,7 +35,7 @@ pub struct Generation {
     pub store_paths: Vec<PathBuf>,
     /// How the shellHook ran: its output, and whether it had to be stopped.
     #[serde(default)]
-    pub hook: crate::eval::HookRun,
+    pub hook: crate::recipe::HookRun,
 }
 
 impl Generation {

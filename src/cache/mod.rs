@@ -26,8 +26,6 @@ pub const FORMAT: u32 = 3;
 /// A GC root no generation names is removed by a prune once it is this old (a
 /// younger one may belong to an evaluation still running).
 pub const ORPHAN_AGE: std::time::Duration = std::time::Duration::from_secs(300);
-/// Generations kept per project, unless the user config says otherwise.
-pub const KEEP: usize = 8;
 
 #[cfg(test)]
 mod tests;

@@ -103,13 +103,13 @@ fn a_file_stamped_in_the_future_is_trusted() {
 #[test]
 fn corrupt_files_are_ignored_and_removed() {
     let dir = tempfile::tempdir().unwrap();
-    let cache = Cache::new(dir.path(), KEEP);
+    let cache = Cache::new(dir.path(), crate::config::GENERATIONS);
     let root = Path::new("/some/project");
     let g = generation(root, Vec::new());
     cache.save(&g).unwrap();
     let pdir = cache.project_dir(root);
     std::fs::write(pdir.join("bad.json"), "{\"format\": 1, trunc").unwrap();
-    let fresh = Cache::new(dir.path(), KEEP);
+    let fresh = Cache::new(dir.path(), crate::config::GENERATIONS);
     let found = fresh.lookup(root, "ctx");
     assert_eq!(found.valid.unwrap().key, g.key);
     assert!(!pdir.join("bad.json").exists());

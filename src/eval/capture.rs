@@ -6,25 +6,13 @@ use crate::process::{RunError, Watch, run};
 use crate::project::Project;
 use crate::protocol::EvalEnv;
 use crate::protocol::Value;
-use crate::recipe::{Env, Recipe, diff};
+use crate::recipe::{Env, HookRun, Recipe, diff};
 use crate::safe_fs::read_tail;
 use std::collections::HashSet;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
-
-/// How the devShell's shellHook ran in the capture shell.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct HookRun {
-    /// What it printed (stdout and stderr), replayed when a shell enters.
-    #[serde(default)]
-    pub output: String,
-    /// It did not finish within this many seconds and was stopped with its
-    /// whole process group: the environment is the devShell's without it.
-    #[serde(default)]
-    pub stopped_after_s: Option<u64>,
-}
 
 /// The last line of `nix print-dev-env`'s script runs the shellHook (`eval
 /// "$shellHook"` in Nix 2.8, `eval "${shellHook:-}"` in 2.26): the script

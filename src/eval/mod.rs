@@ -24,7 +24,7 @@ pub use tools::*;
 use crate::process::RunError;
 use crate::protocol::EvalEnv;
 use crate::protocol::Value;
-use crate::recipe::Recipe;
+use crate::recipe::{HookRun, Recipe};
 use crate::trace::Reads;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

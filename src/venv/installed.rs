@@ -75,13 +75,10 @@ pub fn satisfies_poetry_lock(lock: &[u8], installed: &BTreeMap<String, String>) 
 /// pin exactly (`name==version`, extras and `; markers` allowed): anything else
 /// (a range, a URL, a local path, an option) is no proof, and not satisfied.
 pub fn satisfies_pins<'a>(
-    lines: impl IntoIterator<Item = &'a [u8]>,
+    lines: impl IntoIterator<Item = &'a str>,
     installed: &BTreeMap<String, String>,
 ) -> bool {
     lines.into_iter().all(|line| {
-        let Ok(line) = std::str::from_utf8(line) else {
-            return false;
-        };
         let (spec, conditional) = match line.split_once(';') {
             Some((spec, _)) => (spec.trim(), true),
             None => (line.trim(), false),

