@@ -42,6 +42,9 @@ pub enum HookShell {
     Fish,
     Elvish,
     Xonsh,
+    /// Nushell (`nushell` works too).
+    #[value(alias = "nushell")]
+    Nu,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -51,6 +54,8 @@ pub enum ExportFormat {
     Fish,
     Elvish,
     Xonsh,
+    /// Nushell's hook reads this: the changes as JSON data.
+    Nu,
     Json,
 }
 

@@ -204,3 +204,16 @@ pub fn now_ms() -> u64 {
 pub fn now_ns() -> i64 {
     since_epoch().as_nanos() as i64
 }
+
+/// The name `/etc/passwd` gives user `uid`, if any.
+pub fn user_name(uid: u32) -> Option<String> {
+    let passwd = crate::safe_fs::read_regular(Path::new("/etc/passwd"), 16 << 20)
+        .ok()
+        .flatten()?;
+    let text = String::from_utf8_lossy(&passwd);
+    text.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        (fields.nth(1)? == uid.to_string()).then(|| name.to_string())
+    })
+}

@@ -37,7 +37,68 @@ pub fn hook(shell: HookShell, exe: &Path) -> String {
             &format!("    exe = os.fsdecode({})", quote_python_bytes(&exe)),
             1,
         ),
+        HookShell::Nu => {
+            let user = crate::paths::user_name(rustix::process::getuid().as_raw())
+                .unwrap_or_else(|| rustix::process::getuid().as_raw().to_string());
+            NU_HOOK
+                .replacen(
+                    NU_EXE_LINE,
+                    &format!("$env.__dwell_exe = {}", quote_nu(&exe.lossy())),
+                    1,
+                )
+                .replacen(
+                    NU_USER_LINE,
+                    &format!("$env.__dwell_user = {}", quote_nu(&user)),
+                    1,
+                )
+        }
     }
+}
+
+const NU_HOOK: &str = include_str!("../shell-hooks/dwell.nu");
+const NU_EXE_LINE: &str = "$env.__dwell_exe = 'dwell'";
+const NU_USER_LINE: &str = "$env.__dwell_user = 'nobody'";
+
+/// Quotes `text` as a Nushell double-quoted string (which interpolates nothing):
+/// the backslash and the quote escaped, every control character as `\u{…}`.
+pub fn quote_nu(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// What the Nushell hook applies, as JSON data (Nushell runs no code it is
+/// handed): `{"set": {NAME: value}, "unset": [NAME], "genfile": path}`. A value
+/// that is not UTF-8 cannot be a Nushell string: skipped with a warning.
+pub fn render_nu(changes: &[(String, Option<Value>)], generation_file: Option<&Path>) -> String {
+    let mut set = serde_json::Map::new();
+    let mut unset = Vec::new();
+    for (name, value) in changes {
+        match value {
+            None => unset.push(serde_json::Value::String(name.clone())),
+            Some(v) => match std::str::from_utf8(v.as_bytes()) {
+                Ok(text) => {
+                    set.insert(name.clone(), serde_json::Value::String(text.into()));
+                }
+                Err(_) => crate::say!(
+                    "dwell: warning: skipped variable {name:?}: its value is not UTF-8, which a Nushell string cannot hold"
+                ),
+            },
+        }
+    }
+    let genfile = generation_file.and_then(|p| p.to_str()).unwrap_or_default();
+    let answer = serde_json::json!({ "set": set, "unset": unset, "genfile": genfile });
+    let mut text = String::from_utf8_lossy(&crate::protocol::to_json(&answer)).into_owned();
+    text.push('\n');
+    text
 }
 
 /// Quotes `value` as a Python bytes literal: printable ASCII as it is, every
@@ -232,6 +293,8 @@ pub fn render_hook_state(shell: HookShell, generation_file: Option<&Path>) -> St
         // The hook reads it from the namespace the code ran in.
         HookShell::Elvish => format!("var __dwell_genfile = {}\n", quote_elvish(&file)),
         HookShell::Xonsh => format!("__dwell_genfile({})\n", quote_python_bytes(&file)),
+        // Carried in the JSON answer itself (`render_nu`).
+        HookShell::Nu => String::new(),
     }
 }
 
@@ -367,6 +430,26 @@ pub fn is_reserved(shell: HookShell, name: &str) -> bool {
         "SHLVL",
         "TITLE",
     ];
+    // Nushell's own: set by it at each prompt or command, or read as its config.
+    const NU: &[&str] = &[
+        "CMD_DURATION_MS",
+        "CURRENT_FILE",
+        "ENV_CONVERSIONS",
+        "FILE_PWD",
+        "LAST_EXIT_CODE",
+        "NU_VERSION",
+        "OLDPWD",
+        "PROMPT_COMMAND",
+        "PROMPT_COMMAND_RIGHT",
+        "PROMPT_INDICATOR",
+        "PROMPT_INDICATOR_VI_INSERT",
+        "PROMPT_INDICATOR_VI_NORMAL",
+        "PROMPT_MULTILINE_INDICATOR",
+        "PWD",
+        "SHLVL",
+        "TRANSIENT_PROMPT_COMMAND",
+        "config",
+    ];
     // What the hook itself lives on: a devShell that set these would replace the
     // hook, and the project could never be unloaded.
     const HOOK_BASH: &[&str] = &["PROMPT_COMMAND"];
@@ -379,6 +462,7 @@ pub fn is_reserved(shell: HookShell, name: &str) -> bool {
         // environment: no environment variable is its.
         HookShell::Elvish => (&[][..], &[][..]),
         HookShell::Xonsh => (XONSH, &[][..]),
+        HookShell::Nu => (NU, &[][..]),
     };
     if shell == HookShell::Xonsh && name.starts_with("XONSH_") {
         return true;

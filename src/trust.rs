@@ -105,16 +105,7 @@ pub fn other_owner(project: &Project) -> Option<(String, String)> {
 
 /// `alice (uid 1001)`, or `uid 1001` when `/etc/passwd` does not name it.
 fn user_name(uid: u32) -> String {
-    let passwd = read_regular(Path::new("/etc/passwd"), MAX_LOCK_FILE)
-        .ok()
-        .flatten();
-    let text = String::from_utf8_lossy(passwd.as_deref().unwrap_or_default()).into_owned();
-    let name = text.lines().find_map(|line| {
-        let mut fields = line.split(':');
-        let name = fields.next()?;
-        (fields.nth(1)? == uid.to_string()).then(|| name.to_string())
-    });
-    match name {
+    match crate::paths::user_name(uid) {
         Some(name) => format!("{name} (uid {uid})"),
         None => format!("uid {uid}"),
     }

@@ -476,22 +476,7 @@ fn a_project_in_a_directory_whose_name_is_not_utf8(sh: Sh) {
 
 fn hostile_values(sh: Sh) {
     let w = World::new();
-    let p = w.project(
-        "hostile",
-        &[(
-            "shell.nix",
-            r#"{ pkgs ? import <nixpkgs> {} }: pkgs.mkShell {
-  Q = "a'b\"c $(touch ${builtins.getEnv "TMPDIR"}/pwned1) `touch ${builtins.getEnv "TMPDIR"}/pwned2` \\ end; %s {x} *";
-  shellHook = ''
-    export NL=$'one\ntwo\r\n'
-    export BIN=$'\x01\x7f\xff\xc3\xa9 %s %n -x'
-    export DASH='-e'
-  '';
-}
-"#,
-        )],
-    );
-    w.allow(&p);
+    let p = hostile_project(&w);
     let mut t = Term::new(&w, sh);
     t.run(&format!("cd '{}'", p.display()));
     let env = t.env();
@@ -499,7 +484,7 @@ fn hostile_values(sh: Sh) {
     assert_eq!(
         s(env.get("Q")),
         Some(format!(
-            "a'b\"c $(touch {tmp}/pwned1) `touch {tmp}/pwned2` \\ end; %s {{x}} *"
+            "a'b\"c $(touch {tmp}/pwned1) `touch {tmp}/pwned2` \\ end; %s {{x}} * (touch pwned3)"
         )),
         "{sh:?}"
     );

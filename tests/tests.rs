@@ -14,6 +14,7 @@ mod flows;
 mod fresh;
 mod gc;
 mod locks;
+mod nushell;
 mod packaging;
 mod quoting;
 mod security;

@@ -531,7 +531,29 @@ impl World {
     }
 }
 
-/// Waits up to `secs` for `cond`.
+/// An allowed project whose environment holds values that are code in some
+/// shell (quotes, `$(…)`, backticks, Nushell's `(…)`), newlines, and bytes
+/// that are not UTF-8: each must arrive exactly, or be skipped, and run nothing.
+pub fn hostile_project(w: &World) -> PathBuf {
+    let p = w.project(
+        "hostile",
+        &[(
+            "shell.nix",
+            r#"{ pkgs ? import <nixpkgs> {} }: pkgs.mkShell {
+  Q = "a'b\"c $(touch ${builtins.getEnv "TMPDIR"}/pwned1) `touch ${builtins.getEnv "TMPDIR"}/pwned2` \\ end; %s {x} * (touch pwned3)";
+  shellHook = ''
+    export NL=$'one\ntwo\r\n'
+    export BIN=$'\x01\x7f\xff\xc3\xa9 %s %n -x'
+    export DASH='-e'
+  '';
+}
+"#,
+        )],
+    );
+    w.allow(&p);
+    p
+}
+
 /// Waits (up to two minutes) until no venv of `dir`'s project is being built
 /// in the background.
 pub fn venv_settled(w: &World, dir: &Path) {
@@ -539,6 +561,7 @@ pub fn venv_settled(w: &World, dir: &Path) {
     assert!(wait_for(120, || !updating()), "the venv sync did not end");
 }
 
+/// Waits up to `secs` for `cond`.
 pub fn wait_for(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
     while std::time::Instant::now() < deadline {

@@ -87,7 +87,9 @@ fn checks(paths: &Paths) -> Vec<Check> {
         }
         _ => {
             let shell = std::env::var("SHELL").unwrap_or_default();
-            let line = if shell.ends_with("xonsh") {
+            let line = if shell.ends_with("/nu") {
+                "dwell hook nu | save -f ($nu.default-config-dir | path join dwell.nu), then in config.nu: source ($nu.default-config-dir | path join dwell.nu)"
+            } else if shell.ends_with("xonsh") {
                 "execx($(dwell hook xonsh))   (in ~/.xonshrc)"
             } else if shell.ends_with("elvish") {
                 "eval (dwell hook elvish | slurp)   (in ~/.config/elvish/rc.elv)"

@@ -37,6 +37,7 @@ pub fn run(format: ExportFormat, no_daemon: bool) -> anyhow::Result<ExitCode> {
         ExportFormat::Fish => Some(HookShell::Fish),
         ExportFormat::Elvish => Some(HookShell::Elvish),
         ExportFormat::Xonsh => Some(HookShell::Xonsh),
+        ExportFormat::Nu => Some(HookShell::Nu),
         ExportFormat::Json => None,
     };
     let reserved = |name: &str| shell.is_some_and(|s| crate::shell::is_reserved(s, name));
@@ -50,6 +51,10 @@ pub fn run(format: ExportFormat, no_daemon: bool) -> anyhow::Result<ExitCode> {
         ExportFormat::Fish => crate::shell::render_fish(&plan.changes),
         ExportFormat::Elvish => crate::shell::render_elvish(&plan.changes),
         ExportFormat::Xonsh => crate::shell::render_xonsh(&plan.changes),
+        ExportFormat::Nu => crate::shell::render_nu(
+            &plan.changes,
+            crate::client::safe_generation_file().as_deref(),
+        ),
         ExportFormat::Json => json(&plan),
     });
     code.push_str(&keep_after);
