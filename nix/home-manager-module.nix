@@ -6,7 +6,7 @@
 
 let
   cfg = config.programs.dwell;
-  hooks = import ./hooks.nix cfg.package;
+  hooks = import ./hooks.nix { package = cfg.package; inherit pkgs; };
   inherit (lib) mkIf mkMerge;
 
   tomlFormat = pkgs.formats.toml { };
@@ -34,6 +34,7 @@ in
       bash = "programs.bash.initExtra; needs programs.bash.enable";
       zsh = "programs.zsh.initContent, or initExtra before home-manager 25.05; needs programs.zsh.enable";
       fish = "programs.fish.interactiveShellInit; needs programs.fish.enable";
+      nushell = "programs.nushell.extraConfig; needs programs.nushell.enable";
     };
     settingsDescription = ''
       dwell's user configuration, written as TOML to
@@ -61,6 +62,10 @@ in
 
     (mkIf cfg.enableFishIntegration {
       programs.fish.interactiveShellInit = hooks.fish;
+    })
+
+    (mkIf cfg.enableNushellIntegration {
+      programs.nushell.extraConfig = hooks.nushell;
     })
 
     (mkIf (settings != { }) {

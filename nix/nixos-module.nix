@@ -5,7 +5,7 @@
 
 let
   cfg = config.programs.dwell;
-  hooks = import ./hooks.nix cfg.package;
+  hooks = import ./hooks.nix { package = cfg.package; inherit pkgs; };
   inherit (lib) mkIf mkMerge;
 
   tomlFormat = pkgs.formats.toml { };
@@ -24,6 +24,7 @@ in
       bash = "programs.bash.interactiveShellInit";
       zsh = "programs.zsh.interactiveShellInit; needs programs.zsh.enable";
       fish = "programs.fish.interactiveShellInit; needs programs.fish.enable";
+      xonsh = "programs.xonsh.config; needs programs.xonsh.enable";
     };
     settingsDescription = ''
       dwell's configuration for every user, written as TOML to
@@ -49,6 +50,10 @@ in
 
     (mkIf cfg.enableFishIntegration {
       programs.fish.interactiveShellInit = hooks.fish;
+    })
+
+    (mkIf cfg.enableXonshIntegration {
+      programs.xonsh.config = hooks.xonsh;
     })
 
     (mkIf (settings != { }) {

@@ -3,7 +3,8 @@
 # what its own wiring differs in: where the hooks go, which file `settings` is
 # written to, and for whom the daemon's unit runs.
 #
-#   hookOptions: per shell (bash, zsh, fish), the option the hook is added to, as
+#   hookOptions: per shell (bash, zsh, fish; and xonsh or nushell where the
+#     module system has an option for them), the option the hook is added to, as
 #     shown in the description of enable<Shell>Integration.
 #   settingsDescription: the description of `settings` (the file it writes).
 #   daemonScope: how the daemon's systemd user service runs, ending the sentence
@@ -38,6 +39,11 @@ in
   enableBashIntegration = hookOption "bash";
   enableZshIntegration = hookOption "zsh";
   enableFishIntegration = hookOption "fish";
+} // lib.optionalAttrs (hookOptions ? xonsh) {
+  enableXonshIntegration = hookOption "xonsh";
+} // lib.optionalAttrs (hookOptions ? nushell) {
+  enableNushellIntegration = hookOption "nushell";
+} // {
 
   # dwell rejects unknown keys, so these are exactly the keys of its user config
   # (src/config.rs, UserConfig), under their TOML names.
@@ -78,6 +84,14 @@ in
         shellhook_output = optionalSetting types.str {
           example = "first";
           description = "When to show what a shellHook printed: \"always\" (every entry), \"first\" (when it has just run) or \"never\" (dwell's default: always).";
+        };
+        install_timeout = optionalSetting types.str {
+          example = "30m";
+          description = "Stop a venv install (pip, uv, Poetry) that runs longer; the venv before it stays (dwell's default: 15m).";
+        };
+        venv_generations = optionalSetting types.ints.unsigned {
+          example = 2;
+          description = "Venv versions kept per project, the one in use included; a lock switched back to one of them is served at once (dwell's default: 4).";
         };
         watch_projects = optionalSetting types.ints.unsigned {
           example = 32;

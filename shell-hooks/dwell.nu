@@ -9,8 +9,9 @@
 # only (a path test, a listing and a read of a small file): no process.
 
 $env.__dwell_exe = 'dwell'
-# Who may own the counter file: the user who installed the hook.
-$env.__dwell_user = 'nobody'
+# Who may own the counter file: the user this shell runs as (Nushell's own
+# `whoami`, once, when the hook is sourced).
+$env.__dwell_user = (whoami)
 $env.__dwell_seen = ''
 $env.__dwell_pwd = ''
 # The counter file the last `dwell export` named (only after it found dwell's

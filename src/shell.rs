@@ -37,27 +37,16 @@ pub fn hook(shell: HookShell, exe: &Path) -> String {
             &format!("    exe = os.fsdecode({})", quote_python_bytes(&exe)),
             1,
         ),
-        HookShell::Nu => {
-            let user = crate::paths::user_name(rustix::process::getuid().as_raw())
-                .unwrap_or_else(|| rustix::process::getuid().as_raw().to_string());
-            NU_HOOK
-                .replacen(
-                    NU_EXE_LINE,
-                    &format!("$env.__dwell_exe = {}", quote_nu(&exe.lossy())),
-                    1,
-                )
-                .replacen(
-                    NU_USER_LINE,
-                    &format!("$env.__dwell_user = {}", quote_nu(&user)),
-                    1,
-                )
-        }
+        HookShell::Nu => NU_HOOK.replacen(
+            NU_EXE_LINE,
+            &format!("$env.__dwell_exe = {}", quote_nu(&exe.lossy())),
+            1,
+        ),
     }
 }
 
 const NU_HOOK: &str = include_str!("../shell-hooks/dwell.nu");
 const NU_EXE_LINE: &str = "$env.__dwell_exe = 'dwell'";
-const NU_USER_LINE: &str = "$env.__dwell_user = 'nobody'";
 
 /// Quotes `text` as a Nushell double-quoted string (which interpolates nothing):
 /// the backslash and the quote escaped, every control character as `\u{…}`.

@@ -335,15 +335,17 @@ const HOOK_FISH: &str = "/stub/dwell/bin/dwell hook fish | source\n";
 
 /// The keys of `settings` (nix/options.nix, shared by both modules), each with a
 /// value in TOML, and the type of its option.
-const SETTINGS: [(&str, &str, &str); 9] = [
+const SETTINGS: [(&str, &str, &str); 11] = [
     ("async", "true", "nullOr bool"),
     ("eval_timeout", "\"10m\"", "nullOr str"),
     ("generations", "4", "nullOr unsigned integer"),
+    ("install_timeout", "\"30m\"", "nullOr str"),
     ("prune_after", "\"90d\"", "nullOr str"),
     ("shellhook_output", "\"first\"", "nullOr str"),
     ("shellhook_timeout", "\"2m\"", "nullOr str"),
     ("status_line", "false", "nullOr bool"),
     ("trusted", "[\"~/src\"]", "listOf str"),
+    ("venv_generations", "2", "nullOr unsigned integer"),
     ("watch_projects", "32", "nullOr unsigned integer"),
 ];
 
@@ -402,6 +404,7 @@ fn nixos_module_declares_its_options() {
             "enable",
             "enableBashIntegration",
             "enableFishIntegration",
+            "enableXonshIntegration",
             "enableZshIntegration",
             "package",
             "settings"
@@ -443,6 +446,7 @@ fn nixos_module_declares_its_options() {
         "enableBashIntegration",
         "enableZshIntegration",
         "enableFishIntegration",
+        "enableXonshIntegration",
     ] {
         assert_eq!(defaults[switch], true, "{switch}");
     }
@@ -480,6 +484,10 @@ fn nixos_module_enabled_adds_hooks_package_and_user_service() {
     assert_eq!(
         str_at(&json, "/programs/fish/interactiveShellInit"),
         HOOK_FISH
+    );
+    assert_eq!(
+        str_at(&json, "/programs/xonsh/config"),
+        "execx($(/stub/dwell/bin/dwell hook xonsh))\n"
     );
     assert_eq!(
         strings_at(&json, "/environment/systemPackages"),
@@ -547,6 +555,46 @@ fn nixos_module_switches_and_settings() {
 }
 
 #[test]
+fn the_modules_nushell_hook_is_the_repositorys_naming_the_package() {
+    let Some(nix) = Nix::new() else { return };
+    need!("nu");
+    // writeText handing back the text itself: the line sources the hook's text.
+    let json = nix.eval(
+        r#"(import (root + "/nix/hooks.nix") {
+  package = m.stubPackage "dwell";
+  pkgs = m.pkgs // { writeText = name: text: text; };
+}).nushell"#,
+    );
+    let line = json.as_str().unwrap();
+    let hook = line
+        .strip_prefix("source ")
+        .and_then(|rest| rest.strip_suffix('\n'))
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(
+        hook.contains("$env.__dwell_exe = '/stub/dwell/bin/dwell'\n"),
+        "{hook}"
+    );
+    // And real Nushell takes it.
+    let file = std::env::temp_dir().join(format!("dwell-module-hook-{}.nu", std::process::id()));
+    std::fs::write(&file, hook).unwrap();
+    let out = std::process::Command::new("nu")
+        .args(["--no-config-file", "-c"])
+        .arg(format!(
+            "source '{}'\nprint $env.__dwell_exe",
+            file.display()
+        ))
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "/stub/dwell/bin/dwell",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn home_manager_module_enabled() {
     let Some(nix) = Nix::new() else { return };
     let json = nix.eval(&module_eval(
@@ -568,6 +616,7 @@ fn home_manager_module_enabled() {
             "enable",
             "enableBashIntegration",
             "enableFishIntegration",
+            "enableNushellIntegration",
             "enableZshIntegration",
             "package",
             "settings"
@@ -592,6 +641,11 @@ fn home_manager_module_enabled() {
     assert_eq!(
         str_at(result, "/programs/fish/interactiveShellInit"),
         HOOK_FISH
+    );
+    // Nushell sources a file: the repository's hook, naming the package's dwell.
+    assert_eq!(
+        str_at(result, "/programs/nushell/extraConfig"),
+        "source /stub/dwell-hook.nu\n"
     );
     assert_eq!(strings_at(result, "/home/packages"), ["/stub/dwell"]);
     assert_eq!(str_at(&json, "/toml"), "trusted = [\"~/src/mine\"]\n");
