@@ -166,7 +166,7 @@ row(
     idle,
     {"direnv": time_of("idlehook.direnv")},
 )
-for sh in ("elvish", "xonsh"):
+for sh in ("elvish", "xonsh", "nu"):
     row("idle prompt in %s (dwell's %s hook in-process; beside bash's above)" % (sh, sh),
         time_of("idle.dwell." + sh), {})
 
@@ -349,7 +349,7 @@ if data and data.get("kind") == "batches":
         " an empty bash function costs %s per call in the same loop"
         % (calls, data.get("forks", 0), fmt_time(statistics.median(noop)) if noop else "?")
     )
-for sh in ("elvish", "xonsh"):
+for sh in ("elvish", "xonsh", "nu"):
     data = load("idle.dwell." + sh)
     if data and data.get("kind") == "batches":
         noop = [us / calls / 1e6 for us, calls in data.get("noop", [])]

@@ -19,8 +19,8 @@
   nushell =
     let
       hook = builtins.replaceStrings
-        [ "$env.__dwell_exe = 'dwell'" ]
-        [ "$env.__dwell_exe = '${package}/bin/dwell'" ]
+        [ "  exe: 'dwell'" ]
+        [ "  exe: '${package}/bin/dwell'" ]
         (builtins.readFile ../shell-hooks/dwell.nu);
     in
     ''

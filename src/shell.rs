@@ -39,14 +39,14 @@ pub fn hook(shell: HookShell, exe: &Path) -> String {
         ),
         HookShell::Nu => NU_HOOK.replacen(
             NU_EXE_LINE,
-            &format!("$env.__dwell_exe = {}", quote_nu(&exe.lossy())),
+            &format!("  exe: {}", quote_nu(&exe.lossy())),
             1,
         ),
     }
 }
 
 const NU_HOOK: &str = include_str!("../shell-hooks/dwell.nu");
-const NU_EXE_LINE: &str = "$env.__dwell_exe = 'dwell'";
+const NU_EXE_LINE: &str = "  exe: 'dwell'";
 
 /// Quotes `text` as a Nushell double-quoted string (which interpolates nothing):
 /// the backslash and the quote escaped, every control character as `\u{…}`.
@@ -65,11 +65,16 @@ pub fn quote_nu(text: &str) -> String {
 }
 
 /// What the Nushell hook applies, as JSON data (Nushell runs no code it is
-/// handed): `{"set": {NAME: value}, "unset": [NAME], "genfile": path}`. A value
-/// that is not UTF-8 cannot be a Nushell string: skipped with a warning.
-pub fn render_nu(changes: &[(String, Option<Value>)], generation_file: Option<&Path>) -> String {
+/// handed): `{"set": {NAME: value}, "unset": [NAME], "genfile": path}`; and the
+/// names of the values left out, which are not UTF-8 and so cannot be a
+/// Nushell string.
+pub fn render_nu(
+    changes: &[(String, Option<Value>)],
+    generation_file: Option<&Path>,
+) -> (String, Vec<String>) {
     let mut set = serde_json::Map::new();
     let mut unset = Vec::new();
+    let mut skipped = Vec::new();
     for (name, value) in changes {
         match value {
             None => unset.push(serde_json::Value::String(name.clone())),
@@ -77,9 +82,7 @@ pub fn render_nu(changes: &[(String, Option<Value>)], generation_file: Option<&P
                 Ok(text) => {
                     set.insert(name.clone(), serde_json::Value::String(text.into()));
                 }
-                Err(_) => crate::say!(
-                    "dwell: warning: skipped variable {name:?}: its value is not UTF-8, which a Nushell string cannot hold"
-                ),
+                Err(_) => skipped.push(name.clone()),
             },
         }
     }
@@ -87,7 +90,7 @@ pub fn render_nu(changes: &[(String, Option<Value>)], generation_file: Option<&P
     let answer = serde_json::json!({ "set": set, "unset": unset, "genfile": genfile });
     let mut text = String::from_utf8_lossy(&crate::protocol::to_json(&answer)).into_owned();
     text.push('\n');
-    text
+    (text, skipped)
 }
 
 /// Quotes `value` as a Python bytes literal: printable ASCII as it is, every

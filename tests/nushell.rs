@@ -150,18 +150,41 @@ fn nushell_never_reads_a_counter_file_that_is_a_link() {
     // which answers nothing) instead of reading it: it neither hangs nor trusts it.
     for file in [&link, &fifo] {
         let script = format!(
-            "$env.__dwell_genfile = '{}'\n__dwell_hook\nprint $\"seen ($env.__dwell_seen | to json -r)\"",
+            "$env.__dwell.genfile = '{}'\n__dwell_hook\nprint $\"seen ($env.__dwell.seen | to json -r)\"",
             file.display()
         );
         let (out, _) = nu(&w, &hook, &script);
         assert!(out.contains("seen \"\""), "{}: {out}", file.display());
     }
     let script = format!(
-        "$env.__dwell_genfile = '{}'\n__dwell_hook\nprint $\"seen ($env.__dwell_seen | to json -r)\"",
+        "$env.__dwell.genfile = '{}'\n__dwell_hook\nprint $\"seen ($env.__dwell.seen | to json -r)\"",
         real.display()
     );
     let (out, _) = nu(&w, &hook, &script);
     assert!(out.contains("seen \"7\\n\""), "own regular file: {out}");
+    // A counter file dwell names is taken only if it is this user's own.
+    if rustix::process::getuid().is_root() {
+        let theirs = w.dir.join("theirs");
+        std::fs::write(&theirs, "8\n").unwrap();
+        std::os::unix::fs::lchown(&theirs, Some(65534), Some(65534)).unwrap();
+        for (file, kept) in [(&theirs, false), (&link, false), (&real, true)] {
+            let script = format!(
+                "__dwell_apply {{set: {{}}, unset: [], genfile: '{}'}}\nprint $\"genfile ($env.__dwell.genfile)\"",
+                file.display()
+            );
+            let (out, _) = nu(&w, &hook, &script);
+            let want = if kept {
+                file.display().to_string()
+            } else {
+                String::new()
+            };
+            assert!(
+                out.contains(&format!("genfile {want}\n")),
+                "{}: {out}",
+                file.display()
+            );
+        }
+    }
 }
 
 #[test]

@@ -570,17 +570,14 @@ fn the_modules_nushell_hook_is_the_repositorys_naming_the_package() {
         .strip_prefix("source ")
         .and_then(|rest| rest.strip_suffix('\n'))
         .unwrap_or_else(|| panic!("{line}"));
-    assert!(
-        hook.contains("$env.__dwell_exe = '/stub/dwell/bin/dwell'\n"),
-        "{hook}"
-    );
+    assert!(hook.contains("  exe: '/stub/dwell/bin/dwell'\n"), "{hook}");
     // And real Nushell takes it.
     let file = std::env::temp_dir().join(format!("dwell-module-hook-{}.nu", std::process::id()));
     std::fs::write(&file, hook).unwrap();
     let out = std::process::Command::new("nu")
         .args(["--no-config-file", "-c"])
         .arg(format!(
-            "source '{}'\nprint $env.__dwell_exe",
+            "source '{}'\nprint $env.__dwell.exe",
             file.display()
         ))
         .output()

@@ -8,6 +8,7 @@ use dwell::protocol::Value;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 use std::process::Command;
 
 /// Cases per shell (each run is one shell process evaluating all of them).
@@ -133,6 +134,19 @@ fn run(sh: Sh, code: &str, dir: &std::path::Path) -> BTreeMap<String, OsString> 
             "-c",
             "eval (slurp < $args[0]); /usr/bin/env -0 > $args[1]",
         ]),
+        // The hook itself, applying each answer (one JSON line) as it does.
+        Sh::Nu => {
+            let hook = dir.join("hook.nu");
+            let code = dwell::shell::hook(dwell::cli::HookShell::Nu, Path::new("dwell"));
+            std::fs::write(&hook, code).unwrap();
+            let script = format!(
+                "source '{}'\ndef --env main [code: string, dump: string] {{ for line in (open --raw $code | decode utf-8 | lines) {{ __dwell_apply ($line | from json) }}; ^/usr/bin/env -0 | save -f $dump }}",
+                hook.display()
+            );
+            let script_file = dir.join("run.nu");
+            std::fs::write(&script_file, script).unwrap();
+            cmd.args(["--no-config-file"]).arg(script_file)
+        }
         // The calls the xonsh hook runs, with the setters it defines.
         Sh::Xonsh => {
             let script = dir.join("run.xsh");
@@ -204,13 +218,19 @@ fn round_trip(sh: Sh) {
         Sh::Fish => dwell::shell::render_fish(&changes),
         Sh::Elvish => dwell::shell::render_elvish(&changes),
         Sh::Xonsh => dwell::shell::render_xonsh(&changes),
+        Sh::Nu => dwell::shell::render_nu(&changes, None).0,
     };
     let env = run(sh, &code, dir.path());
     for (n, v) in &cases {
         let got = env.get(n).map(|g| g.as_bytes().to_vec());
+        // A Nushell string holds only UTF-8: other values are skipped.
+        let want = match sh {
+            Sh::Nu if std::str::from_utf8(v).is_err() => None,
+            _ => Some(&v[..]),
+        };
         assert_eq!(
             got.as_deref(),
-            Some(&v[..]),
+            want,
             "{sh:?}, seed {seed} (DWELL_PROP_SEED={seed}): {n} = {:?}",
             String::from_utf8_lossy(v)
         );
@@ -229,6 +249,7 @@ fn round_trip(sh: Sh) {
             Sh::Fish => dwell::shell::render_fish(&unset),
             Sh::Elvish => dwell::shell::render_elvish(&unset),
             Sh::Xonsh => dwell::shell::render_xonsh(&unset),
+            Sh::Nu => dwell::shell::render_nu(&unset, None).0,
         };
     let env = run(sh, &code, dir.path());
     for (n, _) in &cases {
@@ -259,6 +280,11 @@ fn elvish_round_trips_any_bytes() {
 #[test]
 fn xonsh_round_trips_any_bytes() {
     round_trip(Sh::Xonsh);
+}
+
+#[test]
+fn nushell_round_trips_any_utf8_and_skips_the_rest() {
+    round_trip(Sh::Nu);
 }
 
 /// Runs `dwell export xonsh` output (the file $ARGS[1]) as the xonsh hook does,

@@ -51,10 +51,16 @@ pub fn run(format: ExportFormat, no_daemon: bool) -> anyhow::Result<ExitCode> {
         ExportFormat::Fish => crate::shell::render_fish(&plan.changes),
         ExportFormat::Elvish => crate::shell::render_elvish(&plan.changes),
         ExportFormat::Xonsh => crate::shell::render_xonsh(&plan.changes),
-        ExportFormat::Nu => crate::shell::render_nu(
-            &plan.changes,
-            crate::client::safe_generation_file().as_deref(),
-        ),
+        ExportFormat::Nu => {
+            let file = crate::client::safe_generation_file();
+            let (code, skipped) = crate::shell::render_nu(&plan.changes, file.as_deref());
+            for name in skipped {
+                crate::say!(
+                    "dwell: warning: skipped variable {name:?}: its value is not UTF-8, which a Nushell string cannot hold"
+                );
+            }
+            code
+        }
         ExportFormat::Json => json(&plan),
     });
     code.push_str(&keep_after);
