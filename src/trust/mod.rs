@@ -1,7 +1,16 @@
 //! Trust: nothing in a project is evaluated or activated until the user allows it.
 //! An allow records the content of the project's entry files (and keeps a copy, so
 //! that a later change can be shown); when they change, the project must be allowed
-//! again.
+//! again. The rooms: this file (the record, the check, allow and deny),
+//! [`owner`] (another user's files) and [`diff`] (what changed since the allow).
+
+mod diff;
+mod owner;
+#[cfg(test)]
+mod tests;
+
+pub use diff::line_diff;
+pub use owner::other_owner;
 
 use crate::config::content_hash;
 use crate::paths::{path_id, private_dir, write_atomic};
@@ -68,47 +77,6 @@ fn fingerprints(project: &Project) -> Result<BTreeMap<String, Option<String>>, U
         files.insert(name, hash);
     }
     Ok(files)
-}
-
-/// The first of the project's directory, entry files and venv that belongs to another
-/// user than the one running dwell (root excepted, as git's `safe.directory`
-/// does), with that user's name: a stranger's `shell.nix` in a shared directory
-/// such as `/tmp` is never your project. A link counts by itself and its target.
-pub fn other_owner(project: &Project) -> Option<(String, String)> {
-    use std::os::unix::fs::MetadataExt;
-    let me = rustix::process::getuid().as_raw();
-    let foreign = |path: &Path| {
-        [std::fs::symlink_metadata(path), std::fs::metadata(path)]
-            .into_iter()
-            .flatten()
-            .map(|m| m.uid())
-            .find(|&uid| uid != me && uid != 0)
-    };
-    // The venv too: its `bin` goes first on PATH.
-    let venv = match project.venv_path.strip_prefix(&project.root) {
-        Ok(rel) => rel.to_string_lossy().into_owned(),
-        Err(_) => project.venv_path.to_string_lossy().into_owned(),
-    };
-    let names = std::iter::once(".".to_string())
-        .chain(project.trusted_files())
-        .chain([venv]);
-    names.into_iter().find_map(|name| {
-        let uid = foreign(&project.root.join(&name))?;
-        let file = if name == "." {
-            project.root.display().to_string()
-        } else {
-            name
-        };
-        Some((file, user_name(uid)))
-    })
-}
-
-/// `alice (uid 1001)`, or `uid 1001` when `/etc/passwd` does not name it.
-fn user_name(uid: u32) -> String {
-    match crate::paths::user_name(uid) {
-        Some(name) => format!("{name} (uid {uid})"),
-        None => format!("uid {uid}"),
-    }
 }
 
 /// The file name a trusted file's copy is kept under (names may hold a `/`).
@@ -303,151 +271,6 @@ impl TrustStore {
     }
 }
 
-impl TrustStore {
-    /// What changed in each entry file since the last allow: a line diff against
-    /// the copy kept then (`+` added, `-` removed, a few lines of context).
-    /// The venv's inputs (lock, requirements) count with them.
-    pub fn diff(&self, project: &Project) -> Vec<(String, String)> {
-        let copies = self.copies_dir(&project.root);
-        let mut now: Vec<(String, Option<Vec<u8>>)> = project
-            .trusted_files()
-            .into_iter()
-            .map(|name| {
-                let bytes = read_trusted(project, &name).ok().flatten();
-                (name, bytes)
-            })
-            .collect();
-        if let Ok(inputs) = Inputs::of(&project.root, &project.config) {
-            now.extend(inputs.files.into_iter().map(|(n, b)| (n, Some(b))));
-        }
-        let text = |bytes: Option<Vec<u8>>| bytes.map(|b| String::from_utf8_lossy(&b).into_owned());
-        let mut out = Vec::new();
-        for (name, bytes) in now {
-            let copy = read_regular(&copies.join(copy_name(&name)), MAX_LOCK_FILE);
-            let old = text(copy.ok().flatten());
-            let new = text(bytes);
-            if old == new {
-                continue;
-            }
-            let text = match (&old, &new) {
-                (None, Some(_)) => "(new file)".to_string(),
-                (Some(_), None) => "(removed)".to_string(),
-                (Some(old), Some(new)) => line_diff(old, new),
-                (None, None) => continue,
-            };
-            out.push((name, text));
-        }
-        out
-    }
-}
-
-/// A small line diff (longest common subsequence), with two lines of context.
-pub fn line_diff(old: &str, new: &str) -> String {
-    let a: Vec<&str> = old.lines().collect();
-    let b: Vec<&str> = new.lines().collect();
-    // Entry files are small; a quadratic table is fine, but stay bounded.
-    if a.len() * b.len() > 4_000_000 {
-        return format!("({} lines before, {} now)", a.len(), b.len());
-    }
-    let mut lcs = vec![vec![0u32; b.len() + 1]; a.len() + 1];
-    for i in (0..a.len()).rev() {
-        for j in (0..b.len()).rev() {
-            lcs[i][j] = if a[i] == b[j] {
-                lcs[i + 1][j + 1] + 1
-            } else {
-                lcs[i + 1][j].max(lcs[i][j + 1])
-            };
-        }
-    }
-    let mut lines: Vec<(char, &str)> = Vec::new();
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() || j < b.len() {
-        if i < a.len() && j < b.len() && a[i] == b[j] {
-            lines.push((' ', a[i]));
-            i += 1;
-            j += 1;
-        } else if i < a.len() && (j == b.len() || lcs[i + 1][j] >= lcs[i][j + 1]) {
-            // Removals before additions, as diff prints them.
-            lines.push(('-', a[i]));
-            i += 1;
-        } else {
-            lines.push(('+', b[j]));
-            j += 1;
-        }
-    }
-    let near_change = |k: usize| {
-        let lo = k.saturating_sub(2);
-        let hi = (k + 2).min(lines.len() - 1);
-        lines[lo..=hi].iter().any(|(c, _)| *c != ' ')
-    };
-    let mut out = String::new();
-    let mut skipped = false;
-    for (k, (c, line)) in lines.iter().enumerate() {
-        if near_change(k) {
-            if skipped {
-                out.push_str("  …\n");
-                skipped = false;
-            }
-            out.push(*c);
-            out.push(' ');
-            out.push_str(line);
-            out.push('\n');
-        } else {
-            skipped = true;
-        }
-    }
-    out
-}
-
 fn under_prefix(root: &Path, prefixes: &[PathBuf]) -> bool {
     prefixes.iter().any(|p| root.starts_with(p))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn venv_inputs_once_allowed_stay_allowed_and_a_deny_holds_them_all() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("p");
-        std::fs::create_dir(&root).unwrap();
-        std::fs::write(root.join("shell.nix"), "{}").unwrap();
-        let store = TrustStore::new(&dir.path().join("data"));
-        let project = || crate::project::discover(&root).unwrap().unwrap();
-        let inputs = || Inputs::of(&root, &project().config).unwrap();
-        let write = |text: &str| std::fs::write(root.join("requirements.txt"), text).unwrap();
-        write("a==1\n");
-        let one = inputs();
-        assert!(!store.venv_allowed(&project(), &one, &[]), "never allowed");
-        assert!(store.venv_allowed(&project(), &one, std::slice::from_ref(&root)));
-        store.allow(&project(), false).unwrap();
-        assert!(store.venv_allowed(&project(), &one, &[]));
-        write("a==2\n");
-        let two = inputs();
-        assert!(
-            !store.venv_allowed(&project(), &two, &[]),
-            "a new lock asks"
-        );
-        store.allow(&project(), false).unwrap();
-        assert!(store.venv_allowed(&project(), &two, &[]));
-        assert!(
-            store.venv_allowed(&project(), &one, &[]),
-            "the old one stays"
-        );
-        store.deny(&project()).unwrap();
-        assert!(!store.venv_allowed(&project(), &one, &[]));
-        // Nothing to install runs nothing.
-        std::fs::remove_file(root.join("requirements.txt")).unwrap();
-        assert!(store.venv_allowed(&project(), &inputs(), &[]));
-    }
-
-    #[test]
-    fn diff_shows_changes_with_context() {
-        let old = "a\nb\nc\nd\ne\nf\ng\n";
-        let new = "a\nb\nc\nD\ne\nf\ng\nh\n";
-        let d = line_diff(old, new);
-        assert_eq!(d, "  …\n  b\n  c\n- d\n+ D\n  e\n  f\n  g\n+ h\n");
-        assert_eq!(line_diff("x\n", "x\n"), "");
-    }
 }
