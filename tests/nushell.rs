@@ -52,21 +52,7 @@ fn nushell_enters_and_leaves_a_project_and_idles_without_a_process() {
     need!("nix", "nu");
     let w = World::new();
     let p = w.allowed_shell_nix("nuproj");
-    let log = w.dir.join("calls.log");
-    let wrapper = w.dir.join("dwell-wrapper");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/bash\necho \"$*\" >> '{}'\nexec '{DWELL}' \"$@\"\n",
-            log.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    let (wrapper, log) = crate::shells::counting_wrapper(&w);
     let hook = hook_file(&w, &wrapper);
     let script = format!(
         "{before}cd '{p}'\n__dwell_hook\n{inside}__dwell_hook\n{idle}__dwell_hook\n__dwell_hook\n__dwell_hook\n{idle}cd '{out}'\n__dwell_hook\n{after}",

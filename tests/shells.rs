@@ -339,7 +339,7 @@ fn need_shell(sh: Sh) -> bool {
 }
 
 /// A wrapper around dwell that logs each call, to count the hook's forks.
-fn counting_wrapper(w: &World) -> (PathBuf, PathBuf) {
+pub fn counting_wrapper(w: &World) -> (PathBuf, PathBuf) {
     let log = w.dir.join(format!("calls-{}.log", unique()));
     let wrapper = w.dir.join(format!("dwell-wrapper-{}", unique()));
     std::fs::write(

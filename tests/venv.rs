@@ -334,6 +334,11 @@ fn a_failed_install_leaves_the_previous_venv_working() {
         status.contains("ERROR: Could not find a version"),
         "{status}"
     );
+    let log = std::fs::read_to_string(w.home.join(".local/state/dwell/daemon.log")).unwrap();
+    assert!(
+        log.contains("ERROR: Could not find a version"),
+        "the log has it all: {log}"
+    );
 }
 
 #[test]

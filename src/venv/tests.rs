@@ -173,6 +173,10 @@ fn trust_keys_the_exact_bytes_of_what_would_be_installed() {
     let with = key("-r reqs/base.txt\nrequests==2.32.3\n");
     let names = Inputs::of(dir.path(), &config).unwrap().names();
     assert_eq!(names, "requirements.txt, reqs/base.txt, reqs/pins.txt");
+    // pip is handed only the file named: it follows the includes itself, and a
+    // constraints file passed as requirements would install what it pins.
+    let wanted = Wanted::of(dir.path(), &config, "3.11").unwrap();
+    assert_eq!(wanted.files, [dir.path().join("requirements.txt")]);
     std::fs::write(dir.path().join("reqs/pins.txt"), "flask==3.1\n").unwrap();
     assert_ne!(with, key("-r reqs/base.txt\nrequests==2.32.3\n"));
     // An empty `requirements` list installs nothing; a pyproject named alone

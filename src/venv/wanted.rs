@@ -40,7 +40,7 @@ pub(super) fn installs(root: &Path, config: &ProjectConfig) -> (Installer, Vec<P
             .any(|f| f.extension().is_some_and(|e| e == "txt"));
         return match (files.is_empty(), txt) {
             (true, _) => (Installer::Nothing, files),
-            (false, true) => (Installer::Requirements, with_included(files)),
+            (false, true) => (Installer::Requirements, files),
             (false, false) => {
                 files.extend(build_files(root));
                 files.sort();
@@ -66,36 +66,12 @@ pub(super) fn installs(root: &Path, config: &ProjectConfig) -> (Installer, Vec<P
     }
     let files = requirement_files(root);
     if !files.is_empty() {
-        return (Installer::Requirements, with_included(files));
+        return (Installer::Requirements, files);
     }
     if pyproject.symlink_metadata().is_ok() {
         return (Installer::Editable, build_files(root));
     }
     (Installer::Nothing, Vec::new())
-}
-
-/// `files` and every file they include (`-r`, `-c` and their long forms),
-/// as pip follows them: relative to the including file, a few levels deep.
-/// What pip reads is what trust keys and a change re-syncs.
-fn with_included(mut files: Vec<PathBuf>) -> Vec<PathBuf> {
-    let mut next = 0;
-    while next < files.len() && files.len() < 64 {
-        let file = files[next].clone();
-        next += 1;
-        let Ok(Some(bytes)) = read_regular(&file, MAX_LOCK_FILE) else {
-            continue;
-        };
-        for line in requirement_lines(&bytes) {
-            let Some(named) = included(&line) else {
-                continue;
-            };
-            let path = file.parent().unwrap_or(Path::new("/")).join(named);
-            if !files.contains(&path) {
-                files.push(path);
-            }
-        }
-    }
-    files
 }
 
 /// The file a requirements line includes, if it does (`-r base.txt`,
@@ -129,7 +105,12 @@ pub fn sync_files(root: &Path, config: &ProjectConfig) -> Vec<PathBuf> {
         .collect();
     files.push(root.join("requirements.txt"));
     files.extend(requirement_files(root));
-    files.extend(installs(root, config).1);
+    let installed = installs(root, config).1;
+    // The files they include too, as far as they can be read now.
+    match read_files(&installed) {
+        Ok(read) => files.extend(read.into_iter().map(|(path, _)| path)),
+        Err(_) => files.extend(installed),
+    }
     files.sort();
     files.dedup();
     files
@@ -155,17 +136,32 @@ pub(super) fn requirement_files(root: &Path) -> Vec<PathBuf> {
 }
 
 /// The requirement files as read once, bounded: regular files only, so a FIFO
-/// or a link to `/dev/zero` is an error, never a hung or bloated daemon.
+/// or a link to `/dev/zero` is an error, never a hung or bloated daemon. A
+/// requirements `.txt` brings the files it includes (`-r`, `-c` and their long
+/// forms), as pip follows them: relative to the including file, up to 64 files.
+/// What pip reads is what trust keys and a change re-syncs; pip itself is
+/// handed only the files named (a constraints file is no requirement).
 pub(super) fn read_files(files: &[PathBuf]) -> Result<Vec<(PathBuf, Vec<u8>)>, ReadError> {
-    files
-        .iter()
-        .map(|f| {
-            Ok((
-                f.clone(),
-                read_regular(f, MAX_LOCK_FILE)?.unwrap_or_default(),
-            ))
-        })
-        .collect()
+    let mut read: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+    let mut queue: Vec<PathBuf> = files.to_vec();
+    let mut next = 0;
+    while next < queue.len() && queue.len() <= 64 {
+        let file = queue[next].clone();
+        next += 1;
+        let bytes = read_regular(&file, MAX_LOCK_FILE)?.unwrap_or_default();
+        if file.extension().is_some_and(|e| e == "txt") {
+            for line in requirement_lines(&bytes) {
+                if let Some(named) = included(&line) {
+                    let path = file.parent().unwrap_or(Path::new("/")).join(named);
+                    if !queue.contains(&path) {
+                        queue.push(path);
+                    }
+                }
+            }
+        }
+        read.push((file, bytes));
+    }
+    Ok(read)
 }
 
 /// blake3 of the requirement files' names and contents, and of the python. A
@@ -251,21 +247,19 @@ impl Inputs {
     /// The inputs of `root`'s venv, read once and bounded.
     pub fn of(root: &Path, config: &ProjectConfig) -> Result<Inputs, ReadError> {
         let read = read_files(&installs(root, config).1)?;
-        Ok(Inputs::from_read(root, &read))
+        Ok(Inputs::from_read(root, read))
     }
 
-    fn from_read(root: &Path, read: &[(PathBuf, Vec<u8>)]) -> Inputs {
+    fn from_read(root: &Path, read: Vec<(PathBuf, Vec<u8>)>) -> Inputs {
+        let key = raw_key(&read);
         let files = read
-            .iter()
+            .into_iter()
             .map(|(path, bytes)| {
-                let name = path.strip_prefix(root).unwrap_or(path);
-                (name.to_string_lossy().into_owned(), bytes.clone())
+                let name = path.strip_prefix(root).unwrap_or(&path);
+                (name.to_string_lossy().into_owned(), bytes)
             })
             .collect();
-        Inputs {
-            key: raw_key(read),
-            files,
-        }
+        Inputs { key, files }
     }
 
     /// `uv.lock, pyproject.toml`: the files, for one line.
@@ -306,7 +300,7 @@ impl Wanted {
         Ok(Wanted {
             installer,
             fingerprint: fingerprint(&read, python_version),
-            inputs: Inputs::from_read(root, &read),
+            inputs: Inputs::from_read(root, read),
             python_version: python_version.to_string(),
             files,
             hashed,
