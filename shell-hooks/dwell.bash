@@ -21,7 +21,15 @@ __dwell_hook() {
   __dwell_seen=${__dwell_gen}
   __dwell_pwd=${PWD}
   __dwell_code=$("${__dwell_exe}" export bash) || true
+  # Applied whole, as direnv does: a Ctrl-C half-way through would leave half an
+  # environment. (Only the eval: Ctrl-C still stops a slow export.) The user's
+  # own INT trap is put back as it was.
+  local __dwell_int
+  __dwell_int=$(\builtin trap -p INT)
+  \builtin trap -- '' INT
   \builtin eval "${__dwell_code}"
+  \builtin trap - INT
+  \builtin eval "${__dwell_int}"
   return "${__dwell_status}"
 }
 

@@ -19,7 +19,14 @@ __dwell_hook() {
   fi
   typeset -g __dwell_seen=$__dwell_gen
   typeset -g __dwell_pwd=$PWD
-  \builtin eval "$("$__dwell_exe" export zsh)"
+  local __dwell_code
+  __dwell_code=$("$__dwell_exe" export zsh)
+  # Applied whole, as direnv does: a Ctrl-C half-way through would leave half an
+  # environment. (Only the eval: Ctrl-C still stops a slow export.) localtraps
+  # puts the user's own INT trap back when the function returns.
+  \builtin setopt localoptions localtraps
+  \builtin trap '' INT
+  \builtin eval "$__dwell_code"
   return $__dwell_status
 }
 

@@ -52,14 +52,27 @@ pub fn check_runtime(paths: &Paths) -> Result<(), ClientError> {
 }
 
 /// The generation counter file the shell hooks may read, when the runtime
-/// directory passes [`check_runtime`]; None otherwise (every prompt then asks).
+/// directory passes [`check_runtime`] and the file is this user's own regular
+/// file (or not written yet); None otherwise (every prompt then asks).
+///
+/// This is the one rule for every shell: a hook reads only the file dwell named
+/// here. At each prompt the hooks check again that it is a regular file and not
+/// a link (a FIFO would block the prompt), and its owner where the shell can
+/// tell without a process (bash, zsh, fish, xonsh; Nushell when it is named;
+/// elvish has no way and relies on this check and the private directory).
 pub fn safe_generation_file() -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::MetadataExt;
     let paths = Paths::from_env().ok()?;
     // Only a directory that exists and passed: one that does not exist yet could
     // still be made by someone else.
-    crate::safe_fs::check_private_dir(&paths.runtime)
-        .ok()?
-        .then(|| paths.generation_file())
+    if !crate::safe_fs::check_private_dir(&paths.runtime).ok()? {
+        return None;
+    }
+    let file = paths.generation_file();
+    match std::fs::symlink_metadata(&file) {
+        Ok(meta) if !meta.is_file() || meta.uid() != rustix::process::getuid().as_raw() => None,
+        _ => Some(file),
+    }
 }
 
 /// Connects to the daemon's socket, after checking the runtime directory, and

@@ -174,6 +174,35 @@ fn a_daemon_of_another_uid_is_refused() {
     );
 }
 
+/// Every shell's hook reads only the counter file dwell names, and dwell names
+/// none that is not this user's own regular file: the one rule that also covers
+/// the shells that cannot check an owner at each prompt (elvish).
+#[test]
+fn export_names_no_counter_file_of_another_user_in_any_shell() {
+    need!("nix");
+    if !need_root("it acts as a second user") {
+        return;
+    }
+    let w = World::new();
+    // The daemon runs and its runtime directory is private.
+    run_ok(&mut w.dwell(&w.dir, &["export", "bash"]));
+    let counter = w.runtime.join("dwell/generation");
+    let planted = w.runtime.join("dwell/planted");
+    std::fs::write(&planted, "42\n").unwrap();
+    let named = |shell: &str| {
+        let out = run_ok(&mut w.dwell(&w.dir, &["export", shell])).stdout;
+        String::from_utf8(out).unwrap().contains("generation")
+    };
+    for shell in ["bash", "zsh", "fish", "elvish", "xonsh", "nu"] {
+        assert!(named(shell), "{shell}: our own counter is named");
+    }
+    chown(&planted, OTHER_UID);
+    std::fs::rename(&planted, &counter).unwrap();
+    for shell in ["bash", "zsh", "fish", "elvish", "xonsh", "nu"] {
+        assert!(!named(shell), "{shell}: another user's counter is not named");
+    }
+}
+
 /// Runs the hook function once in `shell` with `__dwell_genfile` pointing at
 /// `file` (whose counter value the shell has already seen) and returns whether
 /// the hook ran dwell (the slow path).

@@ -1001,55 +1001,132 @@ fn hooks_are_clean_under_strict_modes() {
     }
 }
 
-fn hook_file(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("shell-hooks")
-        .join(name)
+/// A Ctrl-C that lands while bash or zsh applies an answer does not leave half
+/// of it applied (direnv's guard), and the user's own INT trap is kept. The
+/// answer here interrupts itself half-way.
+#[test]
+fn a_ctrl_c_while_applying_leaves_no_half_environment() {
+    need!("bash", "zsh");
+    let w = World::new();
+    let fake = w.dir.join("fake-dwell");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\necho 'export DWELL_A=1; kill -INT $$; export DWELL_B=2'\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    for shell in ["bash", "zsh"] {
+        let hook = String::from_utf8(run_ok(&mut w.dwell(&w.dir, &["hook", shell])).stdout).unwrap();
+        // Without a trap of the user's, an INT would end the shell; with one, it
+        // would run the user's trap in the middle of the answer.
+        for user_trap in ["", "trap 'echo TRAPPED' INT"] {
+            let script = format!(
+                "{hook}\n__dwell_exe={fake}\n{user_trap}\n__dwell_hook\n\
+                 echo \"A=$DWELL_A B=$DWELL_B\"\n{list}\n",
+                fake = fake.display(),
+                // What INT does now (zsh's `trap` lists every trap).
+                list = if shell == "bash" { "trap -p INT" } else { "trap" },
+            );
+            let mut cmd = Command::new(shell);
+            match shell {
+                "bash" => cmd.args(["--noprofile", "--norc", "-c", &script]),
+                _ => cmd.args(["-f", "-c", &script]),
+            };
+            let out = cmd.current_dir(&w.dir).env_clear().envs(&w.env).output().unwrap();
+            let said = String::from_utf8_lossy(&out.stdout);
+            assert!(said.contains("A=1 B=2"), "{shell}: applied whole: {said}");
+            assert!(!said.lines().any(|l| l == "TRAPPED"), "{shell}: {said}");
+            assert_eq!(
+                said.contains("echo TRAPPED"),
+                !user_trap.is_empty(),
+                "{shell}: the user's trap is kept as it was: {said}"
+            );
+        }
+    }
 }
 
-#[test]
-fn bash_hook_passes_shellcheck() {
-    let Some(shellcheck) = require("shellcheck") else {
-        return;
-    };
-    let out = Command::new(shellcheck)
-        .args(["--shell=bash", "--enable=all", "--exclude=SC2154"])
-        .arg(hook_file("dwell.bash"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+/// What `dwell hook SHELL` prints (the exe line names this build), in a file.
+fn rendered_hook(w: &World, shell: &str, ext: &str) -> PathBuf {
+    let out = run_ok(&mut w.dwell(&w.dir, &["hook", shell])).stdout;
+    let file = w.dir.join(format!("hook.{ext}"));
+    std::fs::write(&file, out).unwrap();
+    file
 }
 
+/// Each hook as users load it, the output of `dwell hook SHELL`, passes its
+/// shell's own linter or parser (as zoxide tests its rendered init scripts):
+/// shellcheck and shfmt for bash, zsh's and fish's parsers and fish_indent, an
+/// elvish compile, xonsh's parser and Nushell's `nu-check`.
 #[test]
-fn the_xonsh_hook_compiles() {
-    if let Some(xonsh) = require("xonsh") {
-        run_ok(
-            Command::new(xonsh)
-                .args(["--no-rc", "-n"])
-                .arg(hook_file("dwell.xsh")),
+fn the_rendered_hooks_pass_each_shells_linter() {
+    let w = World::new();
+    if let Some(shellcheck) = require("shellcheck") {
+        let out = Command::new(shellcheck)
+            .args(["--shell=bash", "--enable=all", "--exclude=SC2154"])
+            .arg(rendered_hook(&w, "bash", "bash"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
         );
     }
-}
-
-#[test]
-fn zsh_and_fish_hooks_parse_and_fish_is_indented() {
-    if let Some(zsh) = require("zsh") {
-        run_ok(Command::new(zsh).arg("-n").arg(hook_file("dwell.zsh")));
+    if let Some(shfmt) = require("shfmt") {
+        let out = Command::new(shfmt)
+            .args(["-ln", "bash", "-i", "2", "-d"])
+            .arg(rendered_hook(&w, "bash", "bash"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "shfmt would change the bash hook:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
     }
-    if require("fish").is_some() {
-        run_ok(Command::new("fish").arg("-n").arg(hook_file("dwell.fish")));
+    if let Some(zsh) = require("zsh") {
+        run_ok(Command::new(zsh).arg("-n").arg(rendered_hook(&w, "zsh", "zsh")));
+    }
+    if let Some(fish) = require("fish") {
+        let hook = rendered_hook(&w, "fish", "fish");
+        run_ok(Command::new(fish).arg("-n").arg(&hook));
         let out = Command::new("fish_indent")
             .arg("--check")
-            .arg(hook_file("dwell.fish"))
+            .arg(&hook)
             .output()
             .unwrap();
         assert!(
             out.status.success(),
             "run fish_indent -w shell-hooks/dwell.fish"
+        );
+    }
+    if let Some(elvish) = require("elvish") {
+        // The line editor's variables exist only in an interactive elvish: a
+        // variable of the same shape stands in for them, so everything else is
+        // compiled as it is.
+        let hook = std::fs::read_to_string(rendered_hook(&w, "elvish", "elv")).unwrap();
+        assert!(hook.contains("edit:before-readline"), "{hook}");
+        let stand_in = format!(
+            "var before-readline = []\n{}",
+            hook.replace("edit:before-readline", "before-readline")
+        );
+        let file = w.dir.join("compiled.elv");
+        std::fs::write(&file, stand_in).unwrap();
+        run_ok(Command::new(elvish).arg("-compileonly").arg(&file));
+    }
+    if let Some(xonsh) = require("xonsh") {
+        run_ok(
+            Command::new(xonsh)
+                .args(["--no-rc", "-n"])
+                .arg(rendered_hook(&w, "xonsh", "xsh")),
+        );
+    }
+    if let Some(nu) = require("nu") {
+        let hook = rendered_hook(&w, "nu", "nu");
+        run_ok(
+            Command::new(nu)
+                .args(["--no-config-file", "-c", "nu-check --debug $env.HOOK"])
+                .env("HOOK", &hook),
         );
     }
 }
