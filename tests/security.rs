@@ -199,7 +199,10 @@ fn export_names_no_counter_file_of_another_user_in_any_shell() {
     chown(&planted, OTHER_UID);
     std::fs::rename(&planted, &counter).unwrap();
     for shell in ["bash", "zsh", "fish", "elvish", "xonsh", "nu"] {
-        assert!(!named(shell), "{shell}: another user's counter is not named");
+        assert!(
+            !named(shell),
+            "{shell}: another user's counter is not named"
+        );
     }
 }
 

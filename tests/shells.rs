@@ -1016,7 +1016,8 @@ fn a_ctrl_c_while_applying_leaves_no_half_environment() {
     .unwrap();
     std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     for shell in ["bash", "zsh"] {
-        let hook = String::from_utf8(run_ok(&mut w.dwell(&w.dir, &["hook", shell])).stdout).unwrap();
+        let hook =
+            String::from_utf8(run_ok(&mut w.dwell(&w.dir, &["hook", shell])).stdout).unwrap();
         // Without a trap of the user's, an INT would end the shell; with one, it
         // would run the user's trap in the middle of the answer.
         for user_trap in ["", "trap 'echo TRAPPED' INT"] {
@@ -1025,14 +1026,23 @@ fn a_ctrl_c_while_applying_leaves_no_half_environment() {
                  echo \"A=$DWELL_A B=$DWELL_B\"\n{list}\n",
                 fake = fake.display(),
                 // What INT does now (zsh's `trap` lists every trap).
-                list = if shell == "bash" { "trap -p INT" } else { "trap" },
+                list = if shell == "bash" {
+                    "trap -p INT"
+                } else {
+                    "trap"
+                },
             );
             let mut cmd = Command::new(shell);
             match shell {
                 "bash" => cmd.args(["--noprofile", "--norc", "-c", &script]),
                 _ => cmd.args(["-f", "-c", &script]),
             };
-            let out = cmd.current_dir(&w.dir).env_clear().envs(&w.env).output().unwrap();
+            let out = cmd
+                .current_dir(&w.dir)
+                .env_clear()
+                .envs(&w.env)
+                .output()
+                .unwrap();
             let said = String::from_utf8_lossy(&out.stdout);
             assert!(said.contains("A=1 B=2"), "{shell}: applied whole: {said}");
             assert!(!said.lines().any(|l| l == "TRAPPED"), "{shell}: {said}");
@@ -1085,7 +1095,11 @@ fn the_rendered_hooks_pass_each_shells_linter() {
         );
     }
     if let Some(zsh) = require("zsh") {
-        run_ok(Command::new(zsh).arg("-n").arg(rendered_hook(&w, "zsh", "zsh")));
+        run_ok(
+            Command::new(zsh)
+                .arg("-n")
+                .arg(rendered_hook(&w, "zsh", "zsh")),
+        );
     }
     if let Some(fish) = require("fish") {
         let hook = rendered_hook(&w, "fish", "fish");
