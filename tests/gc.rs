@@ -208,7 +208,10 @@ fn the_daemon_prunes_by_the_user_config_policy() {
     age_generations(&w, 20);
     // Twenty days unused: kept under the default policy (30 days)...
     SimShell::new(&w).prompt(&w.dir);
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(
+        wait_for(10, || w.daemon_log().contains("pruned 0 generations")),
+        "the daemon did not prune at start"
+    );
     assert_eq!(generation_files(&w).len(), 1);
     w.stop();
     // ...dropped, with its root, by a daemon told to prune after two weeks.

@@ -584,14 +584,14 @@ fn ctrl_c_gives_the_last_good_environment(sh: Sh) {
         "no refresh started"
     );
     t.session.send_line("true").unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(800));
+    // The prompt waits, and says so, before it is interrupted.
+    t.session
+        .exp_string("evaluating")
+        .unwrap_or_else(|e| panic!("{sh:?}: the prompt was not waiting: {e}"));
     let interrupted = std::time::Instant::now();
     t.session.send_control('c').unwrap();
-    let screen = t.answer_cursor_query() + &t.sync();
-    assert!(
-        screen.contains("evaluating"),
-        "{sh:?}: the prompt was not waiting: {screen}"
-    );
+    t.answer_cursor_query();
+    t.sync();
     assert!(
         interrupted.elapsed() < std::time::Duration::from_secs(3),
         "{sh:?}: Ctrl-C did not return at once"
@@ -606,7 +606,13 @@ fn ctrl_c_gives_the_last_good_environment(sh: Sh) {
         wait_for(20, || w.evaluations("slow") == 2),
         "{sh:?}: evaluation stopped"
     );
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        wait_for(20, || {
+            let out = w.ok(&p, &["status", "--json"]).stdout;
+            serde_json::from_slice::<serde_json::Value>(&out).unwrap()["cache"] == "fresh"
+        }),
+        "{sh:?}: the result was not cached"
+    );
     t.run("true");
     assert_eq!(s(t.env().get("TAG")).as_deref(), Some("second"), "{sh:?}");
 }

@@ -295,6 +295,44 @@ pkgs.mkShell {{
     pub fn generation(&self) -> Option<String> {
         std::fs::read_to_string(self.runtime.join("dwell/generation")).ok()
     }
+
+    /// The daemon's log (empty if none yet).
+    pub fn daemon_log(&self) -> String {
+        std::fs::read_to_string(self.home.join(".local/state/dwell/daemon.log")).unwrap_or_default()
+    }
+
+    /// The changes to `root`'s inputs the daemon has handled, each with what it
+    /// did about it ("evaluating in the background", "nothing to evaluate now").
+    pub fn changes_handled(&self, root: &Path) -> Vec<String> {
+        let needle = format!(" inputs of {} changed: ", root.display());
+        self.daemon_log()
+            .lines()
+            .filter_map(|l| l.split_once(&needle).map(|(_, what)| what.to_string()))
+            .collect()
+    }
+
+    /// A small project, served once, whose edits are a barrier for the watcher
+    /// (see [`World::watcher_caught_up`]).
+    pub fn barrier_project(&self) -> PathBuf {
+        let p = self.allowed_shell_nix("barrier");
+        SimShell::new(self).prompt(&p);
+        p
+    }
+
+    /// Edits `barrier` (from [`World::barrier_project`]) and waits until the
+    /// daemon has handled that change. The watcher takes events in order and a
+    /// project's change is due no later than one that came after it, so every
+    /// change made before this call has been handled too: a test can then say
+    /// that something did *not* happen without sleeping.
+    pub fn watcher_caught_up(&self, barrier: &Path) {
+        let before = self.changes_handled(barrier).len();
+        let value = format!("\"{}\"\n", crate::shells::unique());
+        std::fs::write(barrier.join("nix/foo.nix"), value).unwrap();
+        assert!(
+            wait_for(20, || self.changes_handled(barrier).len() > before),
+            "the daemon never handled the barrier's change"
+        );
+    }
 }
 
 impl Drop for World {

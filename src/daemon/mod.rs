@@ -112,7 +112,13 @@ pub fn run(paths: Paths) -> Result<(), DaemonError> {
             for roots in changed {
                 for root in &roots {
                     engine.forget(root);
-                    engine.refresh(root);
+                    // One line per change handled: what tests wait on, instead
+                    // of sleeping.
+                    let next = match engine.refresh(root) {
+                        true => "evaluating in the background",
+                        false => "nothing to evaluate now",
+                    };
+                    ::log::info!("inputs of {} changed: {next}", root.display());
                 }
                 counter.bump();
             }
@@ -268,13 +274,11 @@ fn prune_on_schedule(engine: &Engine) {
     loop {
         if let Some(age) = engine.settings().prune_after {
             let pruned = engine.cache().prune(age, false);
-            if pruned.generations > 0 {
-                ::log::info!(
-                    "pruned {} generations not used for {} days",
-                    pruned.generations,
-                    age.as_secs() / 86400
-                );
-            }
+            ::log::info!(
+                "pruned {} generations not used for {} days",
+                pruned.generations,
+                age.as_secs() / 86400
+            );
         }
         let orphans = engine.cache().prune_orphan_roots(
             &engine.paths().gcroots(),

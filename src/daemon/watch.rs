@@ -57,7 +57,7 @@ struct Inner {
     watched: Mutex<Watched>,
     /// Projects watched at most (least recently used dropped first).
     limit: AtomicUsize,
-    changes: Mutex<Sender<Vec<PathBuf>>>,
+    changes: Sender<Vec<PathBuf>>,
 }
 
 impl Watcher {
@@ -70,7 +70,7 @@ impl Watcher {
             notify: Mutex::new(None),
             watched: Mutex::new(Watched::default()),
             limit: AtomicUsize::new(limit.max(1)),
-            changes: Mutex::new(tx),
+            changes: tx,
         });
         let weak = Arc::downgrade(&inner);
         let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
@@ -260,7 +260,7 @@ impl Inner {
         if matches!(event.kind, EventKind::Access(_) | EventKind::Other) {
             return;
         }
-        let _ = locked(&self.changes).send(event.paths);
+        let _ = self.changes.send(event.paths);
     }
 
     /// The projects whose inputs `paths` are: a file itself, or anything below a
@@ -294,12 +294,17 @@ impl Inner {
                 .unwrap_or(Duration::from_secs(3600));
             match rx.recv_timeout(timeout) {
                 Ok(paths) => {
+                    // Everything already queued is taken before anything is
+                    // found due: a pause of this thread never splits a burst.
+                    let queued = std::iter::once(paths).chain(rx.try_iter());
                     let now = Instant::now();
-                    for root in self.roots_of(&paths) {
-                        pending
-                            .entry(root)
-                            .and_modify(|(_, last)| *last = now)
-                            .or_insert((now, now));
+                    for paths in queued {
+                        for root in self.roots_of(&paths) {
+                            pending
+                                .entry(root)
+                                .and_modify(|(_, last)| *last = now)
+                                .or_insert((now, now));
+                        }
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {}
