@@ -76,16 +76,18 @@ impl Opened {
     }
 }
 
-/// A running trace of the opens below one directory tree.
+/// A running trace of the opens below one directory tree. Its thread sleeps in
+/// `poll` until an open or the stop arrives: no time is spent between events.
 pub struct Trace {
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Written once to end the trace: an eventfd the thread polls.
+    stop: Fd,
     thread: Option<std::thread::JoinHandle<Option<Opened>>>,
 }
 
 impl Drop for Trace {
     /// A trace given up (the evaluation failed to start) ends its thread too.
     fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        signal(&self.stop);
     }
 }
 
@@ -94,8 +96,8 @@ impl Trace {
     /// Linux, no inotify, more than [`MAX_DIRS`] directories).
     pub fn start(root: &Path) -> Option<Trace> {
         let (fd, dirs) = watch_tree(root)?;
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let stopped = stop.clone();
+        let stop = stop_fd()?;
+        let stopped = duplicate(&stop)?;
         let thread = std::thread::Builder::new()
             .name("dwell-trace".into())
             .spawn(move || read_events(fd, dirs, &stopped))
@@ -109,7 +111,7 @@ impl Trace {
     /// Ends the trace (call it after the evaluation exited: its opens are queued
     /// by then). None when events were lost: the caller must assume everything.
     pub fn finish(mut self) -> Option<Opened> {
-        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        signal(&self.stop);
         self.thread.take()?.join().ok().flatten()
     }
 }
@@ -118,6 +120,36 @@ impl Trace {
 type Fd = std::os::fd::OwnedFd;
 #[cfg(not(target_os = "linux"))]
 type Fd = ();
+
+#[cfg(target_os = "linux")]
+fn stop_fd() -> Option<Fd> {
+    use rustix::event::{EventfdFlags, eventfd};
+    eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK).ok()
+}
+
+#[cfg(target_os = "linux")]
+fn duplicate(fd: &Fd) -> Option<Fd> {
+    fd.try_clone().ok()
+}
+
+/// Tells the trace's thread to stop (more than once is harmless).
+#[cfg(target_os = "linux")]
+fn signal(stop: &Fd) {
+    let _ = rustix::io::write(stop, &1u64.to_ne_bytes());
+}
+
+#[cfg(not(target_os = "linux"))]
+fn stop_fd() -> Option<Fd> {
+    None
+}
+
+#[cfg(not(target_os = "linux"))]
+fn duplicate(_fd: &Fd) -> Option<Fd> {
+    None
+}
+
+#[cfg(not(target_os = "linux"))]
+fn signal(_stop: &Fd) {}
 
 /// An inotify instance watching every directory below `root` for opens, with the
 /// relative path of each watch.
@@ -154,22 +186,19 @@ fn watch_tree(_root: &Path) -> Option<(Fd, HashMap<i32, PathBuf>)> {
     None
 }
 
-/// Collects opens until `stop` is set and the queue is drained.
+/// Collects opens until `stop` is signalled and the queue is drained.
 #[cfg(target_os = "linux")]
-fn read_events(
-    fd: Fd,
-    dirs: HashMap<i32, PathBuf>,
-    stop: &std::sync::atomic::AtomicBool,
-) -> Option<Opened> {
+fn read_events(fd: Fd, dirs: HashMap<i32, PathBuf>, stop: &Fd) -> Option<Opened> {
+    use rustix::event::{PollFd, PollFlags, poll};
     use rustix::fs::inotify::{ReadFlags, Reader};
     use std::os::unix::ffi::OsStrExt;
     let mut opened = Opened::default();
     let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 16 << 10];
     let mut reader = Reader::new(&fd, &mut buf);
+    // Set once the stop arrived: from then on the queue is read to its end (the
+    // evaluation exited before, so every open it made is queued), then done.
+    let mut stopping = false;
     loop {
-        // Read before looking at `stop`, so the events queued before it was set
-        // are all taken.
-        let stopping = stop.load(std::sync::atomic::Ordering::SeqCst);
         match reader.next() {
             Ok(event) => {
                 let flags = event.events();
@@ -193,7 +222,16 @@ fn read_events(
             }
             Err(rustix::io::Errno::AGAIN) if stopping => return Some(opened),
             Err(rustix::io::Errno::AGAIN) => {
-                std::thread::sleep(std::time::Duration::from_millis(2))
+                // Asleep until an open is queued or the stop arrives.
+                let mut fds = [
+                    PollFd::new(&fd, PollFlags::IN),
+                    PollFd::new(stop, PollFlags::IN),
+                ];
+                match poll(&mut fds, None) {
+                    Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                    Err(_) => return None,
+                }
+                stopping |= !fds[1].revents().is_empty();
             }
             Err(rustix::io::Errno::INTR) => {}
             Err(_) => return None,
@@ -202,11 +240,7 @@ fn read_events(
 }
 
 #[cfg(not(target_os = "linux"))]
-fn read_events(
-    _fd: Fd,
-    _dirs: HashMap<i32, PathBuf>,
-    _stop: &std::sync::atomic::AtomicBool,
-) -> Option<Opened> {
+fn read_events(_fd: Fd, _dirs: HashMap<i32, PathBuf>, _stop: &Fd) -> Option<Opened> {
     None
 }
 
@@ -258,5 +292,41 @@ mod tests {
             [Path::new("flake.nix")]
         );
         assert!(left.dirs.is_empty());
+    }
+
+    /// The voluntary context switches of this process's thread named `name`
+    /// (the newest, if several).
+    fn wakeups_of(name: &str) -> Option<u64> {
+        let mut tasks: Vec<_> = std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(|t| t.ok())
+            .filter_map(|t| t.file_name().to_str()?.parse::<u32>().ok())
+            .collect();
+        tasks.sort();
+        tasks.into_iter().rev().find_map(|tid| {
+            let dir = format!("/proc/self/task/{tid}");
+            let comm = std::fs::read_to_string(format!("{dir}/comm")).ok()?;
+            (comm.trim() == name).then_some(())?;
+            let status = std::fs::read_to_string(format!("{dir}/status")).ok()?;
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                .and_then(|n| n.trim().parse().ok())
+        })
+    }
+
+    #[test]
+    fn an_idle_trace_sleeps() {
+        let dir = tempfile::tempdir().unwrap();
+        let trace = Trace::start(dir.path()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let before = wakeups_of("dwell-trace").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let woke = wakeups_of("dwell-trace").unwrap() - before;
+        std::fs::write(dir.path().join("late"), "x").unwrap();
+        let opened = trace.finish().unwrap();
+        assert!(opened.files.contains_key(Path::new("late")));
+        // A 2 ms poll would wake 150 times in 300 ms.
+        assert!(woke < 5, "an idle trace woke {woke} times");
     }
 }
