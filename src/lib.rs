@@ -1,31 +1,39 @@
 //! dwell: a project's Nix environment and Python venv, active in your shell while
 //! you are in the project. The library holds every part; `main.rs` is only glue.
 
-pub mod activate;
-pub mod cache;
+pub(crate) mod activate;
+pub(crate) mod cache;
 pub mod cli;
-pub mod client;
+pub(crate) mod client;
 pub mod cmd;
-pub mod config;
-pub mod daemon;
-pub mod engine;
-pub mod eval;
-pub mod jobs;
-pub mod listing;
-pub mod man;
-pub mod paths;
-pub mod process;
-pub mod project;
-pub mod protocol;
-pub mod recipe;
-pub mod safe_fs;
-pub mod shell;
-pub mod state;
-pub mod status_line;
-pub mod store_path;
-pub mod sync;
+pub(crate) mod config;
+pub(crate) mod daemon;
+pub(crate) mod engine;
+pub(crate) mod eval;
+pub(crate) mod jobs;
+pub(crate) mod listing;
+pub(crate) mod man;
+pub(crate) mod paths;
+pub(crate) mod process;
+pub(crate) mod project;
+pub(crate) mod protocol;
+pub(crate) mod recipe;
+pub(crate) mod safe_fs;
+pub(crate) mod shell;
+pub(crate) mod state;
+pub(crate) mod status_line;
+pub(crate) mod store_path;
+pub(crate) mod sync;
 pub mod term;
-pub mod trace;
-pub mod trust;
+pub(crate) mod trace;
+pub(crate) mod trust;
 
-pub mod venv;
+pub(crate) mod venv;
+
+// The modules are private to the crate; the binary uses `cli`, `cmd` and `term`
+// (for `say!`). What the integration tests in tests/ call directly is named
+// here: the hooks and the renderers they check against real shells, and the
+// loaders of the config files the docs show. So rustc reports what nothing uses.
+pub use config::{ProjectConfig, Settings};
+pub use protocol::Value;
+pub use shell::{hook, render_elvish, render_fish, render_nu, render_posix, render_xonsh};

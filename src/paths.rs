@@ -36,7 +36,7 @@ fn xdg(var: &str, home_rel: &str) -> Result<PathBuf, PathsError> {
 }
 
 /// The runtime directory: `$XDG_RUNTIME_DIR/dwell`, else `${TMPDIR:-/tmp}/dwell-UID`.
-/// The shell hooks compute the same path; keep them in step.
+/// (The shell hooks are told the counter file's path by `dwell export`.)
 pub fn runtime_dir() -> PathBuf {
     match std::env::var_os("XDG_RUNTIME_DIR") {
         Some(v) if Path::new(&v).is_absolute() => PathBuf::from(v).join("dwell"),

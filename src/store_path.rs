@@ -44,16 +44,6 @@ pub fn name_of(base: &str) -> Option<&str> {
     (len == base.len()).then(|| &base[HASH_LEN + 1..])
 }
 
-/// Whether `path` is a valid top-level store path under `store_dir`.
-pub fn is_store_path(path: &Path, store_dir: &Path) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(rest) = path.strip_prefix(store_dir) else {
-        return false;
-    };
-    let rest = rest.as_os_str().as_bytes();
-    parse_base_name(rest) == Some(rest.len())
-}
-
 /// Every top-level store path mentioned in `text`.
 pub fn find_in(text: &[u8], store_dir: &Path, found: &mut BTreeSet<PathBuf>) {
     use std::os::unix::ffi::OsStrExt;
@@ -80,6 +70,16 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whether `path` is a valid top-level store path under `store_dir`.
+    fn is_store_path(path: &Path, store_dir: &Path) -> bool {
+        use std::os::unix::ffi::OsStrExt;
+        let Ok(rest) = path.strip_prefix(store_dir) else {
+            return false;
+        };
+        let rest = rest.as_os_str().as_bytes();
+        parse_base_name(rest) == Some(rest.len())
+    }
 
     #[test]
     fn names_of_store_paths() {

@@ -36,7 +36,7 @@ fn the_readme_dwell_toml_example_is_valid_as_pasted() {
             ("requirements.txt", "\n"),
         ],
     );
-    if let Err(e) = dwell::config::ProjectConfig::load(&p) {
+    if let Err(e) = dwell::ProjectConfig::load(&p) {
         panic!("the README's .dwell.toml example is refused: {e}\n{example}");
     }
     // And as dwell itself reads it: no configuration error in `dwell status`.
@@ -51,7 +51,7 @@ fn the_readme_user_config_example_is_valid_as_pasted() {
     let example = block_after(&readme(), "### User config", "toml");
     let file = w.dir.join("config.toml");
     std::fs::write(&file, &example).unwrap();
-    if let Err(e) = dwell::config::Settings::load_layers(&[], &file) {
+    if let Err(e) = dwell::Settings::load_layers(&[], &file) {
         panic!("the README's user config example is refused: {e}\n{example}");
     }
 }
@@ -105,10 +105,10 @@ fn every_key_line_of_the_dwell_toml_man_page_is_valid() {
         std::fs::write(dir.join("nix/dev.nix"), "{}\n").unwrap();
         let result = if *project {
             std::fs::write(dir.join(".dwell.toml"), toml).unwrap();
-            dwell::config::ProjectConfig::load(&dir).map(|_| ())
+            dwell::ProjectConfig::load(&dir).map(|_| ())
         } else {
             std::fs::write(dir.join("config.toml"), toml).unwrap();
-            dwell::config::Settings::load_layers(&[], &dir.join("config.toml")).map(|_| ())
+            dwell::Settings::load_layers(&[], &dir.join("config.toml")).map(|_| ())
         };
         if let Err(e) = result {
             panic!("dwell.toml(5) shows {toml:?}, which is refused: {e}");

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 /// files at parse time, as its users do with `dwell hook nu | save`).
 fn hook_file(w: &World, exe: &Path) -> PathBuf {
     let file = w.dir.join(format!("dwell-{}.nu", crate::shells::unique()));
-    let code = dwell::shell::hook(dwell::cli::HookShell::Nu, exe);
+    let code = dwell::hook(dwell::cli::HookShell::Nu, exe);
     std::fs::write(&file, code).unwrap();
     file
 }

@@ -354,7 +354,7 @@ fn dwell_accepts(toml: &str) -> Result<(), String> {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("config.toml");
     std::fs::write(&file, toml).unwrap();
-    dwell::config::Settings::load_layers(&[], &file)
+    dwell::Settings::load_layers(&[], &file)
         .map(drop)
         .map_err(|e| e.to_string())
 }

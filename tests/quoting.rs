@@ -4,7 +4,7 @@
 
 use crate::shells::{Sh, read_dump};
 use crate::util::require;
-use dwell::protocol::Value;
+use dwell::Value;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
@@ -137,7 +137,7 @@ fn run(sh: Sh, code: &str, dir: &std::path::Path) -> BTreeMap<String, OsString> 
         // The hook itself, applying each answer (one JSON line) as it does.
         Sh::Nu => {
             let hook = dir.join("hook.nu");
-            let code = dwell::shell::hook(dwell::cli::HookShell::Nu, Path::new("dwell"));
+            let code = dwell::hook(dwell::cli::HookShell::Nu, Path::new("dwell"));
             std::fs::write(&hook, code).unwrap();
             let script = format!(
                 "source '{}'\ndef --env main [code: string, dump: string] {{ for line in (open --raw $code | decode utf-8 | lines) {{ __dwell_apply ($line | from json) }}; ^/usr/bin/env -0 | save -f $dump }}",
@@ -214,11 +214,11 @@ fn round_trip(sh: Sh) {
         .map(|(n, v)| (n.clone(), Some(Value(v.clone()))))
         .collect();
     let code = match sh {
-        Sh::Bash | Sh::Zsh => dwell::shell::render_posix(&changes),
-        Sh::Fish => dwell::shell::render_fish(&changes),
-        Sh::Elvish => dwell::shell::render_elvish(&changes),
-        Sh::Xonsh => dwell::shell::render_xonsh(&changes),
-        Sh::Nu => dwell::shell::render_nu(&changes, None).0,
+        Sh::Bash | Sh::Zsh => dwell::render_posix(&changes),
+        Sh::Fish => dwell::render_fish(&changes),
+        Sh::Elvish => dwell::render_elvish(&changes),
+        Sh::Xonsh => dwell::render_xonsh(&changes),
+        Sh::Nu => dwell::render_nu(&changes, None).0,
     };
     let env = run(sh, &code, dir.path());
     for (n, v) in &cases {
@@ -245,11 +245,11 @@ fn round_trip(sh: Sh) {
         cases.iter().map(|(n, _)| (n.clone(), None)).collect();
     let code = code
         + &match sh {
-            Sh::Bash | Sh::Zsh => dwell::shell::render_posix(&unset),
-            Sh::Fish => dwell::shell::render_fish(&unset),
-            Sh::Elvish => dwell::shell::render_elvish(&unset),
-            Sh::Xonsh => dwell::shell::render_xonsh(&unset),
-            Sh::Nu => dwell::shell::render_nu(&unset, None).0,
+            Sh::Bash | Sh::Zsh => dwell::render_posix(&unset),
+            Sh::Fish => dwell::render_fish(&unset),
+            Sh::Elvish => dwell::render_elvish(&unset),
+            Sh::Xonsh => dwell::render_xonsh(&unset),
+            Sh::Nu => dwell::render_nu(&unset, None).0,
         };
     let env = run(sh, &code, dir.path());
     for (n, _) in &cases {

@@ -54,7 +54,7 @@ impl Sh {
             Sh::Xonsh => dwell::cli::HookShell::Xonsh,
             Sh::Nu => dwell::cli::HookShell::Nu,
         };
-        dwell::shell::hook(shell, exe)
+        dwell::hook(shell, exe)
     }
 
     /// The startup file: a plain prompt, `pre`, the hook, `post`.

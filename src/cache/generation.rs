@@ -73,26 +73,40 @@ pub fn generation_key(context: &str, inputs: &[Input]) -> String {
     hasher.finalize().to_hex()[..32].to_string()
 }
 
-/// Checks every input; refreshes recorded stats whose content proved unchanged.
-/// Returns whether the generation is valid and whether it was refreshed.
-pub fn validate(generation: &mut Generation) -> (bool, bool) {
-    let mut refreshed = false;
+/// What [`validate`] found.
+#[derive(Debug)]
+pub enum Validity {
+    /// An input changed, or a store path is gone.
+    Invalid,
+    Valid,
+    /// Valid, and some recorded stats were out of date while the content was
+    /// unchanged (a `touch`, a checkout of the same bytes): this copy has them
+    /// brought up to date, worth saving so the next check is by stat again.
+    Refreshed(Box<Generation>),
+}
+
+/// Checks every input of `generation`. A copy is made only when a recorded stat
+/// needs refreshing: a valid generation is checked in place.
+pub fn validate(generation: &Generation) -> Validity {
+    let mut refreshed: Option<Generation> = None;
     let recorded_at = generation.recorded_at_ns;
-    for input in &mut generation.inputs {
+    for (i, input) in generation.inputs.iter().enumerate() {
         match still_valid(input, recorded_at) {
-            (false, _) => return (false, false),
+            (false, _) => return Validity::Invalid,
             (true, Some(state)) => {
-                input.state = state;
-                refreshed = true;
+                refreshed.get_or_insert_with(|| generation.clone()).inputs[i].state = state;
             }
             (true, None) => {}
         }
     }
     if !generation.store_paths_exist() {
-        return (false, false);
+        return Validity::Invalid;
     }
-    if refreshed {
-        generation.recorded_at_ns = now_ns();
+    match refreshed {
+        Some(mut copy) => {
+            copy.recorded_at_ns = now_ns();
+            Validity::Refreshed(Box::new(copy))
+        }
+        None => Validity::Valid,
     }
-    (true, refreshed)
 }

@@ -14,11 +14,9 @@ mod generation;
 mod inputs;
 mod store;
 
-pub use gc::{Pruned, remove_gc_root};
-pub use generation::{Generation, generation_key, validate};
-pub use inputs::{
-    FileState, Input, file_state, inputs_unchanged, read_state, record_inputs, subdirs,
-};
+pub use gc::remove_gc_root;
+pub use generation::{Generation, Validity, generation_key, validate};
+pub use inputs::{FileState, Input, inputs_unchanged, record_inputs, subdirs};
 pub use store::{Cache, Lookup};
 
 /// Bumped whenever the on-disk format or the meaning of a key changes.

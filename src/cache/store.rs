@@ -7,16 +7,17 @@ use crate::paths::{path_id, private_dir, write_atomic};
 use crate::sync::locked;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-/// What a lookup found for a project in a context.
+/// What a lookup found for a project in a context. Shared with the cache's
+/// memory: a lookup at every prompt copies no generation.
 #[derive(Debug, Default)]
 pub struct Lookup {
     /// The newest generation whose inputs all match the files on disk.
-    pub valid: Option<Generation>,
+    pub valid: Option<Arc<Generation>>,
     /// The newest generation whose store paths still exist (the last good one
     /// to fall back to when an evaluation fails).
-    pub newest: Option<Generation>,
+    pub newest: Option<Arc<Generation>>,
 }
 
 /// Generations on disk under `$XDG_CACHE_HOME/dwell/v1/`, with the last one served
@@ -24,7 +25,7 @@ pub struct Lookup {
 pub struct Cache {
     pub(super) dir: PathBuf,
     pub(super) keep: usize,
-    pub(super) memory: Mutex<HashMap<(PathBuf, String), Generation>>,
+    pub(super) memory: Mutex<HashMap<(PathBuf, String), Arc<Generation>>>,
 }
 
 impl Cache {
@@ -94,42 +95,49 @@ impl Cache {
     pub fn lookup(&self, root: &Path, context: &str) -> Lookup {
         let mem_key = (root.to_path_buf(), context.to_string());
         let remembered = locked(&self.memory).get(&mem_key).cloned();
-        if let Some(mut generation) = remembered {
-            let (valid, refreshed) = validate(&mut generation);
-            if valid {
-                if refreshed {
-                    let _ = self.store(&generation);
-                    self.remember(&generation);
-                }
-                return Lookup {
-                    valid: Some(generation.clone()),
-                    newest: Some(generation),
-                };
-            }
+        if let Some(generation) = remembered
+            && let Some(valid) = self.checked(generation)
+        {
+            return Lookup {
+                valid: Some(valid.clone()),
+                newest: Some(valid),
+            };
         }
         let mut lookup = Lookup::default();
-        for mut generation in self.generations(root, context) {
-            let (valid, refreshed) = validate(&mut generation);
+        for generation in self.generations(root, context) {
+            let generation = Arc::new(generation);
             if lookup.newest.is_none() && generation.store_paths_exist() {
                 lookup.newest = Some(generation.clone());
             }
-            if valid {
-                if refreshed {
-                    let _ = self.store(&generation);
-                }
-                self.remember(&generation);
-                lookup.valid = Some(generation);
+            if let Some(valid) = self.checked(generation) {
+                self.remember(valid.clone());
+                lookup.valid = Some(valid);
                 break;
             }
         }
         lookup
     }
 
+    /// `generation` if it is valid, with its stats refreshed (and saved) when
+    /// they were out of date.
+    fn checked(&self, generation: Arc<Generation>) -> Option<Arc<Generation>> {
+        match validate(&generation) {
+            Validity::Invalid => None,
+            Validity::Valid => Some(generation),
+            Validity::Refreshed(copy) => {
+                let _ = self.store(&copy);
+                let copy = Arc::new(*copy);
+                self.remember(copy.clone());
+                Some(copy)
+            }
+        }
+    }
+
     /// Keeps `generation` as the one to check first for its project and context.
-    fn remember(&self, generation: &Generation) {
+    fn remember(&self, generation: Arc<Generation>) {
         locked(&self.memory).insert(
             (generation.root.clone(), generation.context.clone()),
-            generation.clone(),
+            generation,
         );
     }
 
@@ -154,7 +162,7 @@ impl Cache {
         {
             remove_gc_root(root);
         }
-        self.remember(generation);
+        self.remember(Arc::new(generation.clone()));
         // Saved: what follows is best effort, and never undoes the save.
         let dir = self.project_dir(&generation.root);
         let Ok(entries) = std::fs::read_dir(&dir) else {

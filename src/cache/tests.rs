@@ -25,23 +25,28 @@ fn generation(root: &Path, inputs: Vec<Input>) -> Generation {
     }
 }
 
+/// Whether `validate` finds `g` valid (refreshed or not).
+fn valid(g: &Generation) -> bool {
+    !matches!(validate(g), Validity::Invalid)
+}
+
 #[test]
 fn content_change_invalidates_and_restoring_it_validates() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("shell.nix");
     std::fs::write(&file, "a").unwrap();
     let paths: BTreeSet<PathBuf> = [file.clone(), dir.path().join("absent")].into();
-    let mut g = generation(
+    let g = generation(
         dir.path(),
         record_inputs(&crate::trace::contents(paths.clone()), now_ns(), None),
     );
-    assert!(validate(&mut g).0);
+    assert!(valid(&g));
     std::fs::write(&file, "b").unwrap();
-    assert!(!validate(&mut g).0);
+    assert!(!valid(&g));
     std::fs::write(&file, "a").unwrap();
-    assert!(validate(&mut g).0, "same content again is valid");
+    assert!(valid(&g), "same content again is valid");
     std::fs::write(dir.path().join("absent"), "now here").unwrap();
-    assert!(!validate(&mut g).0, "a file that appeared invalidates");
+    assert!(!valid(&g), "a file that appeared invalidates");
 }
 
 #[test]
@@ -50,11 +55,11 @@ fn file_changed_during_evaluation_is_never_trusted() {
     let file = dir.path().join("x.nix");
     std::fs::write(&file, "a").unwrap();
     let paths: BTreeSet<PathBuf> = [file].into();
-    let mut g = generation(
+    let g = generation(
         dir.path(),
         record_inputs(&crate::trace::contents(paths.clone()), i64::MIN, None),
     );
-    assert!(!validate(&mut g).0);
+    assert!(!valid(&g));
 }
 
 #[test]
@@ -65,19 +70,19 @@ fn a_directory_input_covers_its_whole_tree() {
     std::fs::write(data.join("deep/x"), "one").unwrap();
     std::fs::create_dir_all(data.join(".git")).unwrap();
     let paths: BTreeSet<PathBuf> = [data.clone()].into();
-    let mut g = generation(
+    let g = generation(
         dir.path(),
         record_inputs(&crate::trace::contents(paths.clone()), now_ns(), None),
     );
-    assert!(validate(&mut g).0);
+    assert!(valid(&g));
     std::fs::write(data.join(".git/index"), "git noise").unwrap();
-    assert!(validate(&mut g).0, ".git is not part of it");
+    assert!(valid(&g), ".git is not part of it");
     std::fs::write(data.join("deep/x"), "two").unwrap();
-    assert!(!validate(&mut g).0, "a nested edit invalidates");
+    assert!(!valid(&g), "a nested edit invalidates");
     std::fs::write(data.join("deep/x"), "one").unwrap();
-    assert!(validate(&mut g).0, "the same content again is valid");
+    assert!(valid(&g), "the same content again is valid");
     std::fs::write(data.join("new"), "").unwrap();
-    assert!(!validate(&mut g).0, "a new file invalidates");
+    assert!(!valid(&g), "a new file invalidates");
 }
 
 #[test]
@@ -93,11 +98,51 @@ fn a_file_stamped_in_the_future_is_trusted() {
         .set_modified(future)
         .unwrap();
     let paths: BTreeSet<PathBuf> = [file].into();
-    let mut g = generation(
+    let g = generation(
         dir.path(),
         record_inputs(&crate::trace::contents(paths.clone()), now_ns(), None),
     );
-    assert!(validate(&mut g).0);
+    assert!(valid(&g));
+}
+
+/// A lookup hands out the generation the cache holds in memory, not a copy
+/// (one is made only to refresh stats, and then remembered).
+#[test]
+fn lookups_share_the_remembered_generation() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::new(dir.path(), crate::config::GENERATIONS);
+    let project = tempfile::tempdir().unwrap();
+    let file = project.path().join("shell.nix");
+    std::fs::write(&file, "x").unwrap();
+    // Written well before it was recorded: its stat alone proves it unchanged.
+    let past = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+    let set_mtime = |t| {
+        std::fs::File::options()
+            .append(true)
+            .open(&file)
+            .unwrap()
+            .set_modified(t)
+            .unwrap()
+    };
+    set_mtime(past);
+    let g = generation(
+        project.path(),
+        record_inputs(
+            &crate::trace::contents(BTreeSet::from([file.clone()])),
+            now_ns(),
+            None,
+        ),
+    );
+    cache.save(&g).unwrap();
+    let first = cache.lookup(project.path(), "ctx").valid.unwrap();
+    let second = cache.lookup(project.path(), "ctx").valid.unwrap();
+    assert!(std::sync::Arc::ptr_eq(&first, &second));
+    // The same bytes written again: valid, its stats refreshed once.
+    set_mtime(std::time::SystemTime::now() - std::time::Duration::from_secs(30));
+    let refreshed = cache.lookup(project.path(), "ctx").valid.unwrap();
+    assert!(!std::sync::Arc::ptr_eq(&first, &refreshed));
+    let after = cache.lookup(project.path(), "ctx").valid.unwrap();
+    assert!(std::sync::Arc::ptr_eq(&refreshed, &after));
 }
 
 #[test]

@@ -23,7 +23,7 @@ impl Counter {
 
     /// Moves to a new value and writes it (atomically: a hook never reads half).
     pub fn bump(&self) {
-        let mut value = self.value.lock().unwrap_or_else(|e| e.into_inner());
+        let mut value = crate::sync::locked(&self.value);
         *value += 1;
         if let Err(e) = crate::paths::write_atomic(&self.file, format!("{value}\n").as_bytes()) {
             log::error!("could not write {}: {e}", self.file.display());

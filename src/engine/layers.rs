@@ -6,14 +6,15 @@
 use crate::cache::Generation;
 use crate::project::Project;
 use crate::protocol::{Freshness, Op, Served};
-use crate::sync::locked;
-use std::collections::HashMap;
+use crate::sync::Memo;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+
+/// Interpreters whose versions are kept in memory (more are asked of the disk).
+const PYTHONS: usize = 256;
 
 pub struct Layers {
     /// Versions of the pythons of Nix environments, by interpreter path.
-    python_versions: Mutex<HashMap<PathBuf, Option<String>>>,
+    python_versions: Memo<PathBuf, Option<String>>,
     /// Where they are remembered across daemons.
     versions_dir: PathBuf,
 }
@@ -21,7 +22,7 @@ pub struct Layers {
 impl Layers {
     pub fn new(versions_dir: PathBuf) -> Layers {
         Layers {
-            python_versions: Mutex::default(),
+            python_versions: Memo::new(PYTHONS),
             versions_dir,
         }
     }
@@ -30,13 +31,14 @@ impl Layers {
     /// while python runs), and remembered on disk: a fresh daemon serving an
     /// unchanged project runs no python.
     pub fn python_version(&self, python: &Path) -> Option<String> {
-        if let Some(known) = locked(&self.python_versions).get(python) {
-            return known.clone();
+        if let Some(known) = self.python_versions.get(python) {
+            return known;
         }
         let found = crate::process::remembered(python, Some(&self.versions_dir), || {
             crate::venv::python_version(python)
         });
-        locked(&self.python_versions).insert(python.to_path_buf(), found.clone());
+        self.python_versions
+            .insert(python.to_path_buf(), found.clone());
         found
     }
 

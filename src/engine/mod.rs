@@ -21,7 +21,6 @@ mod venv_sync;
 
 pub use evaluator::{Evaluator, Nix};
 pub use events::{Event, Events};
-pub use status::hook_definitions;
 
 use crate::cache::{Cache, Generation, Lookup};
 use crate::config::Settings;
@@ -216,7 +215,7 @@ impl Engine {
                 };
             }
         };
-        locked(&self.recent).insert(project.root.clone(), (eval_env.clone(), Instant::now()));
+        note_recent(&mut locked(&self.recent), &project.root, eval_env);
         let mut resolution = self.generation_for(&project, eval_env, &context, mode, progress);
         // (An answer that found trust gone while it was made says so itself.)
         resolution.project.get_or_insert(info);
@@ -392,6 +391,16 @@ impl Engine {
             Joined::NotNeeded => false,
         }
     }
+}
+
+/// Notes that `root` was just asked for with `eval_env`. Entries older than
+/// [`RECENT`] count for nothing and go once there are more than a few: the map
+/// holds only the projects used within the hour.
+fn note_recent(recent: &mut HashMap<PathBuf, (EvalEnv, Instant)>, root: &Path, eval_env: &EvalEnv) {
+    if recent.len() >= 64 {
+        recent.retain(|_, (_, at)| at.elapsed() <= RECENT);
+    }
+    recent.insert(root.to_path_buf(), (eval_env.clone(), Instant::now()));
 }
 
 #[cfg(test)]

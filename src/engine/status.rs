@@ -5,15 +5,18 @@
 use super::{Engine, Evaluator};
 use crate::cache::Generation;
 use crate::protocol::{CacheState, EvalEnv, GenerationSummary, Kind, Op, StatusReport, Trust};
-use crate::sync::locked;
-use std::collections::HashMap;
+use crate::sync::Memo;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 /// The packages of generations, by generation key: asked of Nix once per
-/// generation (a generation never changes).
-#[derive(Default)]
-pub struct Packages(Mutex<HashMap<String, Vec<String>>>);
+/// generation (a generation never changes), the last few hundred kept.
+pub struct Packages(Memo<String, Vec<String>>);
+
+impl Default for Packages {
+    fn default() -> Packages {
+        Packages(Memo::new(256))
+    }
+}
 
 impl Packages {
     pub fn packages(
@@ -22,8 +25,8 @@ impl Packages {
         generation: &Generation,
         eval_env: &EvalEnv,
     ) -> Vec<String> {
-        if let Some(known) = locked(&self.0).get(&generation.key) {
-            return known.clone();
+        if let Some(known) = self.0.get(&generation.key) {
+            return known;
         }
         let Some(env_path) = generation
             .gc_root
@@ -34,7 +37,7 @@ impl Packages {
         };
         let found = evaluator.packages(&env_path, eval_env);
         if !found.is_empty() {
-            locked(&self.0).insert(generation.key.clone(), found.clone());
+            self.0.insert(generation.key.clone(), found.clone());
         }
         found
     }
@@ -54,7 +57,7 @@ impl Engine {
         };
         let newest = self.cache.lookup(&project.root, &context).newest;
         newest
-            .map(|g| g.inputs.into_iter().map(|i| i.path).collect())
+            .map(|g| g.inputs.iter().map(|i| i.path.clone()).collect())
             .unwrap_or_default()
     }
 

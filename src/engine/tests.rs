@@ -275,3 +275,16 @@ fn an_untrusted_project_is_never_evaluated() {
     assert!(r.env.is_none());
     assert_eq!(calls(&s), 0);
 }
+
+#[test]
+fn projects_not_used_within_the_hour_are_forgotten() {
+    let mut recent = HashMap::new();
+    let env = EvalEnv::default();
+    let old = Instant::now() - RECENT - Duration::from_secs(1);
+    for i in 0..100 {
+        recent.insert(PathBuf::from(format!("/old/{i}")), (env.clone(), old));
+    }
+    note_recent(&mut recent, Path::new("/new"), &env);
+    assert_eq!(recent.len(), 1);
+    assert!(recent.contains_key(Path::new("/new")));
+}

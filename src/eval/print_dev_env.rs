@@ -36,7 +36,7 @@ pub(super) fn log_inputs(log: &str, project: &Project, eval_env: &EvalEnv) -> Re
         .flake_lock()
         .and_then(|lock| lock.parent().map(Path::to_path_buf));
     let flake_root = flake_root.as_deref();
-    trace::inputs_from_log_for(log, &store_dir(eval_env), flake_root)
+    trace::inputs_from_log(log, &store_dir(eval_env), flake_root)
 }
 
 /// Evaluates `project` (which must be a Nix project) and captures its environment.

@@ -150,16 +150,12 @@ pub fn coverage_gaps(flake: bool) -> &'static str {
 }
 
 /// Files read by an evaluation, from Nix's `-vv` log and the wrapper's traces.
-/// Store copies of a flake's source are mapped back to the directory they came from.
-pub fn inputs_from_log(log: &str, store_dir: &Path) -> Reads {
-    inputs_from_log_for(log, store_dir, None)
-}
-
-/// As [`inputs_from_log`], for a flake at `flake_root`: a store copy whose
+/// Store copies of a flake's source are mapped back to the directory they came
+/// from; for a flake at `flake_root`, a store copy whose
 /// `flake.nix` has the same content as the project's is the project's own source
 /// (Nix 2.8 copies a git flake without a `copying` line, and copies a flake again
 /// after writing its lock), so its files map back to the project.
-pub fn inputs_from_log_for(log: &str, store_dir: &Path, flake_root: Option<&Path>) -> Reads {
+pub fn inputs_from_log(log: &str, store_dir: &Path, flake_root: Option<&Path>) -> Reads {
     fn quoted(rest: &str) -> Option<&str> {
         let rest = rest.strip_prefix('\'')?;
         Some(&rest[..rest.find('\'')?])
@@ -328,7 +324,9 @@ mod tests {
             evaluating file '/s/ccc-other/x.nix'\n\
             copied source '/p/data' -> '/s/ddd-data'\n\
             evaluating file '/home/u/chan/default.nix'\n";
-        let inputs: BTreeSet<PathBuf> = inputs_from_log(log, Path::new("/s")).into_keys().collect();
+        let inputs: BTreeSet<PathBuf> = inputs_from_log(log, Path::new("/s"), None)
+            .into_keys()
+            .collect();
         let expect: BTreeSet<PathBuf> = [
             "/p/flake.nix",
             "/np/flake.nix",
@@ -348,7 +346,7 @@ mod tests {
             trace: dwell-input file /p/.python-version\n\
             trace: dwell-input dir /p/overlays\n\
             trace: dwell-input file /s/abc-source/x\n";
-        let inputs = inputs_from_log(log, Path::new("/s"));
+        let inputs = inputs_from_log(log, Path::new("/s"), None);
         let expect: Reads = [
             ("/p/shell.nix", Read::Content),
             ("/p/.python-version", Read::Content),

@@ -9,7 +9,6 @@ mod owner;
 #[cfg(test)]
 mod tests;
 
-pub use diff::line_diff;
 pub use owner::other_owner;
 
 use crate::config::content_hash;

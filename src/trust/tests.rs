@@ -1,3 +1,4 @@
+use super::diff::line_diff;
 use super::*;
 
 #[test]
