@@ -257,11 +257,12 @@ pub fn plan(current: &Env, resolution: &Resolution, reserved: &dyn Fn(&str) -> b
                 let what = if resolution.env.is_some() {
                     "the last good environment until then"
                 } else {
-                    "the environment arrives at a later prompt"
+                    "the shell goes on without it, and it arrives at a later prompt"
                 };
                 messages.push(Message::Info(format!(
-                    "{}: evaluating in the background; {what}",
-                    tildify(&project.root)
+                    "{} ({}): evaluating in the background; {what}",
+                    tildify(&project.root),
+                    project.kind.label()
                 )));
             }
             match &resolution.error {

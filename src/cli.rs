@@ -76,6 +76,11 @@ pub enum Command {
     Export {
         #[arg(value_enum)]
         format: ExportFormat,
+        /// With json: wait for an evaluation only as long as the `wait` setting
+        /// allows, as the shell hooks do (for a hook of your own). Without it,
+        /// json waits for the final environment, as editors need.
+        #[arg(long)]
+        prompt: bool,
         #[command(flatten)]
         local: Local,
     },

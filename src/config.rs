@@ -24,6 +24,9 @@ pub struct ProjectConfig {
     pub env: BTreeMap<String, String>,
     /// How long the shellHook may run before it is stopped (`"30s"`).
     pub shellhook_timeout: Option<String>,
+    /// How long a shell's prompt waits for an evaluation of this project
+    /// before it comes back without it (the user config's `wait` otherwise).
+    pub wait: Option<WaitSetting>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -74,6 +77,9 @@ pub struct UserConfig {
     pub watch_projects: Option<usize>,
     /// How long a shellHook may run before it is stopped (default "30s").
     pub shellhook_timeout: Option<String>,
+    /// How long a shell's prompt waits for an evaluation before it comes back
+    /// without it (default "2s"; 0 never waits, "forever" waits to the end).
+    pub wait: Option<WaitSetting>,
     /// When to show what the shellHook printed: "always" (every entry), "first"
     /// (when it has just run) or "never".
     pub shellhook_output: Option<HookOutput>,
@@ -103,27 +109,59 @@ pub const INSTALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 /// A shellHook stopped after this long, unless configured otherwise.
 pub const SHELLHOOK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Parses a duration like `30d`, `12h`, `90m`, `45s` or `2w`.
+/// Parses a duration like `30d`, `12h`, `90m`, `45s`, `2w` or `500ms`.
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("{text:?} has no unit (s, m, h, d or w)"))?;
+        .ok_or_else(|| format!("{text:?} has no unit (ms, s, m, h, d or w)"))?;
     let (number, unit) = text.split_at(split);
     let n: u64 = number
         .parse()
         .map_err(|_| format!("{text:?} does not start with a number"))?;
-    let secs = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86400,
-        "w" => 7 * 86400,
-        _ => return Err(format!("{text:?}: unknown unit {unit:?} (s, m, h, d or w)")),
+    let millis = match unit {
+        "ms" => 1,
+        "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        "w" => 7 * 86_400_000,
+        _ => {
+            return Err(format!(
+                "{text:?}: unknown unit {unit:?} (ms, s, m, h, d or w)"
+            ));
+        }
     };
-    n.checked_mul(secs)
-        .map(std::time::Duration::from_secs)
+    n.checked_mul(millis)
+        .map(std::time::Duration::from_millis)
         .ok_or_else(|| format!("{text:?} is too long"))
+}
+
+/// How long the prompt waits for an evaluation, as written: a number of
+/// seconds (`wait = 0`), a duration (`"2s"`, `"500ms"`) or `"forever"`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum WaitSetting {
+    Seconds(u64),
+    Text(String),
+}
+
+/// The prompt waits this long by default, then comes back without the
+/// environment, which arrives at a later prompt.
+pub const WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl WaitSetting {
+    /// The wait (None: to the end), or why the value means nothing.
+    pub fn limit(&self) -> Result<Option<std::time::Duration>, String> {
+        match self {
+            WaitSetting::Seconds(n) => Ok(Some(std::time::Duration::from_secs(*n))),
+            WaitSetting::Text(t) if t.trim() == "forever" => Ok(None),
+            WaitSetting::Text(t) if t.trim() == "0" => Ok(Some(std::time::Duration::ZERO)),
+            WaitSetting::Text(t) => parse_duration(t)
+                .map(Some)
+                .map_err(|e| format!("wait: {e} (or \"forever\")")),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -166,9 +204,21 @@ impl ProjectConfig {
             .map_err(|e| ConfigError::Parse(path.clone(), e.message().to_string()))?;
         if let Some(text) = &config.shellhook_timeout {
             parse_duration(text)
-                .map_err(|e| ConfigError::Parse(path, format!("shellhook_timeout: {e}")))?;
+                .map_err(|e| ConfigError::Parse(path.clone(), format!("shellhook_timeout: {e}")))?;
+        }
+        if let Some(wait) = &config.wait {
+            wait.limit().map_err(|e| ConfigError::Parse(path, e))?;
         }
         Ok((config, Some(hash)))
+    }
+
+    /// How long a prompt waits for this project's evaluation: its own setting,
+    /// else `user`'s (None: to the end).
+    pub fn wait(&self, user: Option<std::time::Duration>) -> Option<std::time::Duration> {
+        match self.wait.as_ref().map(WaitSetting::limit) {
+            Some(Ok(limit)) => limit,
+            _ => user,
+        }
     }
 
     /// How long this project's shellHook may run: its own setting, else `user`'s.
@@ -192,6 +242,8 @@ pub struct Settings {
     pub prune_after: Option<std::time::Duration>,
     /// Never wait at the prompt.
     pub background: bool,
+    /// How long a prompt waits for an evaluation (None: to the end).
+    pub wait: Option<std::time::Duration>,
     /// Evaluations running longer are stopped (None: no limit).
     pub eval_timeout: Option<std::time::Duration>,
     /// Projects whose inputs are watched at most.
@@ -267,6 +319,10 @@ impl Settings {
             generations: config.generations.unwrap_or(GENERATIONS).max(1),
             prune_after,
             background: config.background == Some(true),
+            wait: match &config.wait {
+                None => Some(WAIT),
+                Some(wait) => wait.limit()?,
+            },
             eval_timeout: duration("eval_timeout", config.eval_timeout)?,
             watch_projects: config
                 .watch_projects
@@ -315,6 +371,28 @@ mod tests {
         assert!(parse_duration("d").is_err());
         assert!(parse_duration("3y").is_err());
         assert!(parse_duration("99999999999999999w").is_err());
+    }
+
+    #[test]
+    fn wait_is_two_seconds_unless_said_otherwise() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.toml");
+        let wait = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            Settings::load_layers(&[], &file).map(|s| s.wait)
+        };
+        let secs = |n| Some(std::time::Duration::from_secs(n));
+        assert_eq!(wait("").unwrap(), secs(2));
+        assert_eq!(wait("wait = 0\n").unwrap(), secs(0));
+        assert_eq!(wait("wait = \"0\"\n").unwrap(), secs(0));
+        assert_eq!(wait("wait = 5\n").unwrap(), secs(5));
+        assert_eq!(
+            wait("wait = \"500ms\"\n").unwrap(),
+            Some(std::time::Duration::from_millis(500))
+        );
+        assert_eq!(wait("wait = \"forever\"\n").unwrap(), None);
+        let refused = wait("wait = \"always\"\n").unwrap_err().to_string();
+        assert!(refused.contains("wait: \"always\""), "{refused}");
     }
 
     #[test]

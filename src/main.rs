@@ -10,7 +10,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Hook { shell } => cmd::hook::run(shell),
-        Command::Export { format, local } => cmd::export::run(format, local.no_daemon),
+        Command::Export {
+            format,
+            prompt,
+            local,
+        } => cmd::export::run(format, prompt, local.no_daemon),
         Command::Direnv { local } => cmd::direnv::run(local.no_daemon),
         Command::Allow {
             dir,

@@ -81,6 +81,10 @@ How long this project's shellHook may run (default: the user file's, else 30s).
 A shellHook still running then is stopped with its whole process group and the
 devShell's environment is served without it, with a note saying so.
 .TP
+\fBwait\fR = "forever"
+How long a shell's prompt waits for this project's evaluation (default: the user
+file's \fBwait\fR).
+.TP
 \fB[env]\fR \fINAME\fR = "value"
 Extra variables, set on top of everything else.
 .SH USER FILE (config.toml)
@@ -95,9 +99,16 @@ Generations kept per project; switching back to a kept one needs no evaluation.
 The daemon drops generations not used for this long (units s, m, h, d, w), with their
 GC roots; "off" never prunes.
 .TP
+\fBwait\fR = "2s"
+How long a shell's prompt waits for an evaluation (units ms, s, m). Past it the
+prompt comes back with one line saying what is being evaluated; the shell goes
+on without it (or with the last good environment), and the environment arrives
+at a later prompt: the daemon moves the counter the hooks read when it lands.
+\fB0\fR never waits; \fB"forever"\fR waits to the end. Editors (\fBdwell direnv\fR,
+\fBdwell export json\fR) always wait for the final environment.
+.TP
 \fBasync\fR = false
-When true, a prompt never waits for an evaluation: the last good environment is
-served at once and the new one arrives at a later prompt.
+When true, a prompt never waits for an evaluation (as \fBwait\fR = 0).
 .TP
 \fBeval_timeout\fR = "10m"
 Stop an evaluation that runs longer (default: no limit). Nothing is cached from it.

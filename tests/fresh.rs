@@ -330,7 +330,7 @@ fn async_mode_serves_the_last_good_environment_at_once() {
     w.set_user_config("async = true\n");
     let p = slow_project(&w, "async", 3);
     w.allow(&p);
-    let mut sh = SimShell::new(&w);
+    let mut sh = SimShell::at_prompt(&w);
     sh.prompt(&p);
     sh.said("evaluating in the background");
     assert!(wait_for(20, || status(&w, &p)["cache"] == "fresh"));
@@ -561,5 +561,89 @@ fn the_watcher_ignores_untracked_files_of_a_git_flake_and_sees_git_add() {
         wait_for(15, || w.evaluations("gitwatch") == before + 1
             && status(&w, &p)["cache"] == "fresh"),
         "git add was not seen in the background"
+    );
+}
+
+/// `wait`: a shell's prompt waits for a cold evaluation only this long, then
+/// comes back without it and says so; the evaluation goes on, its end bumps the
+/// counter, and the next prompt in the project has the environment. An editor
+/// (`export json`) still gets the final environment.
+#[test]
+fn a_cold_evaluation_holds_the_prompt_no_longer_than_wait() {
+    need!("nix");
+    let w = World::new();
+    w.set_user_config("wait = \"1s\"\n");
+    let p = slow_project(&w, "cold", 8);
+    w.allow(&p);
+    let mut sh = SimShell::at_prompt(&w);
+    let before = w.generation();
+    let started = Instant::now();
+    sh.prompt(&p);
+    let took = started.elapsed();
+    // (A margin for a loaded machine; the benchmark measures it exactly. The
+    // evaluation itself takes more than 8 s.)
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_secs(4),
+        "the prompt came back after {took:?}"
+    );
+    sh.said("(shell.nix): evaluating in the background; the shell goes on without it, and it arrives at a later prompt");
+    assert_eq!(sh.get("TAG"), None);
+    assert_eq!(status(&w, &p)["evaluating"], true, "shown as pending");
+    // It lands without anyone asking: the counter moves, a prompt takes it.
+    assert!(
+        wait_for(30, || status(&w, &p)["cache"] == "fresh"
+            && w.generation() != before),
+        "the evaluation did not land"
+    );
+    let out = sh.prompt(&p).clone();
+    assert_eq!(out["freshness"], "cached");
+    assert_eq!(sh.get("TAG").as_deref(), Some("first"));
+    assert_eq!(w.evaluations("cold"), 1, "one evaluation for both prompts");
+}
+
+#[test]
+fn a_shell_that_left_before_the_evaluation_landed_gets_nothing_of_it() {
+    need!("nix");
+    let w = World::new();
+    w.set_user_config("wait = 0\n");
+    let p = slow_project(&w, "left", 3);
+    w.allow(&p);
+    let mut sh = SimShell::at_prompt(&w);
+    sh.prompt(&p);
+    sh.said("evaluating in the background");
+    sh.prompt(&w.dir);
+    assert!(wait_for(30, || status(&w, &p)["cache"] == "fresh"));
+    sh.prompt(&w.dir);
+    assert_eq!(sh.get("TAG"), None, "{}", sh.last_stderr);
+    // An editor asking for JSON waits for the final environment.
+    let mut editor = SimShell::new(&w);
+    std::fs::write(p.join("nix/tag.nix"), "\"second\"\n").unwrap();
+    editor.prompt(&p);
+    assert_eq!(editor.get("TAG").as_deref(), Some("second"));
+}
+
+/// A project's own `wait` wins over the user's: "forever" waits to the end.
+#[test]
+fn a_projects_wait_setting_wins() {
+    need!("nix");
+    let w = World::new();
+    w.set_user_config("wait = 0\n");
+    let p = slow_project(&w, "patient", 2);
+    std::fs::write(p.join(".dwell.toml"), "wait = \"forever\"\n").unwrap();
+    w.allow(&p);
+    let mut sh = SimShell::at_prompt(&w);
+    sh.prompt(&p);
+    assert_eq!(
+        sh.get("TAG").as_deref(),
+        Some("first"),
+        "{}",
+        sh.last_stderr
+    );
+    std::fs::write(p.join(".dwell.toml"), "wait = \"soon\"\n").unwrap();
+    let out = w.dwell(&p, &["status"]).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("wait: \"soon\" does not start with a number (or \"forever\")"),
+        "{said}"
     );
 }

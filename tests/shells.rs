@@ -325,6 +325,8 @@ fn differences(a: &BTreeMap<String, OsString>, b: &BTreeMap<String, OsString>) -
         "USER",
         // xonsh sets it itself (dwell never does: XONSH_* are xonsh's own).
         "XONSH_APPEND_NEWLINE",
+        // Nushell's time of the last command: it differs between any two dumps.
+        "CMD_DURATION_MS",
     ];
     a.keys()
         .chain(b.keys())
@@ -617,6 +619,61 @@ fn ctrl_c_gives_the_last_good_environment(sh: Sh) {
     assert_eq!(s(t.env().get("TAG")).as_deref(), Some("second"), "{sh:?}");
 }
 
+/// `wait`: entering a project whose evaluation is slow gives the prompt back
+/// after `wait`, says so, and the environment arrives at a later prompt without
+/// leaving; a shell that left before it landed gets nothing of it.
+fn a_cold_evaluation_never_holds_the_prompt(sh: Sh) {
+    let w = World::new();
+    w.set_user_config("wait = \"1s\"\n");
+    let slow = |name: &str| {
+        let p = w.project(
+            name,
+            &[(
+                "shell.nix",
+                &format!(
+                    "{{ pkgs ? import <nixpkgs> {{}} }}:\npkgs.mkShell {{\n  packages = [ (pkgs.slow 5 \"{name}\") ];\n  TAG = \"{name}\";\n}}\n"
+                ),
+            )],
+        );
+        w.allow(&p);
+        p
+    };
+    let fresh = |p: &Path| {
+        wait_for(40, || {
+            let out = w.ok(p, &["status", "--json"]).stdout;
+            serde_json::from_slice::<serde_json::Value>(&out).unwrap()["cache"] == "fresh"
+        })
+    };
+    let p = slow("arrives");
+    let mut t = Term::new(&w, sh);
+    let started = std::time::Instant::now();
+    let screen = t.run(&format!("cd '{}'", p.display()));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "{sh:?}: the prompt waited {:?}",
+        started.elapsed()
+    );
+    assert!(
+        screen.contains("evaluating in the background"),
+        "{sh:?}: {screen}"
+    );
+    assert_eq!(t.env().get("TAG"), None, "{sh:?}");
+    assert!(fresh(&p), "{sh:?}: the evaluation did not land");
+    t.run("true");
+    assert_eq!(s(t.env().get("TAG")).as_deref(), Some("arrives"), "{sh:?}");
+
+    let q = slow("left-behind");
+    t.run(&format!("cd '{}'", q.display()));
+    t.run("cd /");
+    assert!(fresh(&q), "{sh:?}: the evaluation did not land");
+    t.run("true");
+    assert_eq!(
+        t.env().get("TAG"),
+        None,
+        "{sh:?}: nothing of a project left"
+    );
+}
+
 fn shellhook_greeting_on_entry(sh: Sh) {
     let w = World::new();
     let p = w.project("greet", &[("shell.nix", crate::seed::LEVEL1_SHELL_NIX)]);
@@ -781,6 +838,7 @@ for_each_shell!(
     shellhook_greeting_on_entry,
     the_prompt_and_the_shells_own_variables_stay,
     a_venv_made_or_removed_inside_reaches_the_next_prompt,
+    a_cold_evaluation_never_holds_the_prompt,
 );
 
 // ---- what only some shells do ----

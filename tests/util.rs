@@ -138,6 +138,13 @@ impl World {
         );
         env.insert("TERM".into(), "dumb".into());
         env.insert("USER".into(), "tester".into());
+        // The machine-wide config, under the user's own: the scenarios in real
+        // shells check the environment right after a prompt, so their prompts
+        // wait for it (a loaded machine evaluates slower than the default
+        // `wait`); the tests of `wait` set their own in the user config.
+        let etc = dir.join("etc-xdg/dwell");
+        std::fs::create_dir_all(&etc).unwrap();
+        std::fs::write(etc.join("config.toml"), "wait = \"forever\"\n").unwrap();
         World {
             _tmp: tmp,
             dir,
@@ -386,6 +393,9 @@ pub struct SimShell<'w> {
     pub env: BTreeMap<String, OsString>,
     pub last_stderr: String,
     pub last_json: Json,
+    /// Asks as a shell's hook does (`--prompt`: waits only as long as the
+    /// `wait` setting allows); otherwise as an editor, for the final answer.
+    pub as_shell: bool,
 }
 
 impl<'w> SimShell<'w> {
@@ -395,13 +405,26 @@ impl<'w> SimShell<'w> {
             env: world.env.clone(),
             last_stderr: String::new(),
             last_json: Json::Null,
+            as_shell: false,
+        }
+    }
+
+    /// A simulated shell whose prompts ask as a shell's hook does.
+    pub fn at_prompt(world: &'w World) -> SimShell<'w> {
+        SimShell {
+            as_shell: true,
+            ..SimShell::new(world)
         }
     }
 
     /// One prompt in `dir`: runs export and applies the changes.
     pub fn prompt(&mut self, dir: &Path) -> &Json {
+        let args = match self.as_shell {
+            true => &["export", "json", "--prompt"][..],
+            false => &["export", "json"][..],
+        };
         let out = Command::new(DWELL)
-            .args(["export", "json"])
+            .args(args)
             .current_dir(dir)
             .env_clear()
             .envs(&self.env)

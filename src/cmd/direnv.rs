@@ -24,7 +24,11 @@ pub fn run(no_daemon: bool) -> anyhow::Result<ExitCode> {
     // undoes what it applied itself: dwell's own undo state has no part here.
     let mut current = process_env();
     current.remove(crate::state::VAR);
-    let resolution = resolve_with(&dir, no_daemon, false, true)?;
+    let asking = super::Asking {
+        with_inputs: true,
+        prompt: false,
+    };
+    let resolution = resolve_with(&dir, no_daemon, false, asking)?;
     let reserved = |name: &str| crate::shell::is_reserved(HookShell::Bash, name);
     let plan = plan(&current, &resolution, &reserved);
     let mut code = String::new();

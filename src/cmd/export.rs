@@ -1,7 +1,6 @@
 //! `dwell export SHELL|json`: prints the code that moves this shell to the current
 //! directory's environment (the slow path of the hook), and the status line.
 
-use super::resolve;
 use crate::activate::{Message, Plan, plan, process_env};
 use crate::cli::{ExportFormat, HookShell};
 use crate::config::HookOutput;
@@ -10,13 +9,19 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Instant;
 
-pub fn run(format: ExportFormat, no_daemon: bool) -> anyhow::Result<ExitCode> {
+pub fn run(format: ExportFormat, prompt: bool, no_daemon: bool) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let current = process_env();
     // A directory that vanished under the shell has no project: leave cleanly. One
     // that cannot be read is said so; either way the shell goes on.
+    // A shell's prompt waits only as long as `wait` allows; an editor asking
+    // for JSON gets the final environment.
+    let asking = super::Asking {
+        with_inputs: false,
+        prompt: prompt || format != ExportFormat::Json,
+    };
     let resolution = match std::env::current_dir().and_then(std::fs::canonicalize) {
-        Ok(dir) => resolve(&dir, no_daemon, false)?,
+        Ok(dir) => super::resolve_with(&dir, no_daemon, false, asking)?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Default::default(),
         Err(e) => crate::protocol::Resolution {
             error: Some(format!("cannot read the current directory: {e}")),

@@ -41,17 +41,30 @@ pub fn dir_or_cwd(dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 /// told to or when no daemon can be reached. Ctrl-C while waiting asks again
 /// without waiting: the last good environment at once, the evaluation goes on.
 pub fn resolve(dir: &Path, no_daemon: bool, force: bool) -> anyhow::Result<Resolution> {
-    resolve_with(dir, no_daemon, force, false)
+    resolve_with(dir, no_daemon, force, Asking::default())
 }
 
-/// [`resolve`], asking also for the files the environment was made from
-/// (`with_inputs`), which `dwell direnv` hands to direnv to watch.
+/// Who asks, when it is not a command that needs the final environment.
+#[derive(Clone, Copy, Default)]
+pub struct Asking {
+    /// Also the files the environment was made from, which `dwell direnv`
+    /// hands to direnv to watch.
+    pub with_inputs: bool,
+    /// A shell's prompt: it waits only as long as the `wait` setting allows.
+    pub prompt: bool,
+}
+
+/// [`resolve`], for `asking`.
 pub fn resolve_with(
     dir: &Path,
     no_daemon: bool,
     force: bool,
-    with_inputs: bool,
+    asking: Asking,
 ) -> anyhow::Result<Resolution> {
+    let Asking {
+        with_inputs,
+        prompt,
+    } = asking;
     let paths = Paths::from_env()?;
     let eval_env = eval_env_from_process();
     let mut line = ProgressLine::new();
@@ -67,6 +80,7 @@ pub fn resolve_with(
                 eval_env: eval_env.clone(),
                 wait: true,
                 with_inputs,
+                prompt,
             }
         };
         let interrupted = Arc::new(AtomicBool::new(false));
@@ -97,6 +111,7 @@ pub fn resolve_with(
                     eval_env: eval_env.clone(),
                     wait: false,
                     with_inputs,
+                    prompt,
                 };
                 client::request(&paths, &now, &daemon_env, &mut client::Follow::default())
             }

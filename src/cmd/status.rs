@@ -95,7 +95,11 @@ fn text(report: &StatusReport) -> String {
             CacheState::NeverEvaluated => "never evaluated",
             CacheState::NotNeeded => "nothing to evaluate (venv only)",
         };
-        line(&mut out, "cache", label.to_string());
+        let pending = match report.evaluating {
+            true => "; evaluating now, in the background",
+            false => "",
+        };
+        line(&mut out, "cache", format!("{label}{pending}"));
     }
     if let Some(g) = &report.generation {
         let kept = format!("{} (of {} kept)", &g.key[..12], g.generations);

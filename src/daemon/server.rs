@@ -156,12 +156,15 @@ pub fn handle(
             eval_env,
             wait,
             with_inputs,
+            prompt,
         } => {
-            let background = engine.settings().background;
-            let mode = if wait && !background {
-                Mode::Wait
-            } else {
-                Mode::NoWait
+            // `async` and `wait` are for prompts: an editor gets the final
+            // environment.
+            let mode = match (wait, prompt) {
+                (false, _) => Mode::NoWait,
+                (true, false) => Mode::Wait,
+                (true, true) if engine.settings().background => Mode::NoWait,
+                (true, true) => Mode::Prompt,
             };
             let mut resolution = engine.resolve(&dir, &eval_env, mode, &mut progress(&mut stream));
             // Only `dwell direnv` needs the inputs: every other answer stays small.

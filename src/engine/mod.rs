@@ -40,8 +40,13 @@ use std::time::{Duration, Instant};
 /// How a request wants its answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
-    /// Wait for an evaluation if one is needed.
+    /// Wait for an evaluation if one is needed, to its end (an editor, `dwell
+    /// exec`, an evaluation in this process).
     Wait,
+    /// A shell's prompt: wait as long as the project's `wait` setting (else the
+    /// user's) allows, then answer without it while the evaluation goes on; its
+    /// end bumps the counter, and a later prompt gets it.
+    Prompt,
     /// Answer at once: a needed evaluation runs in the background and the last
     /// good generation is served meanwhile.
     NoWait,
@@ -237,6 +242,12 @@ impl Engine {
         progress: Progress,
     ) -> Resolution {
         let asked_ms = now_ms();
+        let asked = Instant::now();
+        let budget = match mode {
+            Mode::Prompt => project.config.wait(self.settings().wait),
+            Mode::NoWait => Some(Duration::ZERO),
+            Mode::Wait | Mode::Force => None,
+        };
         if mode != Mode::Force
             && let Some(g) = self.cache.lookup(&project.root, context).valid
         {
@@ -263,13 +274,26 @@ impl Engine {
                 }
             };
             force = false;
-            if mode == Mode::NoWait {
+            let in_background = || {
                 job.announce();
                 let mut answer = self.fallback(project, context, None);
                 answer.pending = true;
-                return answer;
+                answer
+            };
+            if budget == Some(Duration::ZERO) {
+                return in_background();
             }
-            while !job.wait(Duration::from_millis(100)) {
+            loop {
+                let step = match budget {
+                    Some(limit) => match limit.checked_sub(asked.elapsed()) {
+                        Some(left) if !left.is_zero() => left.min(Duration::from_millis(100)),
+                        _ => return in_background(),
+                    },
+                    None => Duration::from_millis(100),
+                };
+                if job.wait(step) {
+                    break;
+                }
                 if !progress(&job.progress(), job.started.elapsed()) {
                     job.announce();
                     return self.fallback(project, context, None);

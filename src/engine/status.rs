@@ -77,6 +77,7 @@ impl Engine {
             venv_problem: None,
             venv_hint: None,
             venv_updating: false,
+            evaluating: false,
         };
         let (project, trust) = match self.project(dir) {
             Ok(Some(found)) => found,
@@ -112,6 +113,10 @@ impl Engine {
                 return report;
             }
         };
+        report.evaluating = self.jobs.is_running(&super::JobKey::Evaluation {
+            root: project.root.clone(),
+            context: context.clone(),
+        });
         let lookup = self.cache.lookup(&project.root, &context);
         let (state, generation) = match (&lookup.valid, &lookup.newest) {
             (Some(g), _) => (CacheState::Fresh, Some(g)),

@@ -163,6 +163,10 @@ pub enum Request {
         /// Also send the files the environment was made from (`Served::inputs`).
         #[serde(default)]
         with_inputs: bool,
+        /// A shell's prompt asks: it waits for an evaluation only as long as
+        /// the `wait` setting allows (an editor waits to the end).
+        #[serde(default)]
+        prompt: bool,
     },
     /// What is known about a directory's project, without evaluating.
     Status {
@@ -327,6 +331,10 @@ pub struct StatusReport {
     /// A new venv version is being built in the background.
     #[serde(default)]
     pub venv_updating: bool,
+    /// An evaluation of the project runs now (a prompt that stopped waiting
+    /// for it gets it later).
+    #[serde(default)]
+    pub evaluating: bool,
 }
 
 /// `value` as JSON. dwell's own types always serialize (paths and values are
