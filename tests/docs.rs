@@ -1,12 +1,89 @@
-//! The examples people copy run when pasted: the README's `.dwell.toml` and user
+//! The examples people copy run when pasted: the guide's `.dwell.toml` and user
 //! config, every key line of `dwell.toml(5)`, and the README's install steps after
-//! `cargo install` (completions, man pages found by `man` with no MANPATH).
+//! `cargo install` (completions, man pages found by `man` with no MANPATH). The
+//! README stays a front door, and every link of it and of docs/ leads somewhere.
 
 use crate::util::*;
 use std::path::{Path, PathBuf};
 
 fn readme() -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap()
+}
+
+/// The user guide, where the README's examples of the config files live.
+fn guide() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/guide.md")).unwrap()
+}
+
+/// A heading's anchor as GitHub makes it: lower case, spaces to hyphens, other
+/// punctuation dropped.
+fn anchor(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_'))
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+/// The anchors of a markdown file's headings (outside fenced blocks).
+fn anchors(text: &str) -> Vec<String> {
+    let mut fenced = false;
+    let mut found = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("```") {
+            fenced = !fenced;
+        } else if !fenced && line.starts_with('#') {
+            found.push(anchor(line.trim_start_matches('#')));
+        }
+    }
+    found
+}
+
+#[test]
+fn the_readme_is_a_front_door_and_every_link_leads_somewhere() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = readme();
+    assert!(
+        readme.lines().count() <= 250,
+        "the README is {} lines: move the detail to docs/",
+        readme.lines().count()
+    );
+    let mut files = vec![root.join("README.md"), root.join("ARCHITECTURE.md")];
+    files.extend(
+        std::fs::read_dir(root.join("docs"))
+            .unwrap()
+            .map(|e| e.unwrap().path()),
+    );
+    let mut checked = 0;
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (i, _) in text.match_indices("](") {
+            let rest = &text[i + 2..];
+            let target = &rest[..rest.find(')').unwrap()];
+            if target.starts_with("http") {
+                continue;
+            }
+            let (path, fragment) = target.split_once('#').unwrap_or((target, ""));
+            let dest = match path {
+                "" => file.clone(),
+                _ => file.parent().unwrap().join(path),
+            };
+            assert!(dest.exists(), "{}: {target} leads nowhere", file.display());
+            if !fragment.is_empty() {
+                let text = std::fs::read_to_string(&dest).unwrap();
+                assert!(
+                    anchors(&text).iter().any(|a| a == fragment),
+                    "{}: no heading for #{fragment} in {}",
+                    file.display(),
+                    dest.display()
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 20, "only {checked} links found");
 }
 
 /// The first fenced block of language `lang` after the line `heading`.
@@ -24,7 +101,7 @@ fn block_after(text: &str, heading: &str, lang: &str) -> String {
 #[test]
 fn the_readme_dwell_toml_example_is_valid_as_pasted() {
     let w = World::new();
-    let example = block_after(&readme(), "### `.dwell.toml`", "toml");
+    let example = block_after(&guide(), "## `.dwell.toml`", "toml");
     let p = w.project(
         "pasted",
         &[
@@ -48,7 +125,7 @@ fn the_readme_dwell_toml_example_is_valid_as_pasted() {
 #[test]
 fn the_readme_user_config_example_is_valid_as_pasted() {
     let w = World::new();
-    let example = block_after(&readme(), "### User config", "toml");
+    let example = block_after(&guide(), "## User config", "toml");
     let file = w.dir.join("config.toml");
     std::fs::write(&file, &example).unwrap();
     if let Err(e) = dwell::Settings::load_layers(&[], &file) {
