@@ -6,7 +6,7 @@ use crate::paths::tildify;
 use crate::protocol::Op;
 use crate::protocol::Trust;
 use crate::protocol::Value;
-use crate::protocol::{Freshness, Resolution};
+use crate::protocol::{Freshness, ProjectInfo, Resolution, Served};
 use crate::recipe::{Env, is_valid_name};
 use crate::state::{self, Loaded, State, Told, undo};
 use std::collections::BTreeSet;
@@ -104,192 +104,28 @@ fn tell_notes(state: &mut State, notes: &[String], messages: &mut Vec<Message>) 
 /// `reserved` names variables the target shell manages itself: they are skipped.
 pub fn plan(current: &Env, resolution: &Resolution, reserved: &dyn Fn(&str) -> bool) -> Plan {
     let mut messages = Vec::new();
-    let mut state = read_state(current, &mut messages);
+    let state = read_state(current, &mut messages);
     let mut env = current.clone();
     env.remove(state::VAR);
-    let leave = |env: &mut Env, state: &mut State, messages: &mut Vec<Message>| {
-        state.noted = None;
-        if let Some(loaded) = state.loaded.take() {
-            undo(env, &loaded);
-            messages.push(Message::Unloaded(tildify(&loaded.root)));
-        }
+    let mut planning = Planning {
+        env,
+        state,
+        messages,
     };
-
     match &resolution.project {
-        // The directory could not be read, or a project's .dwell.toml is broken.
-        // Another project than the loaded one: leaving always unloads. The
-        // loaded one's own file, or nothing known: what is loaded stays.
-        None if resolution.error.is_some() => {
-            let elsewhere = match (&state.loaded, &resolution.error_root) {
-                (Some(loaded), Some(root)) => loaded.root != *root,
-                _ => false,
-            };
-            if elsewhere {
-                leave(&mut env, &mut state, &mut messages);
-                state.told = None;
-            }
-            messages.push(Message::Error(resolution.error.clone().unwrap_or_default()));
-        }
+        None if resolution.error.is_some() => planning.unreadable(resolution),
         None => {
-            leave(&mut env, &mut state, &mut messages);
-            state.told = None;
+            planning.leave();
+            planning.state.told = None;
         }
-        Some(project) if !project.trust.permits() => {
-            // An edit to an allowed project keeps what this shell loaded from the
-            // allowed bytes (the new ones are not run) until `dwell allow` or a
-            // `cd` out: a typo and its fix cost one allow, not three.
-            let keep = matches!(project.trust, Trust::Changed { .. })
-                && state
-                    .loaded
-                    .as_ref()
-                    .is_some_and(|l| l.root == project.root);
-            if !keep {
-                leave(&mut env, &mut state, &mut messages);
-            }
-            let root = tildify(&project.root);
-            let kind = project.kind.label();
-            let text = match &project.trust {
-                Trust::Denied => None,
-                Trust::Changed { files } if keep => Some(format!(
-                    "{root} ({kind}): {} changed since you allowed it; keeping the environment you allowed until you review (`dwell status`) and run `dwell allow`",
-                    files.join(", ")
-                )),
-                Trust::Changed { files } => Some(format!(
-                    "{root} ({kind}): {} changed since you allowed it; review with `dwell status`, then run `dwell allow`",
-                    files.join(", ")
-                )),
-                Trust::OtherOwner { file, owner } => Some(format!(
-                    "{root} ({kind}) is ignored: {file} belongs to {owner}, not to you, and whoever owns a project's files decides what runs in your shell"
-                )),
-                Trust::Unreadable { file, reason } => Some(format!(
-                    "{root} ({kind}) is not activated: {file} cannot be read as a regular file ({reason}); fix or remove it"
-                )),
-                _ => Some(format!(
-                    "{root} ({kind}) is not allowed yet; run `dwell allow` to activate it (for your own trees, `trusted = [\"~/src\"]` in dwell's config.toml)"
-                )),
-            };
-            if tell_once(
-                &mut state,
-                &project.root,
-                Told::Trust(project.trust.label().into()),
-            ) && let Some(text) = text
-            {
-                messages.push(Message::Info(text));
-            }
-        }
-        Some(project) => {
-            let same_root = state
-                .loaded
-                .as_ref()
-                .is_some_and(|l| l.root == project.root);
-            match &resolution.env {
-                // Loaded already: only what the notes say now is news, once.
-                Some(served)
-                    if same_root && state.loaded.as_ref().is_some_and(|l| l.key == served.key) =>
-                {
-                    tell_notes(&mut state, &served.notes, &mut messages);
-                }
-                Some(served) => {
-                    if !same_root {
-                        leave(&mut env, &mut state, &mut messages);
-                    } else if let Some(loaded) = state.loaded.take() {
-                        undo(&mut env, &loaded);
-                    }
-                    let before = env.clone();
-                    let mut prompts = BTreeSet::new();
-                    let ops: Vec<Op> = served
-                        .ops
-                        .iter()
-                        .filter(|op| {
-                            if crate::shell::is_prompt(op.name()) {
-                                prompts.insert(op.name().to_string());
-                                return false;
-                            }
-                            let why = if !is_valid_name(op.name()) {
-                                "not a valid shell variable name"
-                            } else if crate::shell::is_dwell_own(op.name()) {
-                                "dwell uses it itself"
-                            } else if reserved(op.name()) {
-                                "this shell or dwell's hook manages it itself"
-                            } else {
-                                return true;
-                            };
-                            messages.push(Message::Warning(format!(
-                                "skipped variable {:?}: {why}",
-                                op.name()
-                            )));
-                            false
-                        })
-                        .cloned()
-                        .collect();
-                    let loaded: Loaded =
-                        state::apply(&mut env, project.root.clone(), served.key.clone(), &ops);
-                    state.loaded = Some(loaded);
-                    messages.push(Message::Loaded {
-                        root: tildify(&project.root),
-                        kind: project.kind.label().to_string(),
-                        freshness: served.freshness,
-                        eval_ms: served.eval_ms,
-                        summary: summary(&before, &env),
-                        venv: served.venv.clone(),
-                        venv_synced: served.venv_synced,
-                    });
-                    if !served.hook_output.trim().is_empty() {
-                        messages.push(Message::HookOutput {
-                            text: served.hook_output.trim_end().to_string(),
-                            just_ran: served.freshness == Freshness::Evaluated,
-                        });
-                    }
-                    if !prompts.is_empty() {
-                        let names: Vec<&str> = prompts.iter().map(String::as_str).collect();
-                        messages.push(Message::Info(format!(
-                            "kept your prompt: the project's environment sets {}, and a prompt stays the shell's own",
-                            names.join(", ")
-                        )));
-                    }
-                    state.told = None;
-                    tell_notes(&mut state, &served.notes, &mut messages);
-                }
-                None if same_root => {}
-                None => leave(&mut env, &mut state, &mut messages),
-            }
-            if resolution.pending {
-                let what = if resolution.env.is_some() {
-                    "the last good environment until then"
-                } else {
-                    "the shell goes on without it, and it arrives at a later prompt"
-                };
-                messages.push(Message::Info(format!(
-                    "{} ({}): evaluating in the background; {what}",
-                    tildify(&project.root),
-                    project.kind.label()
-                )));
-            }
-            match &resolution.error {
-                Some(error) => {
-                    let what = Told::Error(Value::from(error.as_str()).fingerprint());
-                    if tell_once(&mut state, &project.root, what) {
-                        let kept = if resolution.env.is_some() || same_root {
-                            "; keeping the last good environment"
-                        } else {
-                            ""
-                        };
-                        messages.push(Message::Error(format!(
-                            "{} ({}): evaluation failed{kept}:\n{error}",
-                            tildify(&project.root),
-                            project.kind.label()
-                        )));
-                    }
-                }
-                None => {
-                    if state.told.as_ref().is_some_and(|(r, _)| *r == project.root) {
-                        state.told = None;
-                    }
-                }
-            }
-        }
+        Some(project) if !project.trust.permits() => planning.not_permitted(project),
+        Some(project) => planning.permitted(project, resolution, reserved),
     }
-
+    let Planning {
+        mut env,
+        state,
+        messages,
+    } = planning;
     if !state.is_empty() {
         env.insert(state::VAR.into(), Value::from(state.encode()));
     }
@@ -298,6 +134,225 @@ pub fn plan(current: &Env, resolution: &Resolution, reserved: &dyn Fn(&str) -> b
         env,
         changes,
         messages,
+    }
+}
+
+/// A plan being made: the shell's environment as it will be, dwell's state in
+/// it, and what to tell the user.
+struct Planning {
+    env: Env,
+    state: State,
+    messages: Vec<Message>,
+}
+
+impl Planning {
+    /// Unloads what is loaded (leaving a project always does).
+    fn leave(&mut self) {
+        self.state.noted = None;
+        if let Some(loaded) = self.state.loaded.take() {
+            undo(&mut self.env, &loaded);
+            self.messages.push(Message::Unloaded(tildify(&loaded.root)));
+        }
+    }
+
+    /// The directory could not be read, or a project's .dwell.toml is broken.
+    /// Another project than the loaded one: leaving always unloads. The loaded
+    /// one's own file, or nothing known: what is loaded stays.
+    fn unreadable(&mut self, resolution: &Resolution) {
+        let elsewhere = match (&self.state.loaded, &resolution.error_root) {
+            (Some(loaded), Some(root)) => loaded.root != *root,
+            _ => false,
+        };
+        if elsewhere {
+            self.leave();
+            self.state.told = None;
+        }
+        self.messages
+            .push(Message::Error(resolution.error.clone().unwrap_or_default()));
+    }
+
+    /// A project not allowed (yet, or since an edit), denied, or another user's.
+    fn not_permitted(&mut self, project: &ProjectInfo) {
+        // An edit to an allowed project keeps what this shell loaded from the
+        // allowed bytes (the new ones are not run) until `dwell allow` or a `cd`
+        // out: a typo and its fix cost one allow, not three.
+        let keep = matches!(project.trust, Trust::Changed { .. }) && self.is_loaded(project);
+        if !keep {
+            self.leave();
+        }
+        let root = tildify(&project.root);
+        let kind = project.kind.label();
+        let text = match &project.trust {
+            Trust::Denied => None,
+            Trust::Changed { files } if keep => Some(format!(
+                "{root} ({kind}): {} changed since you allowed it; keeping the environment you allowed until you review (`dwell status`) and run `dwell allow`",
+                files.join(", ")
+            )),
+            Trust::Changed { files } => Some(format!(
+                "{root} ({kind}): {} changed since you allowed it; review with `dwell status`, then run `dwell allow`",
+                files.join(", ")
+            )),
+            Trust::OtherOwner { file, owner } => Some(format!(
+                "{root} ({kind}) is ignored: {file} belongs to {owner}, not to you, and whoever owns a project's files decides what runs in your shell"
+            )),
+            Trust::Unreadable { file, reason } => Some(format!(
+                "{root} ({kind}) is not activated: {file} cannot be read as a regular file ({reason}); fix or remove it"
+            )),
+            _ => Some(format!(
+                "{root} ({kind}) is not allowed yet; run `dwell allow` to activate it (for your own trees, `trusted = [\"~/src\"]` in dwell's config.toml)"
+            )),
+        };
+        if tell_once(
+            &mut self.state,
+            &project.root,
+            Told::Trust(project.trust.label().into()),
+        ) && let Some(text) = text
+        {
+            self.messages.push(Message::Info(text));
+        }
+    }
+
+    fn is_loaded(&self, project: &ProjectInfo) -> bool {
+        self.state
+            .loaded
+            .as_ref()
+            .is_some_and(|l| l.root == project.root)
+    }
+
+    /// A project dwell may activate: its environment (loaded already, new, or
+    /// none yet), whether one is on its way, and its evaluation's error.
+    fn permitted(
+        &mut self,
+        project: &ProjectInfo,
+        resolution: &Resolution,
+        reserved: &dyn Fn(&str) -> bool,
+    ) {
+        let same_root = self.is_loaded(project);
+        match &resolution.env {
+            // Loaded already: only what the notes say now is news, once.
+            Some(served)
+                if same_root
+                    && self
+                        .state
+                        .loaded
+                        .as_ref()
+                        .is_some_and(|l| l.key == served.key) =>
+            {
+                tell_notes(&mut self.state, &served.notes, &mut self.messages);
+            }
+            Some(served) => {
+                if !same_root {
+                    self.leave();
+                } else if let Some(loaded) = self.state.loaded.take() {
+                    undo(&mut self.env, &loaded);
+                }
+                self.load(project, served, reserved);
+            }
+            None if same_root => {}
+            None => self.leave(),
+        }
+        if resolution.pending {
+            let what = if resolution.env.is_some() {
+                "the last good environment until then"
+            } else {
+                "the shell goes on without it, and it arrives at a later prompt"
+            };
+            self.messages.push(Message::Info(format!(
+                "{} ({}): evaluating in the background; {what}",
+                tildify(&project.root),
+                project.kind.label()
+            )));
+        }
+        match &resolution.error {
+            Some(error) => {
+                let what = Told::Error(Value::from(error.as_str()).fingerprint());
+                if tell_once(&mut self.state, &project.root, what) {
+                    let kept = if resolution.env.is_some() || same_root {
+                        "; keeping the last good environment"
+                    } else {
+                        ""
+                    };
+                    self.messages.push(Message::Error(format!(
+                        "{} ({}): evaluation failed{kept}:\n{error}",
+                        tildify(&project.root),
+                        project.kind.label()
+                    )));
+                }
+            }
+            None => {
+                if self
+                    .state
+                    .told
+                    .as_ref()
+                    .is_some_and(|(r, _)| *r == project.root)
+                {
+                    self.state.told = None;
+                }
+            }
+        }
+    }
+
+    /// Applies `served` (nothing of the project is loaded now), keeping the
+    /// shell's prompt and skipping what no shell may be handed.
+    fn load(&mut self, project: &ProjectInfo, served: &Served, reserved: &dyn Fn(&str) -> bool) {
+        let before = self.env.clone();
+        let mut prompts = BTreeSet::new();
+        let ops: Vec<Op> = served
+            .ops
+            .iter()
+            .filter(|op| {
+                if crate::shell::is_prompt(op.name()) {
+                    prompts.insert(op.name().to_string());
+                    return false;
+                }
+                let why = if !is_valid_name(op.name()) {
+                    "not a valid shell variable name"
+                } else if crate::shell::is_dwell_own(op.name()) {
+                    "dwell uses it itself"
+                } else if reserved(op.name()) {
+                    "this shell or dwell's hook manages it itself"
+                } else {
+                    return true;
+                };
+                self.messages.push(Message::Warning(format!(
+                    "skipped variable {:?}: {why}",
+                    op.name()
+                )));
+                false
+            })
+            .cloned()
+            .collect();
+        let loaded: Loaded = state::apply(
+            &mut self.env,
+            project.root.clone(),
+            served.key.clone(),
+            &ops,
+        );
+        self.state.loaded = Some(loaded);
+        self.messages.push(Message::Loaded {
+            root: tildify(&project.root),
+            kind: project.kind.label().to_string(),
+            freshness: served.freshness,
+            eval_ms: served.eval_ms,
+            summary: summary(&before, &self.env),
+            venv: served.venv.clone(),
+            venv_synced: served.venv_synced,
+        });
+        if !served.hook_output.trim().is_empty() {
+            self.messages.push(Message::HookOutput {
+                text: served.hook_output.trim_end().to_string(),
+                just_ran: served.freshness == Freshness::Evaluated,
+            });
+        }
+        if !prompts.is_empty() {
+            let names: Vec<&str> = prompts.iter().map(String::as_str).collect();
+            self.messages.push(Message::Info(format!(
+                "kept your prompt: the project's environment sets {}, and a prompt stays the shell's own",
+                names.join(", ")
+            )));
+        }
+        self.state.told = None;
+        tell_notes(&mut self.state, &served.notes, &mut self.messages);
     }
 }
 

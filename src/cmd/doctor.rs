@@ -49,6 +49,21 @@ fn read_number(path: &str) -> Option<u64> {
 }
 
 fn checks(paths: &Paths) -> Vec<Check> {
+    [
+        nix_check(),
+        hook_check(),
+        runtime_dir_check(paths),
+        cache_dir_check(paths),
+        daemon_check(paths),
+        inotify_limit_check(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// Nix, new enough for `print-dev-env`.
+fn nix_check() -> Vec<Check> {
     let mut found = Vec::new();
     match crate::eval::Tools::find(None) {
         Ok(tools) => {
@@ -81,6 +96,12 @@ fn checks(paths: &Paths) -> Vec<Check> {
             "install Nix (Debian: apt-get install nix-bin)",
         )),
     }
+    found
+}
+
+/// The hook in the shell that runs doctor, or the line to add.
+fn hook_check() -> Vec<Check> {
+    let mut found = Vec::new();
     match std::env::var("DWELL_SHELL") {
         Ok(shell) if !shell.is_empty() => {
             found.push(ok(format!("hook: installed in this {shell}")))
@@ -106,6 +127,12 @@ fn checks(paths: &Paths) -> Vec<Check> {
             ));
         }
     }
+    found
+}
+
+/// The runtime directory (socket, counter): private to this user.
+fn runtime_dir_check(paths: &Paths) -> Vec<Check> {
+    let mut found = Vec::new();
     let uid = rustix::process::getuid().as_raw();
     match std::fs::metadata(&paths.runtime) {
         Ok(meta) if meta.uid() != uid || meta.mode() & 0o077 != 0 => found.push(problem(
@@ -129,6 +156,13 @@ fn checks(paths: &Paths) -> Vec<Check> {
             paths.runtime.display()
         ))),
     }
+    found
+}
+
+/// The cache: private to this user.
+fn cache_dir_check(paths: &Paths) -> Vec<Check> {
+    let mut found = Vec::new();
+    let uid = rustix::process::getuid().as_raw();
     match std::fs::metadata(&paths.cache) {
         Ok(meta) if meta.uid() != uid || meta.mode() & 0o077 != 0 => found.push(problem(
             format!(
@@ -147,6 +181,12 @@ fn checks(paths: &Paths) -> Vec<Check> {
             paths.cache.display()
         ))),
     }
+    found
+}
+
+/// The daemon, when one runs: this version.
+fn daemon_check(paths: &Paths) -> Vec<Check> {
+    let mut found = Vec::new();
     match request_running(paths, &Request::Ping) {
         Ok(Some(Response::Pong(info))) if info.version == VERSION => found.push(ok(format!(
             "daemon: pid {}, dwell {}",
@@ -169,6 +209,12 @@ fn checks(paths: &Paths) -> Vec<Check> {
             "dwell stop, or remove the stale socket",
         )),
     }
+    found
+}
+
+/// Enough inotify watches for the projects watched.
+fn inotify_limit_check() -> Vec<Check> {
+    let mut found = Vec::new();
     // The system-wide limit, and the one of this user namespace (containers).
     let limit = [
         read_number("/proc/sys/fs/inotify/max_user_watches"),

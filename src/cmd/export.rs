@@ -12,10 +12,10 @@ use std::time::Instant;
 pub fn run(format: ExportFormat, prompt: bool, no_daemon: bool) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let current = process_env();
-    // A directory that vanished under the shell has no project: leave cleanly. One
-    // that cannot be read is said so; either way the shell goes on.
     // A shell's prompt waits only as long as `wait` allows; an editor asking
-    // for JSON gets the final environment.
+    // for JSON gets the final environment. A directory that vanished under the
+    // shell has no project: leave cleanly. One that cannot be read is said so;
+    // either way the shell goes on.
     let asking = super::Asking {
         with_inputs: false,
         prompt: prompt || format != ExportFormat::Json,
@@ -75,14 +75,22 @@ pub fn run(format: ExportFormat, prompt: bool, no_daemon: bool) -> anyhow::Resul
             crate::client::safe_generation_file().as_deref(),
         ));
     }
-    let elapsed = started.elapsed().as_millis() as u64;
+    tell(&plan.messages, started.elapsed().as_millis() as u64);
+    let mut out = std::io::stdout().lock();
+    out.write_all(code.as_bytes())?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the messages for the user, as the user config says: `status_line =
+/// false` silences the routine lines, never warnings or errors.
+fn tell(messages: &[Message], elapsed: u64) {
     let color = color_enabled();
     let settings = crate::paths::Paths::from_env()
         .ok()
         .and_then(|p| crate::config::Settings::load(&p.user_config()).ok())
         .unwrap_or_default();
-    for message in &plan.messages {
-        // `status_line = false` silences the routine lines, never warnings or errors.
+    for message in messages {
         let routine = matches!(message, Message::Loaded { .. } | Message::Unloaded(_));
         if routine && !settings.status_line {
             continue;
@@ -99,10 +107,6 @@ pub fn run(format: ExportFormat, prompt: bool, no_daemon: bool) -> anyhow::Resul
         }
         crate::term::say_rendered(&format!("{}\n", render(message, elapsed, color)));
     }
-    let mut out = std::io::stdout().lock();
-    out.write_all(code.as_bytes())?;
-    out.flush()?;
-    Ok(ExitCode::SUCCESS)
 }
 
 /// The change in direnv's `export json` format: one flat object, name → new value,

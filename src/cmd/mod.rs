@@ -61,62 +61,12 @@ pub fn resolve_with(
     force: bool,
     asking: Asking,
 ) -> anyhow::Result<Resolution> {
-    let Asking {
-        with_inputs,
-        prompt,
-    } = asking;
+    let with_inputs = asking.with_inputs;
     let paths = Paths::from_env()?;
     let eval_env = eval_env_from_process();
     let mut line = ProgressLine::new();
     if !no_daemon {
-        let request = if force {
-            Request::Reload {
-                dir: dir.to_path_buf(),
-                eval_env: eval_env.clone(),
-            }
-        } else {
-            Request::Resolve {
-                dir: dir.to_path_buf(),
-                eval_env: eval_env.clone(),
-                wait: true,
-                with_inputs,
-                prompt,
-            }
-        };
-        let interrupted = Arc::new(AtomicBool::new(false));
-        let handler = signal_hook::flag::register(signal_hook::consts::SIGINT, interrupted.clone());
-        // The daemon gets the shell's environment as it was before dwell.
-        let daemon_env = without_project(&process_env());
-        let mut show = |text: &str, ms: u64| line.show(text, ms);
-        let mut follow = client::Follow {
-            on_progress: Some(&mut show),
-            interrupted: Some(&interrupted),
-        };
-        let answer = client::request(&paths, &request, &daemon_env, &mut follow);
-        line.clear();
-        if let Ok(id) = handler {
-            signal_hook::low_level::unregister(id);
-        }
-        let answer = match answer {
-            // The daemon went away mid-request (stopped, killed): ask a new one.
-            Err(client::ClientError::Io(_) | client::ClientError::Protocol(_)) => client::request(
-                &paths,
-                &request,
-                &daemon_env,
-                &mut client::Follow::default(),
-            ),
-            Err(client::ClientError::Interrupted) => {
-                let now = Request::Resolve {
-                    dir: dir.to_path_buf(),
-                    eval_env: eval_env.clone(),
-                    wait: false,
-                    with_inputs,
-                    prompt,
-                };
-                client::request(&paths, &now, &daemon_env, &mut client::Follow::default())
-            }
-            other => other,
-        };
+        let answer = ask_daemon(&paths, dir, &eval_env, force, asking, &mut line);
         match answer {
             Ok(Response::Resolved(resolution)) => return Ok(resolution),
             // A daemon too busy to take the request (a connection flood): the
@@ -144,6 +94,67 @@ pub fn resolve_with(
         env.inputs = engine.inputs(dir, &eval_env);
     }
     Ok(resolution)
+}
+
+/// Asks the daemon for `dir` (starting it if needed), showing Nix's progress on
+/// `line`; Ctrl-C while waiting asks again without waiting.
+fn ask_daemon(
+    paths: &Paths,
+    dir: &Path,
+    eval_env: &crate::protocol::EvalEnv,
+    force: bool,
+    asking: Asking,
+    line: &mut ProgressLine,
+) -> Result<Response, client::ClientError> {
+    let Asking {
+        with_inputs,
+        prompt,
+    } = asking;
+    let request = if force {
+        Request::Reload {
+            dir: dir.to_path_buf(),
+            eval_env: eval_env.clone(),
+        }
+    } else {
+        Request::Resolve {
+            dir: dir.to_path_buf(),
+            eval_env: eval_env.clone(),
+            wait: true,
+            with_inputs,
+            prompt,
+        }
+    };
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let handler = signal_hook::flag::register(signal_hook::consts::SIGINT, interrupted.clone());
+    // The daemon gets the shell's environment as it was before dwell.
+    let daemon_env = without_project(&process_env());
+    let mut show = |text: &str, ms: u64| line.show(text, ms);
+    let mut follow = client::Follow {
+        on_progress: Some(&mut show),
+        interrupted: Some(&interrupted),
+    };
+    let answer = client::request(paths, &request, &daemon_env, &mut follow);
+    line.clear();
+    if let Ok(id) = handler {
+        signal_hook::low_level::unregister(id);
+    }
+    match answer {
+        // The daemon went away mid-request (stopped, killed): ask a new one.
+        Err(client::ClientError::Io(_) | client::ClientError::Protocol(_)) => {
+            client::request(paths, &request, &daemon_env, &mut client::Follow::default())
+        }
+        Err(client::ClientError::Interrupted) => {
+            let now = Request::Resolve {
+                dir: dir.to_path_buf(),
+                eval_env: eval_env.clone(),
+                wait: false,
+                with_inputs,
+                prompt,
+            };
+            client::request(paths, &now, &daemon_env, &mut client::Follow::default())
+        }
+        other => other,
+    }
 }
 
 /// One updating line on stderr, when stderr is a terminal.

@@ -55,11 +55,22 @@ fn ago(ms: u64) -> String {
 
 fn text(report: &StatusReport) -> String {
     let mut out = String::new();
-    let line = |out: &mut String, k: &str, v: String| out.push_str(&format!("{k:<10} {v}\n"));
-    let root = report.project.as_ref().map(|p| p.root.clone());
+    project_lines(&mut out, report);
+    cache_lines(&mut out, report);
+    problem_lines(&mut out, report);
+    out
+}
+
+/// One `key value` line of `dwell status`.
+fn line(out: &mut String, k: &str, v: String) {
+    out.push_str(&format!("{k:<10} {v}\n"));
+}
+
+/// The project, its kind, trust and venv.
+fn project_lines(out: &mut String, report: &StatusReport) {
     match &report.project {
         None => line(
-            &mut out,
+            out,
             "project",
             format!(
                 "none at {}{}",
@@ -68,8 +79,8 @@ fn text(report: &StatusReport) -> String {
             ),
         ),
         Some(p) => {
-            line(&mut out, "project", tildify(&p.root));
-            line(&mut out, "kind", p.kind.label().to_string());
+            line(out, "project", tildify(&p.root));
+            line(out, "kind", p.kind.label().to_string());
             let trust = match &p.trust {
                 crate::protocol::Trust::Changed { files } => {
                     format!("changed since allowed: {}", files.join(", "))
@@ -82,12 +93,17 @@ fn text(report: &StatusReport) -> String {
                 ),
                 other => other.label().to_string(),
             };
-            line(&mut out, "trust", trust);
+            line(out, "trust", trust);
             if let Some(venv) = &p.venv {
-                line(&mut out, "venv", tildify(venv));
+                line(out, "venv", tildify(venv));
             }
         }
     }
+}
+
+/// The cache, the generation served and the files it was made from.
+fn cache_lines(out: &mut String, report: &StatusReport) {
+    let root = report.project.as_ref().map(|p| p.root.clone());
     if let Some(cache) = report.cache {
         let label = match cache {
             CacheState::Fresh => "fresh",
@@ -99,42 +115,47 @@ fn text(report: &StatusReport) -> String {
             true => "; evaluating now, in the background",
             false => "",
         };
-        line(&mut out, "cache", format!("{label}{pending}"));
+        line(out, "cache", format!("{label}{pending}"));
     }
     if let Some(g) = &report.generation {
         let kept = format!("{} (of {} kept)", &g.key[..12], g.generations);
-        line(&mut out, "generation", kept);
+        line(out, "generation", kept);
         let when = format!("{} in {} ms", ago(g.evaluated_at_ms), g.eval_ms);
-        line(&mut out, "evaluated", when);
+        line(out, "evaluated", when);
         if !g.packages.is_empty() {
-            line(&mut out, "packages", g.packages.join(" "));
+            line(out, "packages", g.packages.join(" "));
         }
         if let Some(gc_root) = &g.gc_root {
-            line(&mut out, "gc root", tildify(gc_root));
+            line(out, "gc root", tildify(gc_root));
         }
-        line(&mut out, "inputs", format!("{} files", g.inputs.len()));
+        line(out, "inputs", format!("{} files", g.inputs.len()));
         for input in &g.inputs {
             let shown = shown_input(root.as_deref(), input);
             let absent = if input.exists() { "" } else { "  (absent)" };
             out.push_str(&format!("{:<10}   {shown}{absent}\n", ""));
         }
     }
+}
+
+/// The venv's state, what changed since the allow, what is not traced, the
+/// last error, and the daemon.
+fn problem_lines(out: &mut String, report: &StatusReport) {
     if report.venv_updating {
         line(
-            &mut out,
+            out,
             "venv",
             "updating: a new version is being built; the current one serves until it is ready"
                 .into(),
         );
     }
     if let Some(hint) = &report.venv_hint {
-        line(&mut out, "venv", hint.clone());
+        line(out, "venv", hint.clone());
     }
     if let Some(problem) = &report.venv_problem {
-        line(&mut out, "venv", problem.replace('\n', "\n           "));
+        line(out, "venv", problem.replace('\n', "\n           "));
     }
     for (file, diff) in &report.trust_diff {
-        line(&mut out, "changed", format!("{file} since you allowed it:"));
+        line(out, "changed", format!("{file} since you allowed it:"));
         for l in diff.lines() {
             out.push_str(&format!("{:<10}   {l}\n", ""));
         }
@@ -142,7 +163,7 @@ fn text(report: &StatusReport) -> String {
     if !report.hook_definitions.is_empty() {
         let names = report.hook_definitions.join(", ");
         line(
-            &mut out,
+            out,
             "shellHook",
             format!(
                 "defines {names}: these stay in the capture shell (exported variables cross, functions and aliases cannot)"
@@ -150,20 +171,19 @@ fn text(report: &StatusReport) -> String {
         );
     }
     if let Some(gaps) = &report.not_traced {
-        line(&mut out, "not traced", gaps.clone());
+        line(out, "not traced", gaps.clone());
     }
     if let Some(error) = &report.last_error {
-        line(&mut out, "error", error.replace('\n', "\n           "));
+        line(out, "error", error.replace('\n', "\n           "));
     }
     match &report.daemon {
         Some(d) => line(
-            &mut out,
+            out,
             "daemon",
             format!("pid {} · dwell {}", d.pid, d.version),
         ),
-        None => line(&mut out, "daemon", "not running".into()),
+        None => line(out, "daemon", "not running".into()),
     }
-    out
 }
 
 /// An input as `dwell status` lists it: relative to the project root (the root

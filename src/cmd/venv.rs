@@ -29,12 +29,8 @@ pub fn run(
         bail!("{}: {}", tildify(&info.root), trust.refusal());
     }
     if resolution.env.is_none() && project.kind().is_nix() {
-        bail!(
-            "{}",
-            resolution
-                .error
-                .unwrap_or_else(|| "no environment for this project".into())
-        );
+        let error = resolution.error.as_deref();
+        bail!("{}", error.unwrap_or("no environment for this project"));
     }
     // The project's environment without its venv: where its python lives.
     let env = plan(&process_env(), &resolution, &|_| false).env;
@@ -88,24 +84,23 @@ pub fn run(
         None => crate::venv::create(&project.root, &project.venv_path, &python, &wanted, &setup)?,
     };
     notify_daemon();
-    let names: Vec<String> = wanted
-        .files
-        .iter()
-        .map(|f| {
-            f.strip_prefix(&project.root)
-                .unwrap_or(f)
-                .display()
-                .to_string()
-        })
-        .collect();
-    let from = match names.is_empty() {
-        true => "nothing to install".to_string(),
-        false => format!("from {}", names.join(", ")),
-    };
     crate::say!(
-        "dwell: {} is ready ({}, {from})",
+        "dwell: {} is ready ({}, {})",
         tildify(&project.venv_path),
         tildify(&new),
+        made_from(&project.root, &wanted.files),
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a venv was made from, for its one line: the files, relative to the root.
+fn made_from(root: &std::path::Path, files: &[PathBuf]) -> String {
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| f.strip_prefix(root).unwrap_or(f).display().to_string())
+        .collect();
+    match names.is_empty() {
+        true => "nothing to install".to_string(),
+        false => format!("from {}", names.join(", ")),
+    }
 }

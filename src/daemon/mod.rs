@@ -33,14 +33,73 @@ pub fn run(paths: Paths) -> Result<(), DaemonError> {
     // user made or can write.
     crate::safe_fs::check_private_dir(&paths.runtime)?;
     private_dir(&paths.runtime)?;
+    let lock = take_lock(&paths)?;
+    private_dir(&paths.state)?;
+    logger::init(paths.daemon_log());
+    // We hold the lock: any socket file left is from a daemon that died.
+    let socket = paths.socket();
+    let _ = std::fs::remove_file(&socket);
+    let listener =
+        UnixListener::bind(&socket).map_err(|e| DaemonError::Io("bind the socket", e))?;
+    let bound = socket_identity(&socket).map_err(|e| DaemonError::Io("stat the socket", e))?;
+
+    let counter = Arc::new(Counter::new(paths.generation_file()));
+    counter.bump();
+    // The watcher first: the engine's events go to it. Its limit is set from the
+    // engine's settings once the engine is made.
+    let (watcher, changed) = Watcher::new(crate::config::DEFAULT_WATCH_PROJECTS);
+    let events = engine_events(&watcher, &counter, &paths);
+    let engine = Arc::new(Engine::with(
+        paths.clone(),
+        Arc::new(Nix::new(&paths.cache)),
+        events,
+    ));
+    watcher.set_limit(engine.settings().watch_projects);
+    {
+        let (engine, counter) = (engine.clone(), counter.clone());
+        std::thread::spawn(move || follow_changes(&engine, &counter, changed));
+    }
+    let shutdown: Arc<dyn Fn() + Send + Sync> = {
+        let paths = paths.clone();
+        Arc::new(move || {
+            crate::process::kill_running();
+            // Only our own files: a new daemon may serve in our place already.
+            if socket_identity(&paths.socket()).ok() == Some(bound) {
+                let _ = std::fs::remove_file(paths.socket());
+                let _ = std::fs::remove_file(paths.generation_file());
+            }
+        })
+    };
+    on_signals(&engine, &watcher, shutdown.clone())?;
+    {
+        let engine = engine.clone();
+        std::thread::spawn(move || prune_on_schedule(&engine));
+    }
+    {
+        let socket = socket.clone();
+        std::thread::spawn(move || exit_when_the_socket_is_gone(&socket, bound));
+    }
+    ::log::info!(
+        "dwell daemon {} (pid {}) serving {}",
+        crate::protocol::VERSION,
+        std::process::id(),
+        socket.display()
+    );
+    serve(listener, &engine, &counter, &watcher, &shutdown);
+    drop(lock);
+    Ok(())
+}
+
+/// Takes the daemon lock, or says another daemon runs. A daemon that is shutting
+/// down still holds the lock for a moment after its socket is gone: waited for.
+/// One that answers on the socket is running.
+fn take_lock(paths: &Paths) -> Result<std::fs::File, DaemonError> {
     let lock = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(paths.daemon_lock())
         .map_err(|e| DaemonError::Io("open the daemon lock", e))?;
-    // A daemon that is shutting down still holds the lock for a moment after its
-    // socket is gone: wait for it. One that answers on the socket is running.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     let mut answering = false;
     let locked_it =
@@ -59,138 +118,112 @@ pub fn run(paths: Paths) -> Result<(), DaemonError> {
             paths.daemon_lock().display().to_string(),
         ));
     }
-    private_dir(&paths.state)?;
-    logger::init(paths.daemon_log());
-    // We hold the lock: any socket file left is from a daemon that died.
-    let socket = paths.socket();
-    let _ = std::fs::remove_file(&socket);
-    let listener =
-        UnixListener::bind(&socket).map_err(|e| DaemonError::Io("bind the socket", e))?;
-    let bound = socket_identity(&socket).map_err(|e| DaemonError::Io("stat the socket", e))?;
+    Ok(lock)
+}
 
-    let counter = Arc::new(Counter::new(paths.generation_file()));
-    counter.bump();
-    // The watcher first: the engine's events go to it. What the engine reports is
-    // logged, what it served is watched before the answer leaves, and shells are
-    // told when a result nobody waited for is ready.
-    // Its limit is set from the engine's settings once the engine is made.
-    let (watcher, changed) = Watcher::new(crate::config::DEFAULT_WATCH_PROJECTS);
-    let events = {
-        let watcher = watcher.clone();
-        let counter = counter.clone();
-        let marker_paths = paths.clone();
-        Events::to(move |event| match &event {
-            Event::Served(generation) => watcher.watch(generation),
-            Event::Ready { root } => {
-                counter.bump();
-                // `dwell direnv` has direnv watch this file: the new environment
-                // reaches a direnv shell at its next prompt.
-                let marker = marker_paths.project_marker(root);
-                if marker.exists() {
-                    let _ = std::fs::File::options()
-                        .append(true)
-                        .open(&marker)
-                        .and_then(|f| f.set_modified(std::time::SystemTime::now()));
-                }
-            }
-            _ => ::log::info!("{event}"),
-        })
-    };
-    let engine = Arc::new(Engine::with(
-        paths.clone(),
-        Arc::new(Nix::new(&paths.cache)),
-        events,
-    ));
-    watcher.set_limit(engine.settings().watch_projects);
-    {
-        // Projects whose inputs changed: forget what was known, evaluate again in
-        // the background if a shell used them lately, and send every shell down
-        // the slow path once.
-        let engine = engine.clone();
-        let counter = counter.clone();
-        std::thread::spawn(move || {
-            for roots in changed {
-                for root in &roots {
-                    engine.forget(root);
-                    // One line per change handled: what tests wait on, instead
-                    // of sleeping.
-                    let next = match engine.refresh(root) {
-                        true => "evaluating in the background",
-                        false => "nothing to evaluate now",
-                    };
-                    ::log::info!("inputs of {} changed: {next}", root.display());
-                }
-                counter.bump();
-            }
-        });
-    }
-
-    let shutdown = {
-        let paths = paths.clone();
-        move || {
-            crate::process::kill_running();
-            // Only our own files: a new daemon may serve in our place already.
-            if socket_identity(&paths.socket()).ok() == Some(bound) {
-                let _ = std::fs::remove_file(paths.socket());
-                let _ = std::fs::remove_file(paths.generation_file());
+/// Where the engine's events go: what it reports is logged, what it served is
+/// watched before the answer leaves, and shells are told when a result nobody
+/// waited for is ready.
+fn engine_events(watcher: &Watcher, counter: &Arc<Counter>, paths: &Paths) -> Events {
+    let watcher = watcher.clone();
+    let counter = counter.clone();
+    let marker_paths = paths.clone();
+    Events::to(move |event| match &event {
+        Event::Served(generation) => watcher.watch(generation),
+        Event::Ready { root } => {
+            counter.bump();
+            // `dwell direnv` has direnv watch this file: the new environment
+            // reaches a direnv shell at its next prompt.
+            let marker = marker_paths.project_marker(root);
+            if marker.exists() {
+                let _ = std::fs::File::options()
+                    .append(true)
+                    .open(&marker)
+                    .and_then(|f| f.set_modified(std::time::SystemTime::now()));
             }
         }
-    };
-    let shutdown = Arc::new(shutdown);
-    {
-        let shutdown = shutdown.clone();
-        let engine = engine.clone();
-        let watcher = watcher.clone();
-        let mut signals = signal_hook::iterator::Signals::new([
-            signal_hook::consts::SIGTERM,
-            signal_hook::consts::SIGINT,
-            signal_hook::consts::SIGHUP,
-        ])
-        .map_err(|e| DaemonError::Io("install signal handlers", e))?;
-        std::thread::spawn(move || {
-            for signal in signals.forever() {
-                if signal == signal_hook::consts::SIGHUP {
-                    match engine.reload_settings() {
-                        Ok(()) => watcher.set_limit(engine.settings().watch_projects),
-                        Err(e) => ::log::warn!("keeping the previous user config: {e}"),
-                    }
-                    continue;
+        _ => ::log::info!("{event}"),
+    })
+}
+
+/// Projects whose inputs changed: forget what was known, evaluate again in the
+/// background if a shell used them lately, and send every shell down the slow
+/// path once.
+fn follow_changes(
+    engine: &Arc<Engine>,
+    counter: &Counter,
+    changed: std::sync::mpsc::Receiver<Vec<std::path::PathBuf>>,
+) {
+    for roots in changed {
+        for root in &roots {
+            engine.forget(root);
+            // One line per change handled: what tests wait on, instead of
+            // sleeping.
+            let next = match engine.refresh(root) {
+                true => "evaluating in the background",
+                false => "nothing to evaluate now",
+            };
+            ::log::info!("inputs of {} changed: {next}", root.display());
+        }
+        counter.bump();
+    }
+}
+
+/// SIGHUP reloads the user config; SIGTERM and SIGINT shut the daemon down.
+fn on_signals(
+    engine: &Arc<Engine>,
+    watcher: &Watcher,
+    shutdown: Arc<dyn Fn() + Send + Sync>,
+) -> Result<(), DaemonError> {
+    let (engine, watcher) = (engine.clone(), watcher.clone());
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGHUP,
+    ])
+    .map_err(|e| DaemonError::Io("install signal handlers", e))?;
+    std::thread::spawn(move || {
+        for signal in signals.forever() {
+            if signal == signal_hook::consts::SIGHUP {
+                match engine.reload_settings() {
+                    Ok(()) => watcher.set_limit(engine.settings().watch_projects),
+                    Err(e) => ::log::warn!("keeping the previous user config: {e}"),
                 }
-                shutdown();
-                std::process::exit(0);
+                continue;
             }
-        });
+            shutdown();
+            std::process::exit(0);
+        }
+    });
+    Ok(())
+}
+
+/// A daemon whose socket was removed (`rm -rf` of the runtime dir) or replaced
+/// can no longer be reached, and a new one may already serve in its place: it
+/// stops its evaluations and exits, touching nothing of the new daemon's.
+fn exit_when_the_socket_is_gone(socket: &std::path::Path, bound: (u64, u64)) {
+    loop {
+        std::thread::sleep(SOCKET_CHECK);
+        if socket_identity(socket).ok() != Some(bound) {
+            ::log::warn!(
+                "{} is gone or no longer this daemon's; stopping",
+                socket.display()
+            );
+            crate::process::kill_running();
+            std::process::exit(0);
+        }
     }
-    {
-        let engine = engine.clone();
-        std::thread::spawn(move || prune_on_schedule(&engine));
-    }
-    {
-        // A daemon whose socket was removed (`rm -rf` of the runtime dir) or
-        // replaced can no longer be reached, and a new one may already serve in
-        // its place: it stops its evaluations and exits, touching nothing of the
-        // new daemon's.
-        let socket = socket.clone();
-        std::thread::spawn(move || {
-            loop {
-                std::thread::sleep(SOCKET_CHECK);
-                if socket_identity(&socket).ok() != Some(bound) {
-                    ::log::warn!(
-                        "{} is gone or no longer this daemon's; stopping",
-                        socket.display()
-                    );
-                    crate::process::kill_running();
-                    std::process::exit(0);
-                }
-            }
-        });
-    }
-    ::log::info!(
-        "dwell daemon {} (pid {}) serving {}",
-        crate::protocol::VERSION,
-        std::process::id(),
-        socket.display()
-    );
+}
+
+/// Accepts connections, each handled in a thread of its own (at most
+/// [`MAX_CONNECTIONS`] at once), until one asks the daemon to stop.
+fn serve(
+    listener: UnixListener,
+    engine: &Arc<Engine>,
+    counter: &Arc<Counter>,
+    watcher: &Watcher,
+    shutdown: &Arc<dyn Fn() + Send + Sync>,
+) {
     let active = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     for stream in listener.incoming() {
         let stream = match stream {
@@ -229,8 +262,6 @@ pub fn run(paths: Paths) -> Result<(), DaemonError> {
             ::log::error!("could not start a connection handler: {e}");
         }
     }
-    drop(lock);
-    Ok(())
 }
 
 /// Connections served at once; more are refused with a clear reply, so a flood

@@ -47,6 +47,43 @@ struct Watched {
     warned: bool,
 }
 
+/// The venv's path, and a synced venv's lock and requirement files: no input
+/// of the Nix evaluation, but a venv made or removed in the project, or a lock
+/// changed, must reach the shell's next prompt.
+fn venv_files(root: &Path) -> Vec<PathBuf> {
+    match crate::project::load(root) {
+        Ok(p) if p.config.venv.enable != Some(false) => {
+            let mut files = vec![p.venv_path.clone()];
+            if p.config.venv.create == Some(true) {
+                files.extend(crate::venv::sync_files(&p.root, &p.config));
+            }
+            files
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Counts `project`'s use of each of `dirs`; returns those no project watched
+/// until now (to be watched).
+fn take_dirs(
+    dir_refs: &mut HashMap<PathBuf, usize>,
+    project: &mut Project,
+    dirs: Vec<PathBuf>,
+) -> Vec<PathBuf> {
+    let mut new = Vec::new();
+    for dir in dirs {
+        if !dir.is_dir() || !project.dirs.insert(dir.clone()) {
+            continue;
+        }
+        let refs = dir_refs.entry(dir.clone()).or_insert(0);
+        *refs += 1;
+        if *refs == 1 {
+            new.push(dir);
+        }
+    }
+    new
+}
+
 #[derive(Clone)]
 pub struct Watcher {
     inner: Arc<Inner>,
@@ -120,19 +157,8 @@ impl Watcher {
         // A whole directory input is watched through its subdirectories too
         // (bounded), found before taking the lock; a listing, in itself, and a
         // git-tracked listing through the git index as well.
-        // The venv too, and a synced venv's lock and requirement files: they are
-        // no input of the Nix evaluation, but a venv made or removed in the
-        // project, or a lock changed, must reach the shell's next prompt.
-        let venv_files: Vec<PathBuf> = match crate::project::load(root) {
-            Ok(p) if p.config.venv.enable != Some(false) => {
-                let mut files = vec![p.venv_path.clone()];
-                if p.config.venv.create == Some(true) {
-                    files.extend(crate::venv::sync_files(&p.root, &p.config));
-                }
-                files
-            }
-            _ => Vec::new(),
-        };
+        // The venv too (`venv_files`).
+        let venv_files = venv_files(root);
         let mut inputs: Vec<&PathBuf> = venv_files.iter().collect();
         let mut trees: HashMap<&Path, Vec<PathBuf>> = HashMap::new();
         for input in &generation.inputs {
@@ -171,16 +197,7 @@ impl Watcher {
                     .or_default()
                     .insert(root.to_path_buf());
                 project.inputs.insert(input.clone());
-                for dir in dirs {
-                    if !dir.is_dir() || !project.dirs.insert(dir.clone()) {
-                        continue;
-                    }
-                    let refs = watched.dir_refs.entry(dir.clone()).or_insert(0);
-                    *refs += 1;
-                    if *refs == 1 {
-                        add.push(dir);
-                    }
-                }
+                add.extend(take_dirs(&mut watched.dir_refs, project, dirs));
             }
             let mut remove = Vec::new();
             while watched.projects.len() > limit {
@@ -195,6 +212,11 @@ impl Watcher {
             }
             (add, remove)
         };
+        self.apply(add, remove);
+    }
+
+    /// Adds and removes inotify watches (never with `watched` locked).
+    fn apply(&self, add: Vec<PathBuf>, remove: Vec<PathBuf>) {
         let mut notify = locked(&self.inner.notify);
         let Some(w) = notify.as_mut() else { return };
         for dir in remove {

@@ -147,23 +147,7 @@ impl Engine {
         // edit racing with it.
         let written = project.flake_lock().filter(|_| !lock_existed);
         let inputs = record_inputs(&paths, started_ns, written.as_deref());
-        let store_dir = crate::eval::store_dir(eval_env);
-        let mut store_paths = BTreeSet::new();
-        if let Ok(env_path) = std::fs::canonicalize(&profile) {
-            store_paths.insert(env_path);
-        }
-        for op in &evaluation.recipe.ops {
-            let values: Vec<&crate::protocol::Value> = match op {
-                Op::Set { value, .. } => vec![value],
-                Op::Prepend { entries, .. } | Op::Append { entries, .. } => {
-                    entries.iter().collect()
-                }
-                Op::Unset { .. } => vec![],
-            };
-            for value in values {
-                crate::store_path::find_in(value.as_bytes(), &store_dir, &mut store_paths);
-            }
-        }
+        let store_paths = store_paths_of(&evaluation.recipe.ops, &profile, eval_env);
         let generation = Generation {
             format: crate::cache::FORMAT,
             key: generation_key(context, &inputs),
@@ -177,7 +161,7 @@ impl Engine {
             eval_ms: evaluation.duration.as_millis() as u64,
             recorded_at_ns: now_ns(),
             gc_root: Some(profile.clone()),
-            store_paths: store_paths.into_iter().collect(),
+            store_paths,
         };
         // A generation that cannot be saved is not served and keeps no root: the
         // last good one (and its root) stays, and the user learns why.
@@ -250,4 +234,30 @@ fn progress_line(line: &str, root: &Path) -> Option<String> {
         return Some(format!("copying {}", short(&quoted(rest)?)));
     }
     None
+}
+
+/// The store paths an environment needs: the profile's own (what Nix built for
+/// `print-dev-env`) and every one its values name. Checked before serving it: a
+/// generation whose store paths were collected is evaluated again.
+fn store_paths_of(
+    ops: &[Op],
+    profile: &std::path::Path,
+    eval_env: &EvalEnv,
+) -> Vec<std::path::PathBuf> {
+    let store_dir = crate::eval::store_dir(eval_env);
+    let mut store_paths = BTreeSet::new();
+    if let Ok(env_path) = std::fs::canonicalize(profile) {
+        store_paths.insert(env_path);
+    }
+    for op in ops {
+        let values: Vec<&crate::protocol::Value> = match op {
+            Op::Set { value, .. } => vec![value],
+            Op::Prepend { entries, .. } | Op::Append { entries, .. } => entries.iter().collect(),
+            Op::Unset { .. } => vec![],
+        };
+        for value in values {
+            crate::store_path::find_in(value.as_bytes(), &store_dir, &mut store_paths);
+        }
+    }
+    store_paths.into_iter().collect()
 }

@@ -1,6 +1,7 @@
 //! The engine with a fake evaluator: single flight, failure memory, refresh and
 //! the answers of each mode, in milliseconds and without Nix.
 
+use super::refresh::RECENT;
 use super::*;
 use crate::eval::Evaluation;
 use crate::process::Watch;

@@ -119,20 +119,8 @@ impl Engine {
             return (project.clone(), false);
         }
         let setting_up = SyncSetup::of(generation);
-        // Built before for exactly this (a branch switched back): one rename, no
-        // process; what was installed then runs nothing new.
-        if let Some(built) = crate::venv::built_for(&project.venv_path, &wanted) {
-            let on_line: crate::process::OnLine = Arc::new(|_: &str| {});
-            let setup = setting_up.setup(&on_line, &self.settings());
-            match crate::venv::switch_to(&project.venv_path, &built, &setup) {
-                Ok(()) => {
-                    self.venv.forget(&project.root);
-                    let mut now = project.clone();
-                    now.look_for_venv();
-                    return (now, true);
-                }
-                Err(e) => notes.push(e.to_string()),
-            }
+        if let Some(now) = self.switch_back(project, &wanted, &setting_up, notes) {
+            return (now, true);
         }
         // A working venv: what it can do without building.
         let working = project
@@ -145,15 +133,7 @@ impl Engine {
         {
             return (project.clone(), false);
         }
-        // Installing runs the lock's build backends: the project's code. Inputs
-        // never allowed wait for `dwell allow`; the venv as it is keeps serving.
-        let prefixes = self.settings().trusted;
-        if !self.trust.venv_allowed(project, &wanted.inputs, &prefixes) {
-            let line = format!(
-                "{} changed since you allowed the project; the venv stays as it is until you review (`dwell status`) and run `dwell allow`",
-                wanted.inputs.names()
-            );
-            locked(&self.venv.held).insert(project.root.clone(), line.clone());
+        if let Some(line) = self.held(project, &wanted) {
             notes.push(line);
             return (project.clone(), false);
         }
@@ -165,12 +145,7 @@ impl Engine {
             // waits (Ctrl-C, or async mode, stops waiting).
             if working.is_some() || mode == Mode::NoWait {
                 job.announce();
-                notes.push(match working {
-                    Some(_) => format!(
-                        "updating the venv for {files} in the background; the current one serves until it is ready"
-                    ),
-                    None => format!("making the venv for {files} in the background"),
-                });
+                notes.push(in_background(&files, working.is_some()));
                 return (project.clone(), false);
             }
             while !job.wait(Duration::from_millis(100)) {
@@ -189,6 +164,49 @@ impl Engine {
         let mut now = project.clone();
         now.look_for_venv();
         (now, true)
+    }
+
+    /// The version built before for exactly `wanted` (a branch switched back),
+    /// swapped in: one rename, no process; what was installed then runs nothing
+    /// new. The project as it is now, or None (a failure is noted).
+    fn switch_back(
+        &self,
+        project: &Project,
+        wanted: &crate::venv::Wanted,
+        setting_up: &SyncSetup,
+        notes: &mut Vec<String>,
+    ) -> Option<Project> {
+        let built = crate::venv::built_for(&project.venv_path, wanted)?;
+        let on_line: crate::process::OnLine = Arc::new(|_: &str| {});
+        let setup = setting_up.setup(&on_line, &self.settings());
+        match crate::venv::switch_to(&project.venv_path, &built, &setup) {
+            Ok(()) => {
+                self.venv.forget(&project.root);
+                let mut now = project.clone();
+                now.look_for_venv();
+                Some(now)
+            }
+            Err(e) => {
+                notes.push(e.to_string());
+                None
+            }
+        }
+    }
+
+    /// Installing runs the lock's build backends: the project's code. Inputs
+    /// never allowed wait for `dwell allow`, and the venv as it is keeps
+    /// serving: the line that says so (kept for `dwell status`), or None.
+    fn held(&self, project: &Project, wanted: &crate::venv::Wanted) -> Option<String> {
+        let prefixes = self.settings().trusted;
+        if self.trust.venv_allowed(project, &wanted.inputs, &prefixes) {
+            return None;
+        }
+        let line = format!(
+            "{} changed since you allowed the project; the venv stays as it is until you review (`dwell status`) and run `dwell allow`",
+            wanted.inputs.names()
+        );
+        locked(&self.venv.held).insert(project.root.clone(), line.clone());
+        Some(line)
     }
 
     /// Starts (or joins) the job that builds a new venv version for `wanted`
@@ -283,5 +301,15 @@ impl SyncSetup {
             move_hand_made: false,
             keep: settings.venv_generations,
         }
+    }
+}
+
+/// The line for a sync nobody waits for.
+fn in_background(files: &str, working: bool) -> String {
+    match working {
+        true => format!(
+            "updating the venv for {files} in the background; the current one serves until it is ready"
+        ),
+        false => format!("making the venv for {files} in the background"),
     }
 }

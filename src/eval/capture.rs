@@ -36,17 +36,7 @@ pub(super) fn capture(
     script: &[u8],
     hook_limit: Duration,
 ) -> Result<(Recipe, HookRun), EvalError> {
-    let tmp = std::env::temp_dir().join(format!(
-        "dwell-capture-{}-{}",
-        std::process::id(),
-        crate::paths::unique()
-    ));
-    // Made here, new (never an existing directory), so that removing it after
-    // removes only what dwell made.
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new().mode(0o700).create(&tmp)?;
-    }
+    let tmp = new_private_dir()?;
     let result = (|| {
         let script_path = tmp.join("dev-env.sh");
         let before_path = tmp.join("before-hook.dump");
@@ -101,14 +91,7 @@ pub(super) fn capture(
         };
         if !out.status.success() {
             let log = String::from_utf8_lossy(&out.stderr).into_owned() + &hook_output();
-            let tail: Vec<&str> = log.lines().rev().take(6).collect();
-            let tail: Vec<&str> = tail.into_iter().rev().collect();
-            return Err(EvalError::capture(format!(
-                "exit status {}{}{}",
-                out.status.code().unwrap_or(-1),
-                if tail.is_empty() { "" } else { ": " },
-                tail.join("\n")
-            )));
+            return Err(failed(out.status, &log));
         }
         let dump = std::fs::read(&after_path)?;
         let hook = HookRun {
@@ -119,6 +102,32 @@ pub(super) fn capture(
     })();
     let _ = std::fs::remove_dir_all(&tmp);
     result
+}
+
+/// A directory for one capture's files, made here and new (never an existing
+/// directory), so that removing it after removes only what dwell made.
+fn new_private_dir() -> std::io::Result<std::path::PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    let tmp = std::env::temp_dir().join(format!(
+        "dwell-capture-{}-{}",
+        std::process::id(),
+        crate::paths::unique()
+    ));
+    std::fs::DirBuilder::new().mode(0o700).create(&tmp)?;
+    Ok(tmp)
+}
+
+/// A capture that failed: its exit status and the last lines it (and the
+/// shellHook) printed.
+fn failed(status: std::process::ExitStatus, log: &str) -> EvalError {
+    let tail: Vec<&str> = log.lines().rev().take(6).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    EvalError::capture(format!(
+        "exit status {}{}{}",
+        status.code().unwrap_or(-1),
+        if tail.is_empty() { "" } else { ": " },
+        tail.join("\n")
+    ))
 }
 
 /// The environment the capture shell starts from.

@@ -57,46 +57,12 @@ pub fn evaluate(
     cmd.env_clear()
         .envs(child_env(eval_env))
         .current_dir(&project.root)
-        .args([
-            "-vv",
-            "--extra-experimental-features",
-            "nix-command flakes",
-            "print-dev-env",
-        ])
+        .args(["-vv", "--extra-experimental-features", "nix-command flakes"])
         // The profile is the GC root that keeps this environment in the store.
-        .arg("--profile")
+        .args(["print-dev-env", "--profile"])
         .arg(profile);
-    let mut source = None;
-    match kind {
-        Kind::Flake => {
-            let dir = entry.parent().unwrap_or(&project.root);
-            // Nix reads `#` and `?` in a flake reference as the start of an
-            // attribute or a query: such a directory would name another flake
-            // than the one allowed.
-            if dir
-                .as_os_str()
-                .as_encoded_bytes()
-                .iter()
-                .any(|b| b"#?".contains(b))
-            {
-                return Err(EvalError::Nix {
-                    message: format!(
-                        "{} has `#` or `?` in its path, which Nix reads as part of a flake reference; rename the directory",
-                        dir.display()
-                    ),
-                    inputs: trace::contents([entry.clone()]),
-                });
-            }
-            source = flake_source(tools, eval_env, dir, watch);
-            let mut flake_ref = dir.as_os_str().to_owned();
-            if let Some(attr) = &project.config.attr {
-                flake_ref.push("#");
-                flake_ref.push(attr);
-            }
-            // Nix's own evaluation cache would answer without reading anything:
-            // dwell caches, and must see every read.
-            cmd.arg("--no-eval-cache").arg(flake_ref);
-        }
+    let source = match kind {
+        Kind::Flake => flake_target(&mut cmd, tools, project, eval_env, entry, watch)?,
         _ => {
             // Through the tracing wrapper, so that readFile/readDir are seen.
             cmd.args(["--impure", "--expr", trace::WRAPPER, "--argstr", "root"])
@@ -105,8 +71,9 @@ pub fn evaluate(
                 .arg(entry)
                 .args(["--argstr", "attr"])
                 .arg(project.config.attr.as_deref().unwrap_or(""));
+            None
         }
-    }
+    };
     let tracer = source
         .as_ref()
         .and_then(|s| trace::opens::Trace::start(&s.store));
@@ -117,66 +84,21 @@ pub fn evaluate(
     let mut inputs = log_inputs(&log, project, eval_env);
     trace::add(&mut inputs, entry.clone(), Read::Content);
     if *kind == Kind::Flake {
-        let uses_whole_source = out.status.success()
+        let whole = out.status.success()
             && source
                 .as_ref()
                 .is_some_and(|s| closure_has(tools, eval_env, profile, &s.store));
-        // A trace of another copy than the one evaluated (a file changed between
-        // `nix flake metadata` and the evaluation) saw nothing of it: no trace.
-        let opened = opened.filter(|opened| {
-            let evaluated = |s: &FlakeSource| {
-                let rel = entry.parent().and_then(|d| d.strip_prefix(&s.origin).ok());
-                rel.map(|rel| rel.join("flake.nix"))
-            };
-            match (opened, source.as_ref().and_then(evaluated)) {
-                (Some(opened), Some(flake)) => opened.files.contains_key(&flake),
-                _ => true,
-            }
-        });
-        let traced = source.as_ref().zip(opened).map(|(source, opened)| {
-            // Lost events, or a devShell built from the source itself: it
-            // depends on every file of the copy.
-            let opened = match opened {
-                Some(opened) if !uses_whole_source => {
-                    if trace::source_read_before_evaluation(&log, &source.store) {
-                        opened.without_one_dump(&source.store)
-                    } else {
-                        opened
-                    }
-                }
-                _ => trace::opens::Opened::everything(&source.store).unwrap_or_default(),
-            };
-            trace::flake_reads(&opened, &source.origin, source.git)
-        });
-        // The relative paths the flake's .nix files name: where the opens were
-        // traced, those that are not directories (a `pathExists` opens
-        // nothing); else all of them (conservative: more, never fewer).
-        let named = trace::path_literal_inputs(&inputs, &project.root);
-        let named = named
-            .into_iter()
-            .filter(|p| traced.is_none() || !p.is_dir());
-        for path in named {
-            trace::add(&mut inputs, path, Read::Content);
-        }
-        if let (Some(traced), Some(source)) = (traced, &source) {
-            // Within the source, the opens say what was read: the log's "copied
-            // source" of a directory there (`src = ./.`) is the copy of what git
-            // tracks, which the opens list file by file.
-            inputs.retain(|p, _| !(p.starts_with(&source.origin) && p.is_dir()));
-            for (path, read) in traced {
-                trace::add(&mut inputs, path, read);
-            }
-        }
+        let run = FlakeRun {
+            source: source.as_ref(),
+            opened,
+            uses_whole_source: whole,
+            log: &log,
+        };
+        add_flake_reads(&mut inputs, run, project, entry);
     }
     inputs.retain(|p, _| !p.as_os_str().is_empty());
     if !out.status.success() {
-        let mut message = error_tail(&log);
-        // Nix names the flake's store copy; the user edits the project's file.
-        if let Some(s) = &source
-            && let (Some(copy), Some(origin)) = (s.store.to_str(), s.origin.to_str())
-        {
-            message = message.replace(&format!("{copy}/"), &format!("{origin}/"));
-        }
+        let message = project_paths(error_tail(&log), source.as_ref());
         return Err(EvalError::Nix { message, inputs });
     }
     // A failing shellHook is a property of the files read, like a Nix error.
@@ -197,4 +119,124 @@ pub fn evaluate(
         hook,
         duration: started.elapsed(),
     })
+}
+
+/// Nix's error, naming the project's own files where it named the flake's store
+/// copy of them: the user edits the project's file.
+fn project_paths(message: String, source: Option<&FlakeSource>) -> String {
+    match source.map(|s| (s.store.to_str(), s.origin.to_str())) {
+        Some((Some(copy), Some(origin))) => {
+            message.replace(&format!("{copy}/"), &format!("{origin}/"))
+        }
+        _ => message,
+    }
+}
+
+/// Points `cmd` at the flake whose `flake.nix` is `entry`, and finds the copy of
+/// its source Nix evaluates (None: it cannot be traced).
+fn flake_target(
+    cmd: &mut Command,
+    tools: &Tools,
+    project: &Project,
+    eval_env: &EvalEnv,
+    entry: &Path,
+    watch: &Watch,
+) -> Result<Option<FlakeSource>, EvalError> {
+    let dir = entry.parent().unwrap_or(&project.root);
+    // Nix reads `#` and `?` in a flake reference as the start of an attribute
+    // or a query: such a directory would name another flake than the one
+    // allowed.
+    if dir
+        .as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .any(|b| b"#?".contains(b))
+    {
+        return Err(EvalError::Nix {
+            message: format!(
+                "{} has `#` or `?` in its path, which Nix reads as part of a flake reference; rename the directory",
+                dir.display()
+            ),
+            inputs: trace::contents([entry.to_path_buf()]),
+        });
+    }
+    let source = flake_source(tools, eval_env, dir, watch);
+    let mut flake_ref = dir.as_os_str().to_owned();
+    if let Some(attr) = &project.config.attr {
+        flake_ref.push("#");
+        flake_ref.push(attr);
+    }
+    // Nix's own evaluation cache would answer without reading anything: dwell
+    // caches, and must see every read.
+    cmd.arg("--no-eval-cache").arg(flake_ref);
+    Ok(source)
+}
+
+/// What one evaluation of a flake left to trace it by.
+struct FlakeRun<'a> {
+    /// The store copy of the source Nix evaluated, when it was found.
+    source: Option<&'a FlakeSource>,
+    /// The opens inside that copy (the outer None: not traced; the inner: events
+    /// were lost).
+    opened: Option<Option<trace::opens::Opened>>,
+    /// The devShell was built from the source itself (`src = self`).
+    uses_whole_source: bool,
+    log: &'a str,
+}
+
+/// Adds to `inputs` what a flake's evaluation read of the project: the opens in
+/// its store copy, mapped back, and the paths its `.nix` files name.
+fn add_flake_reads(inputs: &mut trace::Reads, run: FlakeRun, project: &Project, entry: &Path) {
+    let FlakeRun {
+        source,
+        opened,
+        uses_whole_source,
+        log,
+    } = run;
+    // A trace of another copy than the one evaluated (a file changed between
+    // `nix flake metadata` and the evaluation) saw nothing of it: no trace.
+    let opened = opened.filter(|opened| {
+        let evaluated = |s: &FlakeSource| {
+            let rel = entry.parent().and_then(|d| d.strip_prefix(&s.origin).ok());
+            rel.map(|rel| rel.join("flake.nix"))
+        };
+        match (opened, source.and_then(evaluated)) {
+            (Some(opened), Some(flake)) => opened.files.contains_key(&flake),
+            _ => true,
+        }
+    });
+    let traced = source.zip(opened).map(|(source, opened)| {
+        // Lost events, or a devShell built from the source itself: it depends
+        // on every file of the copy.
+        let opened = match opened {
+            Some(opened) if !uses_whole_source => {
+                if trace::source_read_before_evaluation(log, &source.store) {
+                    opened.without_one_dump(&source.store)
+                } else {
+                    opened
+                }
+            }
+            _ => trace::opens::Opened::everything(&source.store).unwrap_or_default(),
+        };
+        trace::flake_reads(&opened, &source.origin, source.git)
+    });
+    // The relative paths the flake's .nix files name: where the opens were
+    // traced, those that are not directories (a `pathExists` opens nothing);
+    // else all of them (conservative: more, never fewer).
+    let named = trace::path_literal_inputs(inputs, &project.root);
+    let named = named
+        .into_iter()
+        .filter(|p| traced.is_none() || !p.is_dir());
+    for path in named {
+        trace::add(inputs, path, Read::Content);
+    }
+    if let (Some(traced), Some(source)) = (traced, source) {
+        // Within the source, the opens say what was read: the log's "copied
+        // source" of a directory there (`src = ./.`) is the copy of what git
+        // tracks, which the opens list file by file.
+        inputs.retain(|p, _| !(p.starts_with(&source.origin) && p.is_dir()));
+        for (path, read) in traced {
+            trace::add(inputs, path, read);
+        }
+    }
 }

@@ -64,102 +64,104 @@ pub fn is_prompt(name: &str) -> bool {
     PROMPTS.contains(&name)
 }
 
+/// The variables each shell keeps for itself: never handed to it.
+const BASH: &[&str] = &[
+    "BASHOPTS",
+    "BASHPID",
+    "BASH_ARGC",
+    "BASH_ARGV",
+    "BASH_LINENO",
+    "BASH_SOURCE",
+    "BASH_VERSINFO",
+    "EUID",
+    "FUNCNAME",
+    "GROUPS",
+    "PPID",
+    "SHELLOPTS",
+    "UID",
+];
+const ZSH: &[&str] = &[
+    "ARGC",
+    "EGID",
+    "EUID",
+    "GID",
+    "HISTCMD",
+    "LINENO",
+    "PPID",
+    "UID",
+    "USERNAME",
+    "argv",
+    "cdpath",
+    "fignore",
+    "fpath",
+    "histchars",
+    "mailpath",
+    "manpath",
+    "module_path",
+    "path",
+    "pipestatus",
+    "prompt",
+    "psvar",
+    "status",
+    "watch",
+    "zsh_eval_context",
+];
+const FISH: &[&str] = &[
+    "FISH_VERSION",
+    "PWD",
+    "SHLVL",
+    "_",
+    "argv",
+    "fish_pid",
+    "history",
+    "hostname",
+    "last_pid",
+    "pipestatus",
+    "status",
+    "status_generation",
+    "umask",
+    "version",
+];
+// xonsh's own: its prompt, its directory, its settings (XONSH_*, above).
+const XONSH: &[&str] = &[
+    "BOTTOM_TOOLBAR",
+    "MULTILINE_PROMPT",
+    "OLDPWD",
+    "PROMPT",
+    "PWD",
+    "RIGHT_PROMPT",
+    "SHLVL",
+    "TITLE",
+];
+// Nushell's own: set by it at each prompt or command, or read as its config.
+const NU: &[&str] = &[
+    "CMD_DURATION_MS",
+    "CURRENT_FILE",
+    "ENV_CONVERSIONS",
+    "FILE_PWD",
+    "LAST_EXIT_CODE",
+    "NU_VERSION",
+    "OLDPWD",
+    "PROMPT_COMMAND",
+    "PROMPT_COMMAND_RIGHT",
+    "PROMPT_INDICATOR",
+    "PROMPT_INDICATOR_VI_INSERT",
+    "PROMPT_INDICATOR_VI_NORMAL",
+    "PROMPT_MULTILINE_INDICATOR",
+    "PWD",
+    "SHLVL",
+    "TRANSIENT_PROMPT_COMMAND",
+    "config",
+];
+// What the hook itself lives on: a devShell that set these would replace the
+// hook, and the project could never be unloaded.
+const HOOK_BASH: &[&str] = &["PROMPT_COMMAND"];
+const HOOK_ZSH: &[&str] = &["precmd_functions", "chpwd_functions"];
+
 /// Variables each shell manages itself or ties to its own state: emitting them would
 /// break the shell (`path` is PATH's array in zsh, `status` is read-only in fish), so
 /// they are skipped with a warning.
 pub fn is_reserved(shell: HookShell, name: &str) -> bool {
-    const BASH: &[&str] = &[
-        "BASHOPTS",
-        "BASHPID",
-        "BASH_ARGC",
-        "BASH_ARGV",
-        "BASH_LINENO",
-        "BASH_SOURCE",
-        "BASH_VERSINFO",
-        "EUID",
-        "FUNCNAME",
-        "GROUPS",
-        "PPID",
-        "SHELLOPTS",
-        "UID",
-    ];
-    const ZSH: &[&str] = &[
-        "ARGC",
-        "EGID",
-        "EUID",
-        "GID",
-        "HISTCMD",
-        "LINENO",
-        "PPID",
-        "UID",
-        "USERNAME",
-        "argv",
-        "cdpath",
-        "fignore",
-        "fpath",
-        "histchars",
-        "mailpath",
-        "manpath",
-        "module_path",
-        "path",
-        "pipestatus",
-        "prompt",
-        "psvar",
-        "status",
-        "watch",
-        "zsh_eval_context",
-    ];
-    const FISH: &[&str] = &[
-        "FISH_VERSION",
-        "PWD",
-        "SHLVL",
-        "_",
-        "argv",
-        "fish_pid",
-        "history",
-        "hostname",
-        "last_pid",
-        "pipestatus",
-        "status",
-        "status_generation",
-        "umask",
-        "version",
-    ];
-    // xonsh's own: its prompt, its directory, its settings (XONSH_*, above).
-    const XONSH: &[&str] = &[
-        "BOTTOM_TOOLBAR",
-        "MULTILINE_PROMPT",
-        "OLDPWD",
-        "PROMPT",
-        "PWD",
-        "RIGHT_PROMPT",
-        "SHLVL",
-        "TITLE",
-    ];
-    // Nushell's own: set by it at each prompt or command, or read as its config.
-    const NU: &[&str] = &[
-        "CMD_DURATION_MS",
-        "CURRENT_FILE",
-        "ENV_CONVERSIONS",
-        "FILE_PWD",
-        "LAST_EXIT_CODE",
-        "NU_VERSION",
-        "OLDPWD",
-        "PROMPT_COMMAND",
-        "PROMPT_COMMAND_RIGHT",
-        "PROMPT_INDICATOR",
-        "PROMPT_INDICATOR_VI_INSERT",
-        "PROMPT_INDICATOR_VI_NORMAL",
-        "PROMPT_MULTILINE_INDICATOR",
-        "PWD",
-        "SHLVL",
-        "TRANSIENT_PROMPT_COMMAND",
-        "config",
-    ];
-    // What the hook itself lives on: a devShell that set these would replace the
-    // hook, and the project could never be unloaded.
-    const HOOK_BASH: &[&str] = &["PROMPT_COMMAND"];
-    const HOOK_ZSH: &[&str] = &["precmd_functions", "chpwd_functions"];
     let (list, hook) = match shell {
         HookShell::Bash => (BASH, HOOK_BASH),
         HookShell::Zsh => (ZSH, HOOK_ZSH),

@@ -39,7 +39,6 @@ pub fn create(
             has: wanted.python_version.clone(),
         });
     }
-    let files = &wanted.files;
     let versions = versions_dir(venv);
     // Checked before anything is built, and again at the swap.
     occupant(venv, &versions).replaceable(venv, setup.move_hand_made)?;
@@ -49,106 +48,18 @@ pub fn create(
         on_line(&format!("could not hide the venv from git: {e}"));
     }
     let new = new_version(&versions)?;
-    let command = |program: &Path| tool_command(program, root, env);
     let result = (|| {
         on_line(&format!("creating the venv with {}", python.display()));
-        let prompt = root.file_name().unwrap_or(root.as_os_str());
-        // Where uv installs, uv makes the venv (in milliseconds, without pip,
-        // which uv never uses); elsewhere the python does, with pip.
-        let (make, what) = match step.uv() {
-            Some(uv) => {
-                let mut make = command(uv);
-                make.args(["venv", "--quiet", "--allow-existing", "--python"])
-                    .arg(python)
-                    .arg("--prompt")
-                    .arg(prompt)
-                    .arg(&new)
-                    .env("UV_PYTHON_DOWNLOADS", "never");
-                (make, "uv")
-            }
-            None => {
-                let mut make = command(python);
-                make.args(["-m", "venv", "--prompt"]).arg(prompt).arg(&new);
-                (make, "python")
-            }
-        };
+        let (make, what) = venv_command(&step, python, root, env, &new);
         run(make, what, setup).map_err(|e| VenvError::Create(python.to_path_buf(), e))?;
-        let venv_python = new.join("bin/python3");
-        let install = |cmd: Command, what: &str| {
-            run(cmd, what, setup).map_err(|output| VenvError::Install {
+        if let Some((cmd, tool)) = install_command(&step, wanted, root, python, &new, setup) {
+            run(cmd, tool, setup).map_err(|output| VenvError::Install {
                 files: wanted.inputs.names(),
-                tool: what.into(),
+                tool: tool.into(),
                 why: first_reason(&output),
                 kept,
                 output,
-            })
-        };
-        match &step {
-            Step::UvSync(uv) => {
-                let mut sync = command(uv);
-                sync.args(["sync", "--frozen"])
-                    .env("UV_PROJECT_ENVIRONMENT", &new)
-                    .env("UV_PYTHON", python)
-                    .env("UV_PYTHON_DOWNLOADS", "never");
-                install(sync, "uv")?;
-            }
-            Step::PoetrySync(poetry) => {
-                // `poetry sync` is Poetry 2's (1.x says the command does not exist,
-                // which the failure line shows).
-                let mut sync = poetry_command(poetry, root, env, &new);
-                sync.args(["sync", "--no-interaction"]);
-                install(sync, "poetry")?;
-            }
-            Step::Pylock { uv, lock } => {
-                let mut pip = command(uv);
-                pip.args(["pip", "install", "--python"])
-                    .arg(&venv_python)
-                    .arg("-r")
-                    .arg(lock)
-                    .env("UV_PYTHON_DOWNLOADS", "never");
-                install(pip, "uv")?;
-            }
-            Step::Requirements => {
-                let mut pip = command(&venv_python);
-                pip.args(["-m", "pip", "install", "--disable-pip-version-check"]);
-                // Hashes in a requirements file mean: install exactly these.
-                if wanted.hashed {
-                    pip.arg("--require-hashes");
-                }
-                for f in files
-                    .iter()
-                    .filter(|f| f.extension().is_some_and(|e| e == "txt"))
-                {
-                    pip.arg("-r").arg(f);
-                }
-                install(pip, "pip")?;
-            }
-            Step::Editable => {
-                let (mut editable, tool) = match find_tool(nix_path, "uv") {
-                    Some(uv) => {
-                        let mut c = command(&uv);
-                        c.args(["pip", "install", "--python"])
-                            .arg(&venv_python)
-                            .args(["-e", "."]);
-                        (c, "uv")
-                    }
-                    None => {
-                        let mut c = command(&venv_python);
-                        c.args([
-                            "-m",
-                            "pip",
-                            "install",
-                            "--disable-pip-version-check",
-                            "-e",
-                            ".",
-                        ]);
-                        (c, "pip")
-                    }
-                };
-                editable.current_dir(root);
-                install(editable, tool)?;
-            }
-            Step::Nothing => {}
+            })?;
         }
         // What was read when the sync was decided: a file changed since makes
         // the next look sync again.
@@ -164,6 +75,109 @@ pub fn create(
     }
     swap(venv, &versions, &new, setup)?;
     Ok(new)
+}
+
+/// The command that makes an empty venv at `new`, and its tool's name. Where
+/// uv installs, uv makes the venv (in milliseconds, without pip, which uv never
+/// uses); elsewhere the python does, with pip.
+fn venv_command(
+    step: &Step,
+    python: &Path,
+    root: &Path,
+    env: &std::collections::BTreeMap<String, crate::protocol::Value>,
+    new: &Path,
+) -> (Command, &'static str) {
+    let prompt = root.file_name().unwrap_or(root.as_os_str());
+    match step.uv() {
+        Some(uv) => {
+            let mut make = tool_command(uv, root, env);
+            make.args(["venv", "--quiet", "--allow-existing", "--python"])
+                .arg(python)
+                .arg("--prompt")
+                .arg(prompt)
+                .arg(new)
+                .env("UV_PYTHON_DOWNLOADS", "never");
+            (make, "uv")
+        }
+        None => {
+            let mut make = tool_command(python, root, env);
+            make.args(["-m", "venv", "--prompt"]).arg(prompt).arg(new);
+            (make, "python")
+        }
+    }
+}
+
+/// The command that installs what `wanted` names into the venv at `new` with
+/// the lock's own tool, and the tool's name (None: nothing to install).
+fn install_command(
+    step: &Step,
+    wanted: &Wanted,
+    root: &Path,
+    python: &Path,
+    new: &Path,
+    setup: &Setup,
+) -> Option<(Command, &'static str)> {
+    let command = |program: &Path| tool_command(program, root, setup.env);
+    let venv_python = new.join("bin/python3");
+    let installing = match step {
+        Step::UvSync(uv) => {
+            let mut sync = command(uv);
+            sync.args(["sync", "--frozen"])
+                .env("UV_PROJECT_ENVIRONMENT", new)
+                .env("UV_PYTHON", python)
+                .env("UV_PYTHON_DOWNLOADS", "never");
+            (sync, "uv")
+        }
+        Step::PoetrySync(poetry) => {
+            // `poetry sync` is Poetry 2's (1.x says the command does not exist,
+            // which the failure line shows).
+            let mut sync = poetry_command(poetry, root, setup.env, new);
+            sync.args(["sync", "--no-interaction"]);
+            (sync, "poetry")
+        }
+        Step::Pylock { uv, lock } => {
+            let mut pip = command(uv);
+            pip.args(["pip", "install", "--python"])
+                .arg(&venv_python)
+                .arg("-r")
+                .arg(lock)
+                .env("UV_PYTHON_DOWNLOADS", "never");
+            (pip, "uv")
+        }
+        Step::Requirements => {
+            let mut pip = command(&venv_python);
+            pip.args(["-m", "pip", "install", "--disable-pip-version-check"]);
+            // Hashes in a requirements file mean: install exactly these.
+            if wanted.hashed {
+                pip.arg("--require-hashes");
+            }
+            let requirement_files = wanted
+                .files
+                .iter()
+                .filter(|f| f.extension().is_some_and(|e| e == "txt"));
+            for f in requirement_files {
+                pip.arg("-r").arg(f);
+            }
+            (pip, "pip")
+        }
+        Step::Editable => match find_tool(setup.nix_path, "uv") {
+            Some(uv) => {
+                let mut c = command(&uv);
+                c.args(["pip", "install", "--python"])
+                    .arg(&venv_python)
+                    .args(["-e", "."]);
+                (c, "uv")
+            }
+            None => {
+                let mut c = command(&venv_python);
+                c.args(["-m", "pip", "install", "--disable-pip-version-check"])
+                    .args(["-e", "."]);
+                (c, "pip")
+            }
+        },
+        Step::Nothing => return None,
+    };
+    Some(installing)
 }
 
 /// Points `venv` at `new` atomically (a symlink renamed over the old one); a venv
