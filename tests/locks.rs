@@ -233,6 +233,25 @@ fn a_uv_lock_is_synced_exactly_once_per_change_and_never_when_unchanged() {
         sh.prompt(&w.dir);
         sh.prompt(&p);
     }
+    // Twenty shells entering at once: every one answered, with the venv as it
+    // is, while the install is still held.
+    let entering: Vec<_> = (0..20)
+        .map(|_| {
+            let mut export = w.dwell(&p, &["export", "json"]);
+            std::thread::spawn(move || export.output().unwrap())
+        })
+        .collect();
+    for shell in entering {
+        let out = shell.join().unwrap();
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{said}");
+        let env: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            env["VIRTUAL_ENV"].as_str(),
+            p.join(".venv").to_str(),
+            "{said}"
+        );
+    }
     assert_eq!(python_in(&w, &p, "import greet; print(greet.WORD)"), "one");
     assert!(
         gate.exists(),

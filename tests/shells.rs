@@ -843,6 +843,67 @@ for_each_shell!(
 
 // ---- what only some shells do ----
 
+/// A venv sync that fails while a shell sits in the project: one line at its
+/// next prompt — the file, the tool's first reason, that the current venv
+/// stays — and only once, in bash, zsh and fish. The venv keeps serving.
+#[test]
+fn a_failed_venv_sync_is_said_once_where_the_user_is() {
+    need!("nix");
+    for sh in [Sh::Bash, Sh::Zsh, Sh::Fish] {
+        if !need_shell(sh) {
+            continue;
+        }
+        let mut w = World::new();
+        // pip offline: nothing can be found but what the test names.
+        w.env.insert("PIP_NO_INDEX".into(), "1".into());
+        w.env
+            .insert("PIP_DISABLE_PIP_VERSION_CHECK".into(), "1".into());
+        let p = w.project(
+            "failing-sync",
+            &[
+                (
+                    "shell.nix",
+                    "{ pkgs ? import <nixpkgs> {} }: pkgs.mkShell { packages = [ pkgs.python3 ]; }\n",
+                ),
+                ("requirements.txt", "# nothing yet\n"),
+                (".dwell.toml", "[venv]\ncreate = true\n"),
+            ],
+        );
+        w.allow(&p);
+        let mut t = Term::new(&w, sh);
+        t.run(&format!("cd '{}'", p.display()));
+        let venv = s(t.env().get("VIRTUAL_ENV"));
+        assert!(venv.is_some(), "{sh:?}: the venv was made");
+        let before = w.generation();
+        w.write(&p, &[("requirements.txt", "no-such-package==9\n")]);
+        w.allow(&p);
+        assert!(
+            wait_for(10, || w.generation() != before),
+            "{sh:?}: no counter bump"
+        );
+        // The next prompt starts the sync, and does not wait for it.
+        let screen = t.run("true");
+        assert!(
+            screen.contains("updating the venv for requirements.txt in the background"),
+            "{sh:?}: {screen}"
+        );
+        assert!(
+            wait_for(60, || !w.status_json(&p)["venv_problem"].is_null()),
+            "{sh:?}: the sync did not fail"
+        );
+        let screen = t.run("true");
+        let said = "requirements.txt: pip failed: Could not find a version that satisfies the requirement no-such-package==9";
+        assert!(screen.contains(said), "{sh:?}: {screen}");
+        assert!(
+            screen.contains("the current venv stays as it was"),
+            "{sh:?}: {screen}"
+        );
+        let again = t.run("true") + &t.run("true");
+        assert!(!again.contains("pip failed"), "{sh:?}: said once: {again}");
+        assert_eq!(s(t.env().get("VIRTUAL_ENV")), venv, "{sh:?}: still served");
+    }
+}
+
 #[test]
 fn zsh_and_fish_activate_on_a_cd_without_a_prompt() {
     need!("nix");

@@ -97,10 +97,6 @@ impl Engine {
             root: project.root.clone(),
         });
         report.project = Some(Self::info(&project, trust));
-        if project.kind().is_nix() {
-            report.not_traced =
-                Some(crate::trace::coverage_gaps(project.kind() == Kind::Flake).into());
-        }
         if project.kind() == Kind::Venv {
             report.cache = Some(CacheState::NotNeeded);
             return report;
@@ -126,6 +122,7 @@ impl Engine {
         report.cache = Some(state);
         if let Some(g) = generation {
             report.hook_definitions = hook_definitions(&g.recipe);
+            report.not_traced = not_traced(&project, g);
         }
         let kept = self.cache.generations(&project.root, &context).len();
         report.generation = generation.map(|g| GenerationSummary {
@@ -199,4 +196,20 @@ pub fn hook_definitions(recipe: &crate::recipe::Recipe) -> Vec<String> {
         }
     }
     found
+}
+
+/// What `generation`'s evaluation may have read untraced, judged from the
+/// project's own `.nix` files it read (see [`crate::trace::coverage_gaps`]).
+fn not_traced(project: &crate::project::Project, generation: &Generation) -> Option<String> {
+    let nix_files: Vec<(PathBuf, String)> = generation
+        .inputs
+        .iter()
+        .map(|i| &i.path)
+        .filter(|p| p.starts_with(&project.root) && p.extension().is_some_and(|e| e == "nix"))
+        .filter_map(|p| {
+            let text = crate::safe_fs::read_project_text(p).ok()??;
+            Some((p.clone(), text))
+        })
+        .collect();
+    crate::trace::coverage_gaps(project.kind() == Kind::Flake, &project.root, &nix_files)
 }

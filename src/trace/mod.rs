@@ -138,15 +138,34 @@ in
 if attr == "" then called else builtins.foldl' (v: a: builtins.getAttr a v) called path
 "#;
 
-/// What each kind of project cannot have traced, for `dwell status`.
-pub fn coverage_gaps(flake: bool) -> &'static str {
+/// What an evaluation may have read without its trace seeing it, for `dwell
+/// status`: said only when the project's own `.nix` files (`nix_files`, with
+/// their text) do what cannot be traced — a flake's `pathExists` (a stat is not
+/// a read), or a path outside the project root handed to nixpkgs' helpers
+/// (which read it outside the tracing wrapper). None: nothing of the kind.
+pub fn coverage_gaps(flake: bool, root: &Path, nix_files: &[(PathBuf, String)]) -> Option<String> {
+    let named = |file: &Path| {
+        file.strip_prefix(root)
+            .unwrap_or(file)
+            .display()
+            .to_string()
+    };
     if flake {
-        "flakes: a pathExists of a path no .nix file names literally is not traced \
-         (a stat is not a read). List such files under `watch`."
-    } else {
-        "files read through nixpkgs' own helpers from outside the project root are not \
-         traced. List such files under `watch`."
+        let (file, _) = nix_files
+            .iter()
+            .find(|(_, text)| text.contains("pathExists"))?;
+        return Some(format!(
+            "{} uses pathExists: a path it checks that no .nix file names literally is not \
+             traced (a stat is not a read). List such files under `watch`.",
+            named(file)
+        ));
     }
+    let (file, _) = nix_files.iter().find(|(_, text)| text.contains("../"))?;
+    Some(format!(
+        "{} names a path outside the project: what nixpkgs' own helpers read there is not \
+         traced. List such files under `watch`.",
+        named(file)
+    ))
 }
 
 /// Files read by an evaluation, from Nix's `-vv` log and the wrapper's traces.
