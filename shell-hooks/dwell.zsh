@@ -27,7 +27,29 @@ __dwell_hook() {
   \builtin setopt localoptions localtraps
   \builtin trap '' INT
   \builtin eval "$__dwell_code"
+  # An environment still being evaluated arrives while the prompt sits idle,
+  # without a keypress: `dwell await` ends when it is ready, and the line
+  # editor (zle -F) calls __dwell_arrived then. One waiter at a time.
+  if (( ${__dwell_pending:-0} )) && [[ -o zle && -z ${__dwell_waiter-} ]]; then
+    local __dwell_fd
+    \builtin exec {__dwell_fd}< <("$__dwell_exe" await 2>/dev/null)
+    typeset -g __dwell_waiter=$__dwell_fd
+    \builtin zle -F -w $__dwell_fd __dwell_arrived
+  fi
   return $__dwell_status
+}
+
+# The waiter ended: the environment is ready (or its evaluation failed, which
+# the hook's next ask says). Applied now, and the prompt drawn again.
+__dwell_arrived() {
+  local __dwell_fd=$1
+  \builtin zle -F $__dwell_fd
+  \builtin exec {__dwell_fd}<&-
+  typeset -g __dwell_waiter=''
+  \builtin zle -I
+  typeset -g __dwell_seen=''
+  __dwell_hook
+  \builtin zle reset-prompt
 }
 
 if [[ -o interactive ]]; then
@@ -37,4 +59,5 @@ if [[ -o interactive ]]; then
   # add-zsh-hook adds a function once, however often this runs.
   add-zsh-hook precmd __dwell_hook
   add-zsh-hook chpwd __dwell_hook
+  \builtin zle -N __dwell_arrived
 fi

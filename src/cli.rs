@@ -170,6 +170,10 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Wait until the environment of the current directory is ready, then exit.
+    /// The zsh hook runs it in the background when a prompt came back before an
+    /// evaluation ended, so the environment arrives while the prompt sits idle.
+    Await,
     /// Run the daemon in the foreground (clients start it on their own).
     Daemon,
     /// Stop the running daemon.

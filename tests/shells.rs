@@ -904,6 +904,64 @@ fn a_failed_venv_sync_is_said_once_where_the_user_is() {
     }
 }
 
+/// zsh: an environment whose evaluation outlasted `wait` arrives while the
+/// prompt sits idle, without a keypress (the line editor watches a waiter with
+/// `zle -F`); and a shell that left meanwhile gets nothing of it.
+#[test]
+fn zsh_applies_an_arriving_environment_without_a_keypress() {
+    need!("nix");
+    if !need_shell(Sh::Zsh) {
+        return;
+    }
+    let w = World::new();
+    w.set_user_config("wait = \"1s\"\n");
+    let slow = |name: &str| {
+        let p = w.project(
+            name,
+            &[(
+                "shell.nix",
+                &format!(
+                    "{{ pkgs ? import <nixpkgs> {{}} }}:\npkgs.mkShell {{\n  packages = [ (pkgs.slow 4 \"{name}\") ];\n  TAG = \"{name}\";\n}}\n"
+                ),
+            )],
+        );
+        w.allow(&p);
+        p
+    };
+    let p = slow("idle");
+    // The scenario suite runs zsh without its line editor (`+Z`); a user's zsh
+    // has it.
+    let mut t = Term::start(&w, Sh::Zsh, Path::new(DWELL), "setopt zle", "", &w.dir);
+    let screen = t.run(&format!("cd '{}'", p.display()));
+    assert!(screen.contains("evaluating in the background"), "{screen}");
+    // Nothing typed: the status line of the arriving environment is drawn
+    // (`+N ~PATH`, after the project and `cached`).
+    t.session
+        .exp_string("~PATH")
+        .unwrap_or_else(|e| panic!("it did not arrive while idle: {e}"));
+    // The command typed now runs in it (no prompt ran since).
+    assert_eq!(s(t.env().get("TAG")).as_deref(), Some("idle"));
+
+    let q = slow("gone");
+    let screen = t.run(&format!("cd '{}'", q.display()));
+    assert!(screen.contains("evaluating in the background"), "{screen}");
+    t.run("cd /");
+    let fresh = || {
+        let out = w.ok(&q, &["status", "--json"]).stdout;
+        serde_json::from_slice::<serde_json::Value>(&out).unwrap()["cache"] == "fresh"
+    };
+    assert!(wait_for(40, fresh), "the evaluation did not land");
+    // Once the waiter has ended (its handler clears it), what it applied is
+    // for `/`: nothing.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut ended = false;
+    while !ended && std::time::Instant::now() < deadline {
+        ended = t.run("echo \"w=[${__dwell_waiter}]\"").contains("w=[]");
+    }
+    assert!(ended, "the waiter never ended");
+    assert_eq!(t.env().get("TAG"), None, "nothing of a project left");
+}
+
 #[test]
 fn zsh_and_fish_activate_on_a_cd_without_a_prompt() {
     need!("nix");

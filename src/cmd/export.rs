@@ -75,10 +75,25 @@ pub fn run(format: ExportFormat, prompt: bool, no_daemon: bool) -> anyhow::Resul
             crate::client::safe_generation_file().as_deref(),
         ));
     }
+    // zsh waits for an environment still being evaluated while its prompt sits
+    // idle (`zle -F`), so it arrives without a keypress.
+    if shell == Some(HookShell::Zsh) {
+        let pending = u8::from(resolution.pending);
+        code.push_str(&format!("typeset -g __dwell_pending={pending};\n"));
+    }
     tell(&plan.messages, started.elapsed().as_millis() as u64);
     let mut out = std::io::stdout().lock();
     out.write_all(code.as_bytes())?;
     out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `dwell await`: asks for the current directory's environment as an editor
+/// does, to the end of any evaluation, and prints nothing: its exit says the
+/// environment is ready (or failed, which the hook's next ask reports).
+pub fn wait_until_ready() -> anyhow::Result<ExitCode> {
+    let dir = std::env::current_dir().and_then(std::fs::canonicalize)?;
+    super::resolve(&dir, false, false)?;
     Ok(ExitCode::SUCCESS)
 }
 
