@@ -256,6 +256,27 @@ row(
     (flc.number == 1) if flc.ok() else None,
 )
 
+bump, bump_uv = time_of("venv.bump"), time_of("venv.uv")
+row(
+    "venv: one-package lock bump → the new venv serves (dwell: built in the background; uv: `uv sync` into the existing venv)",
+    bump,
+    {"uv": bump_uv},
+    "≤ uv + 1.5 s",
+    (bump.number <= bump_uv.number + 1.5) if bump.ok() and bump_uv.ok() else None,
+)
+back = time_of("venv.back")
+back_info = load("venv.back.info") or {}
+procs = back_info.get("processes")
+if back.ok() and procs is not None:
+    back.detail = "(%d uv)" % procs
+row(
+    "venv: the first lock switched back → its kept venv serves",
+    back,
+    {},
+    "≤ 50 ms, no process",
+    (back.number <= 0.050 and procs == 0) if back.ok() and procs is not None else None,
+)
+
 rss = scalar_of("rss", "kib")
 row("daemon RSS after serving %s projects" % MANY, rss, {}, "≤ 20 MiB", le(rss, 20 * 1024))
 cpu = scalar_of("cpu", "ms")
@@ -264,7 +285,7 @@ row("daemon CPU while idle for 10 s", cpu, {}, "~0 (≤ 10 ms)", le(cpu, 10))
 # ------------------------------------------------------------------------------------
 # The table.
 
-peer_cols = list(PEERS) + ["nix"]
+peer_cols = list(PEERS) + ["nix"] + (["uv"] if any("uv" in r[2] for r in rows) else [])
 NAMES = {"direnv-dwell": "direnv + dwell"}
 names = [NAMES.get(p, p) for p in peer_cols]
 header = ["scenario", "dwell"] + names + ["%s ÷ dwell" % n for n in names] + ["target", "met?"]

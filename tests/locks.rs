@@ -199,6 +199,11 @@ fn a_uv_lock_is_synced_exactly_once_per_change_and_never_when_unchanged() {
     let two = wheel(&wheels, "greet", "0.2.0", "two");
     let counter = w.generation();
     w.write(&p, &[("pyproject.toml", &pyproject_uv(&two))]);
+    // A prompt between the edit and `uv lock`: the venv still holds the lock,
+    // and is noted as holding this state too (never instead of the first).
+    assert!(wait_for(10, || w.generation() != counter));
+    sh.prompt(&p);
+    let counter = w.generation();
     tool(&w, &p, "uv", &["lock"]);
     assert!(
         wait_for(10, || w.generation() != counter),

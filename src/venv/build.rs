@@ -242,7 +242,7 @@ pub fn built_for(venv: &Path, wanted: &Wanted) -> Option<PathBuf> {
         .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path())))
         .filter(|(_, dir)| {
             is_ours(dir)
-                && recorded_fingerprint(dir).as_deref() == Some(wanted.fingerprint.as_str())
+                && recorded_fingerprints(dir).contains(&wanted.fingerprint)
                 && health(dir, Some(&wanted.python_version)).is_none()
         })
         .collect();

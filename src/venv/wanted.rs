@@ -350,17 +350,43 @@ impl Wanted {
             }
             _ => false,
         };
-        in_sync && std::fs::write(venv.join(SYNC_FILE), &self.fingerprint).is_ok()
+        in_sync && self.note_in(venv).is_ok()
+    }
+
+    /// Notes in `venv` that it holds what this asks for, beside the input
+    /// states it was found to hold before (the one it was built for first): a
+    /// pyproject edited before `uv lock` matches the venv by its lock, and the
+    /// venv must still be found for the files it was built from when a branch
+    /// is switched back. The last few are kept.
+    fn note_in(&self, venv: &Path) -> std::io::Result<()> {
+        let mut known = recorded_fingerprints(venv);
+        if known.contains(&self.fingerprint) {
+            return Ok(());
+        }
+        known.push(self.fingerprint.clone());
+        let keep = known.len().saturating_sub(KNOWN_STATES);
+        std::fs::write(venv.join(SYNC_FILE), known[keep..].join("\n") + "\n")
     }
 
     /// Whether `venv` (if any) has exactly this installed.
     pub fn installed_in(&self, venv: Option<&Path>) -> bool {
-        venv.and_then(recorded_fingerprint).as_deref() == Some(self.fingerprint.as_str())
+        venv.is_some_and(|v| recorded_fingerprints(v).contains(&self.fingerprint))
     }
 }
 
-/// The fingerprint recorded in the venv when dwell last installed into it.
-pub(super) fn recorded_fingerprint(venv: &Path) -> Option<String> {
-    let bytes = read_regular(&venv.join(SYNC_FILE), 4096).ok()??;
-    Some(String::from_utf8_lossy(&bytes).trim().to_string())
+/// Input states a venv's record keeps at most (see `Wanted::note_in`).
+const KNOWN_STATES: usize = 16;
+
+/// The fingerprints of the input states the venv holds: the one it was built
+/// for, and those it was found to hold since.
+pub(super) fn recorded_fingerprints(venv: &Path) -> Vec<String> {
+    let Ok(Some(bytes)) = read_regular(&venv.join(SYNC_FILE), 4096) else {
+        return Vec::new();
+    };
+    String::from_utf8_lossy(&bytes)
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect()
 }
