@@ -178,7 +178,8 @@ pub enum Command {
     Daemon,
     /// Stop the running daemon.
     Stop,
-    /// Check the installation: nix, the hook, the daemon, permissions, inotify limits.
+    /// Check the installation: nix, the hook, a login shell finding dwell (editors take
+    /// PATH from it), the daemon, permissions, inotify limits.
     Doctor,
     /// Print shell completions.
     Completions {

@@ -120,6 +120,48 @@ fn path_of(json: &Json) -> Vec<String> {
         .collect()
 }
 
+/// The guarded `.envrc` of docs/editors.md, run where dwell is not on PATH (an
+/// editor whose login shell does not find it): one readable line in direnv's
+/// log, and an error the editor shows, never a quiet empty environment.
+#[test]
+fn an_envrc_where_dwell_is_not_on_path_says_so_in_direnvs_log() {
+    need!("nix", "direnv");
+    let docs =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/editors.md"))
+            .unwrap();
+    let from = docs.find("## An editor that finds no dwell").unwrap();
+    let rest = &docs[from..];
+    let start = rest.find("```sh\n").unwrap() + 6;
+    let envrc = &rest[start..start + rest[start..].find("```").unwrap()];
+    assert!(envrc.contains("eval \"$(dwell direnv)\""), "{envrc}");
+    // dwell is not on this world's PATH.
+    let w = World::new();
+    let p = w.allowed_shell_nix("nopath");
+    w.write(&p, &[(".envrc", envrc)]);
+    direnv(&w, &w.env, &p, &["allow"]);
+    let out = w
+        .command("direnv")
+        .args(["export", "json"])
+        .env_clear()
+        .envs(&w.env)
+        .current_dir(&p)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("dwell is not on the PATH direnv runs with here")
+            && said.contains("dwell doctor"),
+        "{said}"
+    );
+    // With dwell on PATH, the same .envrc gives the environment.
+    let w2 = world_with_dwell_on_path();
+    let q = w2.allowed_shell_nix("onpath");
+    w2.write(&q, &[(".envrc", envrc)]);
+    direnv(&w2, &w2.env, &q, &["allow"]);
+    let json = stdout_json(&direnv(&w2, &w2.env, &q, &["export", "json"])).unwrap();
+    assert_eq!(json["FOO"], "bar");
+}
+
 #[test]
 fn direnv_gets_the_environment_from_dwell_for_every_editor() {
     need!("nix", "direnv");

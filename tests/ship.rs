@@ -125,12 +125,37 @@ fn doctor_reports_each_real_problem() {
     need!("nix");
     let mut w = World::new();
     w.env.insert("DWELL_SHELL".into(), "bash".into());
+    // The login shell finds dwell (as rustup's ~/.profile line does for cargo's).
+    w.env.insert("SHELL".into(), "/bin/sh".into());
+    let bin = Path::new(DWELL).parent().unwrap().display().to_string();
+    let profile = w.home.join(".profile");
+    std::fs::write(&profile, format!("PATH=\"{bin}:$PATH\"\n")).unwrap();
     let p = w.allowed_shell_nix("doc");
     SimShell::new(&w).prompt(&p);
     let (healthy, text) = doctor(&w);
     assert!(healthy, "{text}");
     assert!(text.contains("no problems found"), "{text}");
     assert!(text.contains("daemon: pid"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "login shell: `/bin/sh -l` finds dwell at {bin}/dwell"
+        )),
+        "{text}"
+    );
+
+    // Editors take PATH from the login shell: one that does not find dwell.
+    std::fs::remove_file(&profile).unwrap();
+    let (ok, text) = doctor(&w);
+    assert!(!ok);
+    assert!(
+        text.contains("PROBLEM  login shell: `/bin/sh -l` does not find dwell"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("add {bin} to PATH in ~/.profile")),
+        "{text}"
+    );
+    std::fs::write(&profile, format!("PATH=\"{bin}:$PATH\"\n")).unwrap();
 
     // The hook is not installed in this shell.
     w.env.remove("DWELL_SHELL");

@@ -52,6 +52,7 @@ fn checks(paths: &Paths) -> Vec<Check> {
     [
         nix_check(),
         hook_check(),
+        login_shell_check(),
         runtime_dir_check(paths),
         cache_dir_check(paths),
         daemon_check(paths),
@@ -128,6 +129,61 @@ fn hook_check() -> Vec<Check> {
         }
     }
     found
+}
+
+/// Editors (VS Code) take PATH from the user's login shell, not from the
+/// terminal they were started in: an `.envrc` running `dwell direnv` finds
+/// dwell there only if a login shell does.
+fn login_shell_check() -> Vec<Check> {
+    let shell = std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".into());
+    let name = std::path::Path::new(&shell)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_string();
+    let profile = match name.as_str() {
+        "bash" => "~/.profile (or ~/.bash_profile)",
+        "zsh" => "~/.zprofile",
+        "fish" => "~/.config/fish/config.fish",
+        "sh" | "dash" | "ksh" => "~/.profile",
+        _ => {
+            return vec![ok(format!(
+                "login shell: {name} not checked (editors take PATH from it: it must find dwell)"
+            ))];
+        }
+    };
+    let mut cmd = std::process::Command::new(&shell);
+    cmd.args(["-l", "-c", "command -v dwell"]);
+    let watch = crate::process::Watch {
+        timeout: Some(std::time::Duration::from_secs(5)),
+        ..Default::default()
+    };
+    let found = crate::process::run(cmd, &shell, &watch)
+        .ok()
+        .filter(|out| out.status.success())
+        .and_then(|out| {
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let last = text.lines().rev().find(|l| !l.trim().is_empty())?;
+            Some(last.trim().to_string())
+        })
+        .filter(|path| path.starts_with('/'));
+    match found {
+        Some(path) => vec![ok(format!(
+            "login shell: `{shell} -l` finds dwell at {path}"
+        ))],
+        None => {
+            let dir = std::env::current_exe()
+                .ok()
+                .and_then(|e| e.parent().map(|d| d.display().to_string()))
+                .unwrap_or_else(|| "dwell's directory".into());
+            vec![problem(
+                format!(
+                    "login shell: `{shell} -l` does not find dwell, so editors that take PATH from it (VS Code) cannot run `dwell direnv`"
+                ),
+                format!("add {dir} to PATH in {profile}, then log in again"),
+            )]
+        }
+    }
 }
 
 /// The runtime directory (socket, counter): private to this user.
