@@ -294,3 +294,52 @@ fn a_background_evaluation_reaches_direnv_through_the_projects_file() {
     assert_eq!(reloaded["FOO"], "background");
     assert_eq!(w.evaluations("bg-direnv"), 2, "answered from the cache");
 }
+
+/// direnv compares modification times to the second. Edits made within the
+/// second the shell last loaded — the machine loaded, with a busy thread per
+/// core and one more — still reach the direnv shell at its next prompt: the
+/// daemon moves the project's marker to a later second when the new
+/// environment lands, and dwell recorded the marker as it was before the answer.
+#[test]
+fn an_edit_within_the_same_second_reaches_a_direnv_shell_under_load() {
+    need!("nix", "direnv");
+    let w = world_with_dwell_on_path();
+    let p = w.allowed_shell_nix("same-second");
+    use_dwell_direnv(&w, &p);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let load: Vec<_> = (0..=cores)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            })
+        })
+        .collect();
+    let mut shell = w.env.clone();
+    let first = stdout_json(&direnv(&w, &shell, &p, &["export", "json"]));
+    apply(&mut shell, &first);
+    for round in 1..=3 {
+        // At once, no pause: within the second of the last load.
+        std::fs::write(p.join("nix/foo.nix"), format!("\"round{round}\"\n")).unwrap();
+        assert!(
+            wait_for(60, || w.evaluations("same-second") > round
+                && w.status_json(&p)["cache"] == "fresh"),
+            "round {round}: the edit was not evaluated"
+        );
+        let next = direnv(&w, &shell, &p, &["export", "json"]);
+        let said = String::from_utf8_lossy(&next.stderr).into_owned();
+        apply(&mut shell, &stdout_json(&next));
+        assert_eq!(
+            shell.get("FOO").map(|v| v.to_string_lossy().into_owned()),
+            Some(format!("round{round}")),
+            "round {round}: {said}"
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for thread in load {
+        thread.join().unwrap();
+    }
+}

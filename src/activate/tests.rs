@@ -20,6 +20,7 @@ fn resolution(root: &str, trust: Trust, ops: Vec<Op>, key: &str) -> Resolution {
             venv: None,
             venv_synced: false,
             inputs: Vec::new(),
+            marker_mtime: None,
         }),
         error: None,
         pending: false,

@@ -32,16 +32,19 @@ pub fn run(no_daemon: bool) -> anyhow::Result<ExitCode> {
     let reserved = |name: &str| crate::shell::is_reserved(HookShell::Bash, name);
     let plan = plan(&current, &resolution, &reserved);
     let mut code = String::new();
-    let mut watched: Vec<Value> = resolution
+    let mut watched: Vec<(Value, Option<i64>)> = resolution
         .env
         .iter()
         .flat_map(|e| &e.inputs)
-        .map(|p| Value::from(p.as_os_str()))
+        .map(|p| (Value::from(p.as_os_str()), None))
         .collect();
     if let Some(project) = &resolution.project
         && let Some(marker) = project_marker(&project.root)
     {
-        watched.push(Value::from(marker.as_os_str()));
+        // As the marker was before the answer was looked for: an environment
+        // that landed since has moved it, and direnv reloads at its next prompt.
+        let before = resolution.env.as_ref().and_then(|e| e.marker_mtime);
+        watched.push((Value::from(marker.as_os_str()), before));
     }
     if !watched.is_empty() {
         code.push_str(&watch_code(&watched));
@@ -73,7 +76,7 @@ pub fn run(no_daemon: bool) -> anyhow::Result<ExitCode> {
 /// extended here, in direnv's format (`DIRENV_WATCHES`: zlib-compressed JSON of
 /// path, modification time and existence, URL-safe base64); a list that does not
 /// decode (another direnv's format) falls back to `watch_file`.
-fn watch_code(paths: &[Value]) -> String {
+fn watch_code(paths: &[(Value, Option<i64>)]) -> String {
     let extended = std::env::var("DIRENV_WATCHES")
         .ok()
         .and_then(|old| watches::extend(&old, paths));
@@ -84,7 +87,7 @@ fn watch_code(paths: &[Value]) -> String {
         ),
         None => {
             let mut code = String::from("watch_file");
-            for path in paths {
+            for (path, _) in paths {
                 code.push(' ');
                 code.push_str(&quote_posix(path));
             }
@@ -132,16 +135,17 @@ mod watches {
         Some(B64.encode(z.finish().ok()?))
     }
 
-    /// `old` with `paths` added (as `direnv watch` adds them), or None if `old`
-    /// is not a list this dwell can read.
-    pub fn extend(old: &str, paths: &[Value]) -> Option<String> {
+    /// `old` with `paths` added (as `direnv watch` adds them, or with the
+    /// modification time given), or None if `old` is not a list this dwell can
+    /// read.
+    pub fn extend(old: &str, paths: &[(Value, Option<i64>)]) -> Option<String> {
         let mut list = decode(old)?;
-        for path in paths {
+        for (path, given) in paths {
             let path = std::str::from_utf8(path.as_bytes()).ok()?.to_string();
             // As direnv stats: the later of the link's and its target's times.
             let link = std::fs::symlink_metadata(&path).ok();
             let target = std::fs::metadata(&path).ok();
-            let modtime = link.iter().chain(&target).map(|m| m.mtime()).max();
+            let modtime = given.or(link.iter().chain(&target).map(|m| m.mtime()).max());
             list.push(FileTime {
                 modtime: modtime.unwrap_or(0),
                 exists: link.is_some(),
@@ -170,11 +174,16 @@ mod watches {
             let gone = dir.path().join("gone.nix");
             let new = extend(
                 &old,
-                &[Value::from(file.as_os_str()), Value::from(gone.as_os_str())],
+                &[
+                    (Value::from(file.as_os_str()), None),
+                    (Value::from(gone.as_os_str()), None),
+                    (Value::from(file.as_os_str()), Some(7)),
+                ],
             )
             .unwrap();
             let list = decode(&new).unwrap();
-            assert_eq!(list.len(), 3);
+            assert_eq!(list.len(), 4);
+            assert_eq!(list[3].modtime, 7, "a time given is kept");
             assert_eq!(list[0].path, "/p/.envrc");
             assert!(list[1].exists && list[1].modtime > 0);
             assert!(!list[2].exists);

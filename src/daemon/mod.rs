@@ -134,16 +134,29 @@ fn engine_events(watcher: &Watcher, counter: &Arc<Counter>, paths: &Paths) -> Ev
             counter.bump();
             // `dwell direnv` has direnv watch this file: the new environment
             // reaches a direnv shell at its next prompt.
-            let marker = marker_paths.project_marker(root);
-            if marker.exists() {
-                let _ = std::fs::File::options()
-                    .append(true)
-                    .open(&marker)
-                    .and_then(|f| f.set_modified(std::time::SystemTime::now()));
-            }
+            let _ = move_marker(&marker_paths.project_marker(root));
         }
         _ => ::log::info!("{event}"),
     })
+}
+
+/// Moves a project's marker file (if `dwell direnv` made one) to a later second
+/// than it had: direnv compares modification times to the second, and an
+/// environment that lands within the second the marker was last seen in must
+/// still reach it.
+fn move_marker(marker: &std::path::Path) -> std::io::Result<()> {
+    use std::time::{Duration, SystemTime};
+    let file = match std::fs::File::options().append(true).open(marker) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        other => other?,
+    };
+    let whole_second_after = |t: SystemTime| {
+        let since = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+        SystemTime::UNIX_EPOCH + Duration::from_secs(since.as_secs() + 1)
+    };
+    let now = SystemTime::now();
+    let later = file.metadata()?.modified().map(whole_second_after)?;
+    file.set_modified(now.max(later))
 }
 
 /// Projects whose inputs changed: forget what was known, evaluate again in the

@@ -166,10 +166,14 @@ pub fn handle(
                 (true, true) if engine.settings().background => Mode::NoWait,
                 (true, true) => Mode::Prompt,
             };
+            // Before anything is looked up: an environment that lands after
+            // this moves the marker past it.
+            let marker_mtime = with_inputs.then(|| engine.marker_mtime(&dir)).flatten();
             let mut resolution = engine.resolve(&dir, &eval_env, mode, &mut progress(&mut stream));
             // Only `dwell direnv` needs the inputs: every other answer stays small.
             if let (true, Some(env)) = (with_inputs, resolution.env.as_mut()) {
                 env.inputs = engine.inputs(&dir, &eval_env);
+                env.marker_mtime = marker_mtime;
             }
             (Response::Resolved(resolution), After::Continue)
         }

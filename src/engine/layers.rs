@@ -120,6 +120,7 @@ impl Layers {
                 .map(|n| n.to_string_lossy().into_owned()),
             venv_synced: false,
             inputs: Vec::new(),
+            marker_mtime: None,
         }
     }
 }

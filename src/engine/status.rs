@@ -61,6 +61,15 @@ impl Engine {
             .unwrap_or_default()
     }
 
+    /// The modification time (seconds) of the marker file of `dir`'s project
+    /// (`Paths::project_marker`), if it has one.
+    pub fn marker_mtime(&self, dir: &Path) -> Option<i64> {
+        use std::os::unix::fs::MetadataExt;
+        let (project, _) = self.project(dir).ok()??;
+        let marker = self.paths().project_marker(&project.root);
+        std::fs::symlink_metadata(marker).ok().map(|m| m.mtime())
+    }
+
     /// What is known about `dir`'s project, without evaluating.
     pub fn status(&self, dir: &Path, eval_env: &EvalEnv) -> StatusReport {
         let mut report = StatusReport {

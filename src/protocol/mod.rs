@@ -258,6 +258,11 @@ pub struct Served {
     #[serde(default)]
     #[serde(with = "os_path::seq")]
     pub inputs: Vec<PathBuf>,
+    /// With the inputs: the modification time (seconds) the project's marker
+    /// file had before this answer was looked for. Any newer environment moves
+    /// it to a later second, so direnv, told this one, always notices.
+    #[serde(default)]
+    pub marker_mtime: Option<i64>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
