@@ -35,6 +35,8 @@ in
       zsh = "programs.zsh.initContent, or initExtra before home-manager 25.05; needs programs.zsh.enable";
       fish = "programs.fish.interactiveShellInit; needs programs.fish.enable";
       nushell = "programs.nushell.extraConfig; needs programs.nushell.enable";
+      xonsh = "xdg.configFile.\"xonsh/rc.d/dwell.xsh\", which xonsh runs on its own";
+      elvish = "xdg.configFile.\"elvish/lib/dwell.elv\", the module dwell; rc.elv needs `use dwell`";
     };
     settingsDescription = ''
       dwell's user configuration, written as TOML to
@@ -66,6 +68,17 @@ in
 
     (mkIf cfg.enableNushellIntegration {
       programs.nushell.extraConfig = hooks.nushell;
+    })
+
+    # xonsh runs every file in ~/.config/xonsh/rc.d itself.
+    (mkIf cfg.enableXonshIntegration {
+      xdg.configFile."xonsh/rc.d/dwell.xsh".text = hooks.xonsh;
+    })
+
+    # elvish has no directory of startup files: the hook is the module `dwell`
+    # (~/.config/elvish/lib/dwell.elv), which rc.elv loads with `use dwell`.
+    (mkIf cfg.enableElvishIntegration {
+      xdg.configFile."elvish/lib/dwell.elv".text = hooks.elvishModule;
     })
 
     (mkIf (settings != { }) {

@@ -25,6 +25,8 @@ in
       zsh = "programs.zsh.interactiveShellInit; needs programs.zsh.enable";
       fish = "programs.fish.interactiveShellInit; needs programs.fish.enable";
       xonsh = "programs.xonsh.config; needs programs.xonsh.enable";
+      nushell = "share/nushell/vendor/autoload/dwell.nu in environment.systemPackages, which Nushell loads on its own";
+      elvish = "the module dwell in share/elvish/lib of environment.systemPackages; rc.elv needs `use dwell`";
     };
     settingsDescription = ''
       dwell's configuration for every user, written as TOML to
@@ -54,6 +56,21 @@ in
 
     (mkIf cfg.enableXonshIntegration {
       programs.xonsh.config = hooks.xonsh;
+    })
+
+    # Nushell loads every file in $XDG_DATA_DIRS/nushell/vendor/autoload itself.
+    (mkIf cfg.enableNushellIntegration {
+      environment.systemPackages =
+        [ (pkgs.writeTextDir "share/nushell/vendor/autoload/dwell.nu" hooks.nushellFile) ];
+      environment.pathsToLink = [ "/share/nushell/vendor/autoload" ];
+    })
+
+    # elvish finds modules in $XDG_DATA_DIRS/elvish/lib; it has no directory of
+    # startup files, so rc.elv says `use dwell`.
+    (mkIf cfg.enableElvishIntegration {
+      environment.systemPackages =
+        [ (pkgs.writeTextDir "share/elvish/lib/dwell.elv" hooks.elvishModule) ];
+      environment.pathsToLink = [ "/share/elvish/lib" ];
     })
 
     (mkIf (settings != { }) {

@@ -43,6 +43,8 @@ in
   enableXonshIntegration = hookOption "xonsh";
 } // lib.optionalAttrs (hookOptions ? nushell) {
   enableNushellIntegration = hookOption "nushell";
+} // lib.optionalAttrs (hookOptions ? elvish) {
+  enableElvishIntegration = hookOption "elvish";
 } // {
 
   # dwell rejects unknown keys, so these are exactly the keys of its user config
@@ -72,6 +74,10 @@ in
             the background, so that no prompt waits for an evaluation (dwell's
             default: false).
           '';
+        };
+        wait = optionalSetting types.str {
+          example = "forever";
+          description = "How long a shell's prompt waits for an evaluation before it comes back without it; the environment arrives at a later prompt (\"0s\": never wait, \"forever\": to the end; dwell's default: 2s).";
         };
         eval_timeout = optionalSetting types.str {
           example = "10m";

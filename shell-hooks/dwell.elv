@@ -1,5 +1,7 @@
 # dwell hook for elvish. Install with, in ~/.config/elvish/rc.elv:
 #   eval (dwell hook elvish | slurp)
+# or, where the NixOS or home-manager module installed it as the module dwell:
+#   use dwell
 #
 # Runs before each prompt and after each cd. If the directory and the daemon's
 # generation counter are unchanged since last time, it returns using builtins

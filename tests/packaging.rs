@@ -335,7 +335,7 @@ const HOOK_FISH: &str = "/stub/dwell/bin/dwell hook fish | source\n";
 
 /// The keys of `settings` (nix/options.nix, shared by both modules), each with a
 /// value in TOML, and the type of its option.
-const SETTINGS: [(&str, &str, &str); 11] = [
+const SETTINGS: [(&str, &str, &str); 12] = [
     ("async", "true", "nullOr bool"),
     ("eval_timeout", "\"10m\"", "nullOr str"),
     ("generations", "4", "nullOr unsigned integer"),
@@ -346,6 +346,7 @@ const SETTINGS: [(&str, &str, &str); 11] = [
     ("status_line", "false", "nullOr bool"),
     ("trusted", "[\"~/src\"]", "listOf str"),
     ("venv_generations", "2", "nullOr unsigned integer"),
+    ("wait", "\"forever\"", "nullOr str"),
     ("watch_projects", "32", "nullOr unsigned integer"),
 ];
 
@@ -403,7 +404,9 @@ fn nixos_module_declares_its_options() {
             "daemon",
             "enable",
             "enableBashIntegration",
+            "enableElvishIntegration",
             "enableFishIntegration",
+            "enableNushellIntegration",
             "enableXonshIntegration",
             "enableZshIntegration",
             "package",
@@ -447,6 +450,8 @@ fn nixos_module_declares_its_options() {
         "enableZshIntegration",
         "enableFishIntegration",
         "enableXonshIntegration",
+        "enableNushellIntegration",
+        "enableElvishIntegration",
     ] {
         assert_eq!(defaults[switch], true, "{switch}");
     }
@@ -491,7 +496,11 @@ fn nixos_module_enabled_adds_hooks_package_and_user_service() {
     );
     assert_eq!(
         strings_at(&json, "/environment/systemPackages"),
-        ["/stub/dwell"]
+        ["/stub/dwell", "/stub/dwell.nu", "/stub/dwell.elv"]
+    );
+    assert_eq!(
+        strings_at(&json, "/environment/pathsToLink"),
+        ["/share/nushell/vendor/autoload", "/share/elvish/lib"]
     );
     // Every setting at its default: no config file.
     assert!(json.pointer("/environment/etc").is_none(), "{json:#}");
@@ -591,6 +600,77 @@ fn the_modules_nushell_hook_is_the_repositorys_naming_the_package() {
     );
 }
 
+/// The hook files the NixOS module installs (Nushell's vendor autoload file,
+/// elvish's module) are the repository's hooks naming the package's dwell, in
+/// the directories each shell loads them from, and each shell takes them.
+#[test]
+fn the_nixos_modules_hook_files_are_the_repositorys_and_each_shell_takes_them() {
+    let Some(nix) = Nix::new() else { return };
+    need!("nu", "elvish");
+    let json = nix.eval(&module_eval(
+        "nixos-module.nix",
+        "{ programs.dwell.enable = true; }",
+        "",
+        "map (p: { path = p.path or \"\"; text = p.text or \"\"; }) e.result.environment.systemPackages",
+    ));
+    let files: Vec<(&str, &str)> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["path"] != "")
+        .map(|f| (f["path"].as_str().unwrap(), f["text"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        files.iter().map(|(path, _)| *path).collect::<Vec<_>>(),
+        [
+            "share/nushell/vendor/autoload/dwell.nu",
+            "share/elvish/lib/dwell.elv"
+        ]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (nu_hook, elvish_hook) = (files[0].1, files[1].1);
+    assert!(
+        nu_hook.contains("  exe: '/stub/dwell/bin/dwell'\n"),
+        "{nu_hook}"
+    );
+    assert!(
+        elvish_hook.contains("var __dwell_exe = '/stub/dwell/bin/dwell'\n"),
+        "{elvish_hook}"
+    );
+    let nu_file = dir.path().join("dwell.nu");
+    std::fs::write(&nu_file, nu_hook).unwrap();
+    let out = Command::new("nu")
+        .args(["--no-config-file", "-c", "nu-check --debug $env.HOOK"])
+        .env("HOOK", &nu_file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The line editor's variables exist only in an interactive elvish.
+    let elvish_file = dir.path().join("dwell.elv");
+    std::fs::write(
+        &elvish_file,
+        format!(
+            "var before-readline = []\n{}",
+            elvish_hook.replace("edit:before-readline", "before-readline")
+        ),
+    )
+    .unwrap();
+    let out = Command::new("elvish")
+        .arg("-compileonly")
+        .arg(&elvish_file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn home_manager_module_enabled() {
     let Some(nix) = Nix::new() else { return };
@@ -612,8 +692,10 @@ fn home_manager_module_enabled() {
             "daemon",
             "enable",
             "enableBashIntegration",
+            "enableElvishIntegration",
             "enableFishIntegration",
             "enableNushellIntegration",
+            "enableXonshIntegration",
             "enableZshIntegration",
             "package",
             "settings"
@@ -643,6 +725,16 @@ fn home_manager_module_enabled() {
     assert_eq!(
         str_at(result, "/programs/nushell/extraConfig"),
         "source /stub/dwell-hook.nu\n"
+    );
+    // xonsh runs its rc.d on its own; elvish `use`s the module.
+    assert_eq!(
+        str_at(result, "/xdg/configFile/xonsh~1rc.d~1dwell.xsh/text"),
+        "execx($(/stub/dwell/bin/dwell hook xonsh))\n"
+    );
+    let elvish = str_at(result, "/xdg/configFile/elvish~1lib~1dwell.elv/text");
+    assert!(
+        elvish.contains("var __dwell_exe = '/stub/dwell/bin/dwell'\n"),
+        "{elvish}"
     );
     assert_eq!(strings_at(result, "/home/packages"), ["/stub/dwell"]);
     assert_eq!(str_at(&json, "/toml"), "trusted = [\"~/src/mine\"]\n");
@@ -686,7 +778,7 @@ fn home_manager_module_uses_zsh_init_content_and_skips_the_service_off_linux() {
     );
     assert!(json.pointer("/systemd").is_none(), "{json:#}");
     assert!(
-        json.pointer("/xdg").is_none(),
+        json.pointer("/xdg/configFile/dwell~1config.toml").is_none(),
         "no settings, no file: {json:#}"
     );
 }
