@@ -166,9 +166,34 @@ row(
     idle,
     {"direnv": time_of("idlehook.direnv")},
 )
-for sh in ("elvish", "xonsh", "nu"):
-    row("idle prompt in %s (dwell's %s hook in-process; beside bash's above)" % (sh, sh),
-        time_of("idle.dwell." + sh), {})
+
+
+def empty_call(name):
+    """The median time of one empty function call of the shell, in the hook's loop."""
+    data = load(name)
+    if not data or data.get("kind") != "batches" or not data.get("noop"):
+        return None
+    return statistics.median(us / calls / 1e6 for us, calls in data["noop"])
+
+
+def five_empty_calls(name, v):
+    """(target text, met) for the hook against five empty calls of its own shell
+    and fifty times under direnv's per-prompt cost."""
+    empty = empty_call(name)
+    if empty is None or not v.ok():
+        return "≤ 5 empty calls of the shell and ≥ 50× cheaper than direnv", None
+    met = v.number <= 5 * empty
+    if idle_direnv.ok():
+        met = met and idle_direnv.number / v.number >= 50
+    return "≤ 5 empty calls of the shell (%s) and ≥ 50× cheaper than direnv" % fmt_time(5 * empty), met
+
+
+target, met = five_empty_calls("idle.dwell", idle)
+row("idle prompt in bash, against its own empty calls", idle, {"direnv": idle_direnv}, target, met)
+for sh in ("fish", "elvish", "xonsh", "nu"):
+    v = time_of("idle.dwell." + sh)
+    target, met = five_empty_calls("idle.dwell." + sh, v)
+    row("idle prompt in %s (dwell's %s hook in-process)" % (sh, sh), v, {"direnv": idle_direnv}, target, met)
 
 kinds = [("shell", "shell.nix"), ("flake", "flake"), ("venv", "shell.nix + .venv")]
 for kind, label in kinds:
@@ -379,7 +404,7 @@ if data and data.get("kind") == "batches":
         " an empty bash function costs %s per call in the same loop"
         % (calls, data.get("forks", 0), fmt_time(statistics.median(noop)) if noop else "?")
     )
-for sh in ("elvish", "xonsh", "nu"):
+for sh in ("fish", "elvish", "xonsh", "nu"):
     data = load("idle.dwell." + sh)
     if data and data.get("kind") == "batches":
         noop = [us / calls / 1e6 for us, calls in data.get("noop", [])]
