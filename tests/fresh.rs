@@ -647,3 +647,33 @@ fn a_projects_wait_setting_wins() {
         "{said}"
     );
 }
+
+/// An evaluation that outlasts both `wait` and `eval_timeout`: the prompt that
+/// stopped waiting is told why at its next prompt, once, and the next few
+/// prompts do not start it all over again.
+#[test]
+fn a_timeout_after_the_prompt_stopped_waiting_is_said_at_the_next_prompt() {
+    need!("nix");
+    let w = World::new();
+    w.set_user_config("wait = \"1s\"\neval_timeout = \"3s\"\n");
+    let p = slow_project(&w, "late-timeout", 30);
+    w.allow(&p);
+    let mut sh = SimShell::at_prompt(&w);
+    sh.prompt(&p);
+    sh.said("evaluating in the background");
+    assert!(
+        wait_for(30, || w
+            .daemon_log()
+            .contains("failed: evaluation timed out after 3 s")),
+        "the evaluation did not time out"
+    );
+    sh.prompt(&p);
+    sh.said("evaluation timed out after 3 s");
+    sh.prompt(&p);
+    assert!(
+        !sh.last_stderr.contains("timed out"),
+        "said once: {}",
+        sh.last_stderr
+    );
+    assert_eq!(evaluations_logged(&w, &p), 1, "not started again at once");
+}

@@ -67,8 +67,9 @@ impl Engine {
                 // A Nix error or a failing shellHook comes from the files, and stays
                 // known while they do not change. A full disk stays known for a
                 // while (no evaluation at every prompt meanwhile). A timeout or a
-                // missing nix does not: only the requests waiting for this job
-                // see it.
+                // missing nix does not: the requests waiting for this job see it;
+                // when a prompt stopped waiting (`wait`), it stays known for a
+                // while too, so that prompt's shell is told at its next one.
                 let (mut inputs, retry_after) = match &e {
                     EvalError::Nix { inputs, .. } | EvalError::Capture { inputs, .. } => {
                         (inputs.clone(), None)
@@ -76,6 +77,7 @@ impl Engine {
                     EvalError::Storage { .. } => {
                         (Reads::new(), Some(Instant::now() + STORAGE_RETRY))
                     }
+                    _ if job.is_announced() => (Reads::new(), Some(Instant::now() + STORAGE_RETRY)),
                     _ => return self.announce_end(job, &project.root),
                 };
                 if retry_after.is_none() {
