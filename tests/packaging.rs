@@ -639,36 +639,8 @@ fn the_nixos_modules_hook_files_are_the_repositorys_and_each_shell_takes_them() 
     );
     let nu_file = dir.path().join("dwell.nu");
     std::fs::write(&nu_file, nu_hook).unwrap();
-    let out = Command::new("nu")
-        .args(["--no-config-file", "-c", "nu-check --debug $env.HOOK"])
-        .env("HOOK", &nu_file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // The line editor's variables exist only in an interactive elvish.
-    let elvish_file = dir.path().join("dwell.elv");
-    std::fs::write(
-        &elvish_file,
-        format!(
-            "var before-readline = []\n{}",
-            elvish_hook.replace("edit:before-readline", "before-readline")
-        ),
-    )
-    .unwrap();
-    let out = Command::new("elvish")
-        .arg("-compileonly")
-        .arg(&elvish_file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::util::assert_nu_parses(Path::new("nu"), &nu_file);
+    crate::util::assert_elvish_compiles(Path::new("elvish"), elvish_hook, dir.path());
 }
 
 #[test]

@@ -683,3 +683,26 @@ pub fn prompt_settled(w: &World, sh: &mut SimShell, dir: &Path) {
         sh.last_stderr = first + &sh.last_stderr;
     }
 }
+
+/// Asserts that elvish compiles the hook text `hook` (`-compileonly`). The line
+/// editor's variables exist only in an interactive elvish: a variable of the
+/// same shape stands in for them, so everything else is compiled as it is.
+pub fn assert_elvish_compiles(elvish: &Path, hook: &str, dir: &Path) {
+    assert!(hook.contains("edit:before-readline"), "{hook}");
+    let stand_in = format!(
+        "var before-readline = []\n{}",
+        hook.replace("edit:before-readline", "before-readline")
+    );
+    let file = dir.join(format!("compiled-{}.elv", crate::shells::unique()));
+    std::fs::write(&file, stand_in).unwrap();
+    run_ok(Command::new(elvish).arg("-compileonly").arg(&file));
+}
+
+/// Asserts that Nushell parses the hook file `hook` (`nu-check`).
+pub fn assert_nu_parses(nu: &Path, hook: &Path) {
+    run_ok(
+        Command::new(nu)
+            .args(["--no-config-file", "-c", "nu-check --debug $env.HOOK"])
+            .env("HOOK", hook),
+    );
+}
