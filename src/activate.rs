@@ -11,6 +11,9 @@ use crate::recipe::{Env, is_valid_name};
 use crate::state::{self, Loaded, State, Told, undo};
 use std::collections::BTreeSet;
 
+mod message;
+pub use message::Message;
+
 /// What the shell must do.
 #[derive(Debug, Default)]
 pub struct Plan {
@@ -20,31 +23,6 @@ pub struct Plan {
     pub changes: Vec<(String, Option<Value>)>,
     /// Lines for stderr, without the `dwell: ` prefix.
     pub messages: Vec<Message>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Message {
-    /// The status line after loading: root, kind, freshness, counts.
-    Loaded {
-        root: String,
-        kind: String,
-        freshness: Freshness,
-        eval_ms: u64,
-        summary: String,
-        /// The venv's name when one is layered, and whether it was synced now.
-        venv: Option<String>,
-        venv_synced: bool,
-    },
-    Unloaded(String),
-    Info(String),
-    Warning(String),
-    Error(String),
-    /// What the project's shellHook printed; `just_ran` when it ran for this
-    /// request (the environment was evaluated now).
-    HookOutput {
-        text: String,
-        just_ran: bool,
-    },
 }
 
 /// Reads the current process environment (names that are not UTF-8 are skipped:
@@ -246,7 +224,7 @@ impl Planning {
                 } else if let Some(loaded) = self.state.loaded.take() {
                     undo(&mut self.env, &loaded);
                 }
-                self.load(project, served, reserved);
+                self.load(project, served, resolution.pending, reserved);
             }
             None if same_root => {}
             None => self.leave(),
@@ -294,7 +272,13 @@ impl Planning {
 
     /// Applies `served` (nothing of the project is loaded now), keeping the
     /// shell's prompt and skipping what no shell may be handed.
-    fn load(&mut self, project: &ProjectInfo, served: &Served, reserved: &dyn Fn(&str) -> bool) {
+    fn load(
+        &mut self,
+        project: &ProjectInfo,
+        served: &Served,
+        pending: bool,
+        reserved: &dyn Fn(&str) -> bool,
+    ) {
         let before = self.env.clone();
         let mut prompts = BTreeSet::new();
         let ops: Vec<Op> = served
@@ -337,6 +321,7 @@ impl Planning {
             summary: summary(&before, &self.env),
             venv: served.venv.clone(),
             venv_synced: served.venv_synced,
+            pending,
         });
         if !served.hook_output.trim().is_empty() {
             self.messages.push(Message::HookOutput {

@@ -16,8 +16,9 @@ use std::path::PathBuf;
                   answers from a cache keyed by the content of every file the evaluation read.\n\n\
                   Each load prints one status line, for example `~/src/api  shell.nix · \
                   evaluated · nix 2.1 s · total 2.2 s  +14 ~PATH + .venv`: the project and its \
-                  kind; `cached`, `evaluated` (with the time Nix took) or `stale` (the last \
-                  good environment, after a failure), and `venv synced` when the venv was \
+                  kind; `cached`, `evaluated` (with the time Nix took), `stale` (the last \
+                  good environment, after a failure) or `last good · evaluating` (while a \
+                  newer one evaluates), and `venv synced` when the venv was \
                   brought up to date; the request's total time; then `+N` variables added, \
                   `-N` removed, `~NAME` modified (three named at most), and `+ .venv` when a \
                   venv is layered on top."

@@ -42,8 +42,13 @@ pub fn render(message: &Message, elapsed_ms: u64, color: bool) -> String {
             summary,
             venv,
             venv_synced,
+            pending,
         } => {
             let mut state = match freshness {
+                // The last good one, served while its successor evaluates.
+                Freshness::Stale if *pending => {
+                    paint(color, Color::Yellow.normal(), "last good · evaluating")
+                }
                 Freshness::Cached => paint(color, Color::Green.normal(), "cached"),
                 Freshness::Evaluated => format!(
                     "{} · nix {}",
@@ -100,6 +105,7 @@ mod tests {
             summary: "+14 ~PATH".into(),
             venv: venv.map(String::from),
             venv_synced,
+            pending: false,
         }
     }
 
@@ -116,6 +122,22 @@ mod tests {
         assert_eq!(
             render(&loaded(Freshness::Cached, None, false), 4, false),
             "dwell: ~/src/api  shell.nix · cached · total 4 ms  +14 ~PATH"
+        );
+    }
+
+    #[test]
+    fn the_last_good_environment_served_while_evaluating_says_so() {
+        let mut message = loaded(Freshness::Stale, None, false);
+        assert_eq!(
+            render(&message, 4, false),
+            "dwell: ~/src/api  shell.nix · stale · total 4 ms  +14 ~PATH"
+        );
+        if let Message::Loaded { pending, .. } = &mut message {
+            *pending = true;
+        }
+        assert_eq!(
+            render(&message, 4, false),
+            "dwell: ~/src/api  shell.nix · last good · evaluating · total 4 ms  +14 ~PATH"
         );
     }
 

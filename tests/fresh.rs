@@ -346,6 +346,12 @@ fn async_mode_serves_the_last_good_environment_at_once() {
     );
     sh.said("evaluating in the background; the last good environment until then");
     assert_eq!(sh.get("TAG").as_deref(), Some("first"));
+    // A shell entering meanwhile gets the last good one too, and its status line
+    // says what it is (not "stale", which is for a failure).
+    let mut other = SimShell::at_prompt(&w);
+    other.prompt(&p);
+    other.said("· last good · evaluating ·");
+    assert_eq!(other.get("TAG").as_deref(), Some("first"));
     assert!(wait_for(20, || status(&w, &p)["cache"] == "fresh"));
     sh.prompt(&p);
     assert_eq!(sh.get("TAG").as_deref(), Some("second"));
