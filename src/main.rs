@@ -35,7 +35,7 @@ fn main() -> ExitCode {
             older_than,
             dry_run,
         } => cmd::prune::run(&older_than, dry_run),
-        Command::Await => cmd::export::wait_until_ready(),
+        Command::Await => cmd::wait::run(),
         Command::Daemon => cmd::daemon::run(),
         Command::Stop => cmd::stop::run(),
         Command::Doctor => cmd::doctor::run(),

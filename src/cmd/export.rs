@@ -47,6 +47,8 @@ pub fn run(format: ExportFormat, prompt: bool, no_daemon: bool) -> anyhow::Resul
     };
     let reserved = |name: &str| shell.is_some_and(|s| crate::shell::is_reserved(s, name));
     let plan = plan(&current, &resolution, &reserved);
+    // Checked once per answer: the hooks' fast path reads only this file.
+    let genfile = shell.and_then(|_| crate::client::safe_generation_file());
     let (keep_before, keep_after) = shell
         .map(|s| crate::shell::keep_shell_variables(s, &current, &plan.changes))
         .unwrap_or_default();
@@ -57,8 +59,7 @@ pub fn run(format: ExportFormat, prompt: bool, no_daemon: bool) -> anyhow::Resul
         ExportFormat::Elvish => crate::shell::render_elvish(&plan.changes),
         ExportFormat::Xonsh => crate::shell::render_xonsh(&plan.changes),
         ExportFormat::Nu => {
-            let file = crate::client::safe_generation_file();
-            let (code, skipped) = crate::shell::render_nu(&plan.changes, file.as_deref());
+            let (code, skipped) = crate::shell::render_nu(&plan.changes, genfile.as_deref());
             for name in skipped {
                 crate::say!(
                     "dwell: warning: skipped variable {name:?}: its value is not UTF-8, which a Nushell string cannot hold"
@@ -72,28 +73,14 @@ pub fn run(format: ExportFormat, prompt: bool, no_daemon: bool) -> anyhow::Resul
     if let Some(shell) = shell {
         code.push_str(&crate::shell::render_hook_state(
             shell,
-            crate::client::safe_generation_file().as_deref(),
+            genfile.as_deref(),
+            resolution.pending,
         ));
-    }
-    // zsh waits for an environment still being evaluated while its prompt sits
-    // idle (`zle -F`), so it arrives without a keypress.
-    if shell == Some(HookShell::Zsh) {
-        let pending = u8::from(resolution.pending);
-        code.push_str(&format!("typeset -g __dwell_pending={pending};\n"));
     }
     tell(&plan.messages, started.elapsed().as_millis() as u64);
     let mut out = std::io::stdout().lock();
     out.write_all(code.as_bytes())?;
     out.flush()?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `dwell await`: asks for the current directory's environment as an editor
-/// does, to the end of any evaluation, and prints nothing: its exit says the
-/// environment is ready (or failed, which the hook's next ask reports).
-pub fn wait_until_ready() -> anyhow::Result<ExitCode> {
-    let dir = std::env::current_dir().and_then(std::fs::canonicalize)?;
-    super::resolve(&dir, false, false)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -14,6 +14,7 @@ pub mod reload;
 pub mod status;
 pub mod stop;
 pub mod venv;
+pub mod wait;
 
 use crate::activate::{process_env, without_project};
 use crate::client;

@@ -67,14 +67,25 @@ const XONSH_EXE_LINE: &str = "    exe = 'dwell'";
 /// The hook's own state that `dwell export` sets after the variable changes: the
 /// generation counter file the hook may read on its fast path (empty: none, and
 /// every prompt asks dwell). Set only when the runtime directory passed dwell's
-/// ownership check, so the hooks need no rule of their own for where it is.
-pub fn render_hook_state(shell: HookShell, generation_file: Option<&Path>) -> String {
+/// ownership check, so the hooks need no rule of their own for where it is. zsh
+/// is also told whether an evaluation still runs (`pending`): it waits for it
+/// while its prompt sits idle (`zle -F`), so it arrives without a keypress; the
+/// other shells take it at their next prompt.
+pub fn render_hook_state(
+    shell: HookShell,
+    generation_file: Option<&Path>,
+    pending: bool,
+) -> String {
     let file = generation_file
         .map(|p| Value::from(p.as_os_str()))
         .unwrap_or_default();
     match shell {
         HookShell::Bash => format!("__dwell_genfile={};\n", quote_posix(&file)),
-        HookShell::Zsh => format!("typeset -g __dwell_genfile={};\n", quote_posix(&file)),
+        HookShell::Zsh => format!(
+            "typeset -g __dwell_genfile={};\ntypeset -g __dwell_pending={};\n",
+            quote_posix(&file),
+            u8::from(pending)
+        ),
         HookShell::Fish => format!("set -g __dwell_genfile {};\n", quote_fish(&file)),
         // The hook reads it from the namespace the code ran in.
         HookShell::Elvish => format!("var __dwell_genfile = {}\n", quote_elvish(&file)),
