@@ -109,9 +109,13 @@ pub const INSTALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 /// A shellHook stopped after this long, unless configured otherwise.
 pub const SHELLHOOK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Parses a duration like `30d`, `12h`, `90m`, `45s`, `2w` or `500ms`.
+/// Parses a duration like `30d`, `12h`, `90m`, `45s`, `2w` or `500ms` (and `0`,
+/// which needs no unit).
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let text = text.trim();
+    if text == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
     let split = text
         .find(|c: char| !c.is_ascii_digit())
         .ok_or_else(|| format!("{text:?} has no unit (ms, s, m, h, d or w)"))?;
@@ -156,7 +160,6 @@ impl WaitSetting {
         match self {
             WaitSetting::Seconds(n) => Ok(Some(std::time::Duration::from_secs(*n))),
             WaitSetting::Text(t) if t.trim() == "forever" => Ok(None),
-            WaitSetting::Text(t) if t.trim() == "0" => Ok(Some(std::time::Duration::ZERO)),
             WaitSetting::Text(t) => parse_duration(t)
                 .map(Some)
                 .map_err(|e| format!("wait: {e} (or \"forever\")")),

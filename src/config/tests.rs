@@ -5,6 +5,7 @@ fn durations() {
     assert_eq!(parse_duration("30d").unwrap().as_secs(), 30 * 86400);
     assert_eq!(parse_duration("2w").unwrap().as_secs(), 14 * 86400);
     assert_eq!(parse_duration("0s").unwrap().as_secs(), 0);
+    assert_eq!(parse_duration("0").unwrap().as_secs(), 0);
     assert!(parse_duration("30").is_err());
     assert!(parse_duration("d").is_err());
     assert!(parse_duration("3y").is_err());

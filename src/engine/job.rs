@@ -16,8 +16,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How long a failure to save (a full disk) is remembered before trying again.
-const STORAGE_RETRY: Duration = Duration::from_secs(60);
+/// How long a failure that is no property of the files (a full disk; a timeout
+/// a prompt stopped waiting for) is remembered before trying again.
+const RETRY_AFTER: Duration = Duration::from_secs(60);
 
 impl Engine {
     /// Joins or starts the evaluation of `project`, unless the cache became valid
@@ -74,10 +75,9 @@ impl Engine {
                     EvalError::Nix { inputs, .. } | EvalError::Capture { inputs, .. } => {
                         (inputs.clone(), None)
                     }
-                    EvalError::Storage { .. } => {
-                        (Reads::new(), Some(Instant::now() + STORAGE_RETRY))
+                    e if matches!(e, EvalError::Storage { .. }) || job.is_announced() => {
+                        (Reads::new(), Some(Instant::now() + RETRY_AFTER))
                     }
-                    _ if job.is_announced() => (Reads::new(), Some(Instant::now() + STORAGE_RETRY)),
                     _ => return self.announce_end(job, &project.root),
                 };
                 if retry_after.is_none() {
