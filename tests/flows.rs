@@ -1013,6 +1013,20 @@ fn each_shell_skips_the_variables_it_manages_itself() {
     }
 }
 
+/// The quick start's `trusted = ["~/src"]`: `~` is the user's home, and a
+/// project under it needs no `dwell allow`.
+#[test]
+fn a_trusted_prefix_under_the_home_directory_needs_no_allow() {
+    need!("nix");
+    let w = World::new();
+    let p = w.shell_nix("home/src/mine");
+    assert!(p.starts_with(&w.home));
+    w.set_user_config("trusted = [\"~/src\"]\n");
+    let mut sh = SimShell::new(&w);
+    sh.prompt(&p);
+    assert_eq!(sh.get("FOO").as_deref(), Some("bar"), "{}", sh.last_stderr);
+}
+
 #[test]
 fn the_system_wide_config_applies_under_the_users_own() {
     need!("nix");

@@ -13,8 +13,7 @@ fn status(w: &World, p: &Path) -> serde_json::Value {
 
 /// How many evaluations of `root` the daemon started (from its log).
 fn evaluations_logged(w: &World, root: &Path) -> usize {
-    let log =
-        std::fs::read_to_string(w.home.join(".local/state/dwell/daemon.log")).unwrap_or_default();
+    let log = w.daemon_log();
     let needle = format!(" evaluating {}\n", root.display());
     log.matches(&needle).count()
 }
@@ -383,7 +382,7 @@ fn the_inotify_limit_degrades_to_stat_checks_with_one_warning() {
         let out = in_namespace(p);
         assert_eq!(out["FOO"], "bar", "{out}");
     }
-    let log = std::fs::read_to_string(w.home.join(".local/state/dwell/daemon.log")).unwrap();
+    let log = w.daemon_log();
     assert_eq!(
         log.matches("the inotify watch limit is reached").count(),
         1,
@@ -682,4 +681,22 @@ fn a_timeout_after_the_prompt_stopped_waiting_is_said_at_the_next_prompt() {
         sh.last_stderr
     );
     assert_eq!(evaluations_logged(&w, &p), 1, "not started again at once");
+}
+
+/// `wait` is for prompts: `dwell exec` and `dwell direnv` (what editors run)
+/// wait for the final environment even with `wait = 0`.
+#[test]
+fn exec_and_direnv_wait_for_the_final_environment_whatever_wait_says() {
+    need!("nix");
+    let w = World::new();
+    w.set_user_config("wait = 0\n");
+    let exec = slow_project(&w, "exec-waits", 2);
+    w.allow(&exec);
+    let out = w.ok(&exec, &["exec", "--", "sh", "-c", "echo \"TAG=$TAG\""]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "TAG=first");
+    let direnv = slow_project(&w, "direnv-waits", 2);
+    w.allow(&direnv);
+    let out = w.ok(&direnv, &["direnv"]);
+    let code = String::from_utf8_lossy(&out.stdout);
+    assert!(code.contains("export TAG=$'first'"), "{code}");
 }

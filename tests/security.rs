@@ -592,7 +592,7 @@ fn a_daemon_whose_runtime_dir_was_removed_exits() {
         "the unreachable daemon {first} lives on"
     );
     assert!(alive(second));
-    let log = std::fs::read_to_string(w.home.join(".local/state/dwell/daemon.log")).unwrap();
+    let log = w.daemon_log();
     assert!(
         log.contains("is gone or no longer this daemon's; stopping"),
         "{log}"

@@ -1253,28 +1253,19 @@ fn rendered_hook(w: &World, shell: &str, ext: &str) -> PathBuf {
 #[test]
 fn the_rendered_hooks_pass_each_shells_linter() {
     let w = World::new();
+    // Each linter says on stdout what it would change; run_ok shows it.
     if let Some(shellcheck) = require("shellcheck") {
-        let out = Command::new(shellcheck)
-            .args(["--shell=bash", "--enable=all", "--exclude=SC2154"])
-            .arg(rendered_hook(&w, "bash", "bash"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stdout)
+        run_ok(
+            Command::new(shellcheck)
+                .args(["--shell=bash", "--enable=all", "--exclude=SC2154"])
+                .arg(rendered_hook(&w, "bash", "bash")),
         );
     }
     if let Some(shfmt) = require("shfmt") {
-        let out = Command::new(shfmt)
-            .args(["-ln", "bash", "-i", "2", "-d"])
-            .arg(rendered_hook(&w, "bash", "bash"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "shfmt would change the bash hook:\n{}",
-            String::from_utf8_lossy(&out.stdout)
+        run_ok(
+            Command::new(shfmt)
+                .args(["-ln", "bash", "-i", "2", "-d"])
+                .arg(rendered_hook(&w, "bash", "bash")),
         );
     }
     if let Some(zsh) = require("zsh") {
@@ -1287,15 +1278,7 @@ fn the_rendered_hooks_pass_each_shells_linter() {
     if let Some(fish) = require("fish") {
         let hook = rendered_hook(&w, "fish", "fish");
         run_ok(Command::new(fish).arg("-n").arg(&hook));
-        let out = Command::new("fish_indent")
-            .arg("--check")
-            .arg(&hook)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "run fish_indent -w shell-hooks/dwell.fish"
-        );
+        run_ok(Command::new("fish_indent").arg("--check").arg(&hook));
     }
     if let Some(elvish) = require("elvish") {
         let hook = std::fs::read_to_string(rendered_hook(&w, "elvish", "elv")).unwrap();

@@ -82,8 +82,7 @@ fn python_in(w: &World, p: &Path, code: &str) -> (bool, String) {
 }
 
 fn syncs_logged(w: &World, root: &Path) -> usize {
-    std::fs::read_to_string(w.home.join(".local/state/dwell/daemon.log"))
-        .unwrap_or_default()
+    w.daemon_log()
         .matches(&format!("syncing the venv of {}\n", root.display()))
         .count()
 }
@@ -334,7 +333,7 @@ fn a_failed_install_leaves_the_previous_venv_working() {
         status.contains("ERROR: Could not find a version"),
         "{status}"
     );
-    let log = std::fs::read_to_string(w.home.join(".local/state/dwell/daemon.log")).unwrap();
+    let log = w.daemon_log();
     assert!(
         log.contains("ERROR: Could not find a version"),
         "the log has it all: {log}"
