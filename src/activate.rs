@@ -321,6 +321,7 @@ impl Planning {
             summary: summary(&before, &self.env),
             venv: served.venv.clone(),
             venv_synced: served.venv_synced,
+            from_lock: served.from_lock,
             pending,
         });
         if !served.hook_output.trim().is_empty() {

@@ -16,7 +16,8 @@ use std::path::PathBuf;
                   answers from a cache keyed by the content of every file the evaluation read.\n\n\
                   Each load prints one status line, for example `~/src/api  shell.nix · \
                   evaluated · nix 2.1 s · total 2.2 s  +14 ~PATH + .venv`: the project and its \
-                  kind; `cached`, `evaluated` (with the time Nix took), `stale` (the last \
+                  kind; `cached`, `evaluated` (with the time Nix took), `from dwell.lock` \
+                  (the team's locked environment, taken instead of evaluating), `stale` (the last \
                   good environment, after a failure) or `last good · evaluating` (while a \
                   newer one evaluates), and `venv synced` when the venv was \
                   brought up to date; the request's total time; then `+N` variables added, \
@@ -161,6 +162,30 @@ pub enum Command {
         /// The python to create it with (default: the Nix environment's python3).
         #[arg(long, value_name = "PATH")]
         python: Option<PathBuf>,
+    },
+    /// Write dwell.lock for the project of DIR: the store path of the environment
+    /// Nix built for it and the content of every project file the evaluation
+    /// read. Commit it; with `dwell push`, a teammate's clone or a CI runner
+    /// whose files match takes that environment from the team's binary cache
+    /// instead of evaluating. Refused, naming the file, when the evaluation read
+    /// something outside the project and the Nix store (a `<nixpkgs>` from
+    /// NIX_PATH): another machine would not evaluate the same.
+    Lock {
+        /// The project directory (default: the current directory).
+        dir: Option<PathBuf>,
+        #[command(flatten)]
+        local: Local,
+    },
+    /// Copy the environment dwell.lock names, with its closure, to a Nix binary
+    /// cache (`nix copy --to CACHE`). Nix signs with its `secret-key-files`
+    /// setting, or a `?secret-key=` in the cache's URL.
+    Push {
+        /// The binary cache, as Nix names stores (`file:///srv/cache`,
+        /// `s3://bucket`, `ssh://host`); default: `cache` in .dwell.toml.
+        cache: Option<String>,
+        /// The project directory (default: the current directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
     /// Drop cached generations not used recently, with their GC roots.
     Prune {

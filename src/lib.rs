@@ -12,6 +12,7 @@ pub(crate) mod engine;
 pub(crate) mod eval;
 pub(crate) mod jobs;
 pub(crate) mod listing;
+pub(crate) mod lock;
 pub(crate) mod man;
 pub(crate) mod paths;
 pub(crate) mod process;

@@ -12,6 +12,12 @@ use std::time::Duration;
 
 /// The hash of `dir`'s listing; `tracked`: of the entries git tracks there.
 pub fn hash(dir: &Path, tracked: bool) -> std::io::Result<String> {
+    hash_without(dir, tracked, None)
+}
+
+/// [`hash`], with the entry `left_out` not counted (a file that describes the
+/// listing itself: `dwell.lock`, committed after it was written).
+pub fn hash_without(dir: &Path, tracked: bool, left_out: Option<&str>) -> std::io::Result<String> {
     let mut entries = if tracked {
         tracked_entries(dir)?
     } else {
@@ -23,6 +29,7 @@ pub fn hash(dir: &Path, tracked: bool) -> std::io::Result<String> {
         }
         entries
     };
+    entries.retain(|(name, _)| Some(&name[..]) != left_out.map(str::as_bytes));
     entries.sort();
     entries.dedup();
     let mut hasher = blake3::Hasher::new();

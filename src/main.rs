@@ -35,6 +35,8 @@ fn main() -> ExitCode {
             older_than,
             dry_run,
         } => cmd::prune::run(&older_than, dry_run),
+        Command::Lock { dir, local } => cmd::lock::run(dir, local.no_daemon),
+        Command::Push { cache, dir } => cmd::lock::push(cache, dir),
         Command::Await => cmd::wait::run(),
         Command::Daemon => cmd::daemon::run(),
         Command::Stop => cmd::stop::run(),

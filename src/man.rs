@@ -85,6 +85,12 @@ devShell's environment is served without it, with a note saying so.
 How long a shell's prompt waits for this project's evaluation (default: the user
 file's \fBwait\fR).
 .TP
+\fBcache\fR = "s3://team-nix-cache"
+The team's Nix binary cache: where \fBdwell push\fR copies the environment
+\fBdwell.lock\fR names, when no cache is given. Any store URL Nix takes.
+Fetching from it needs nothing here: Nix's own \fBsubstituters\fR and
+\fBtrusted-public-keys\fR decide.
+.TP
 \fB[env]\fR \fINAME\fR = "value"
 Extra variables, set on top of everything else.
 .SH USER FILE (config.toml)

@@ -12,6 +12,7 @@ pub const TRUSTED_FILES: &[&str] = &[
     "shell.nix",
     "default.nix",
     ".dwell.toml",
+    "dwell.lock",
 ];
 
 /// What a project evaluates.

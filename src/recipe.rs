@@ -197,6 +197,21 @@ pub struct HookRun {
     pub stopped_after_s: Option<u64>,
 }
 
+/// Where a generation's Nix environment came from: evaluated, or taken from the
+/// project's `dwell.lock` (the environment a teammate's evaluation made,
+/// substituted from a binary cache).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum Origin {
+    /// Nix evaluated the project, which has no `dwell.lock`.
+    #[default]
+    Evaluated,
+    /// The environment `dwell.lock` names: nothing was evaluated.
+    Lock,
+    /// Nix evaluated the project although it has a `dwell.lock`, for this reason.
+    LockNotUsed { reason: String },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

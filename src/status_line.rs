@@ -42,6 +42,7 @@ pub fn render(message: &Message, elapsed_ms: u64, color: bool) -> String {
             summary,
             venv,
             venv_synced,
+            from_lock,
             pending,
         } => {
             let mut state = match freshness {
@@ -50,6 +51,11 @@ pub fn render(message: &Message, elapsed_ms: u64, color: bool) -> String {
                     paint(color, Color::Yellow.normal(), "last good · evaluating")
                 }
                 Freshness::Cached => paint(color, Color::Green.normal(), "cached"),
+                Freshness::Evaluated if *from_lock => format!(
+                    "{} · {}",
+                    paint(color, Color::Cyan.normal(), "from dwell.lock"),
+                    duration(*eval_ms)
+                ),
                 Freshness::Evaluated => format!(
                     "{} · nix {}",
                     paint(color, Color::Cyan.normal(), "evaluated"),
@@ -105,6 +111,7 @@ mod tests {
             summary: "+14 ~PATH".into(),
             venv: venv.map(String::from),
             venv_synced,
+            from_lock: false,
             pending: false,
         }
     }
@@ -122,6 +129,14 @@ mod tests {
         assert_eq!(
             render(&loaded(Freshness::Cached, None, false), 4, false),
             "dwell: ~/src/api  shell.nix · cached · total 4 ms  +14 ~PATH"
+        );
+        let mut locked = loaded(Freshness::Evaluated, None, false);
+        if let Message::Loaded { from_lock, .. } = &mut locked {
+            *from_lock = true;
+        }
+        assert_eq!(
+            render(&locked, 2200, false),
+            "dwell: ~/src/api  shell.nix · from dwell.lock · 2.1 s · total 2.2 s  +14 ~PATH"
         );
     }
 

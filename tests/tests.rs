@@ -22,5 +22,6 @@ mod seed;
 mod shells;
 mod ship;
 mod structure;
+mod team;
 mod tracing;
 mod venv;

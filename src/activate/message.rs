@@ -16,6 +16,8 @@ pub enum Message {
         /// The venv's name when one is layered, and whether it was synced now.
         venv: Option<String>,
         venv_synced: bool,
+        /// Taken from the project's `dwell.lock`, not evaluated.
+        from_lock: bool,
         /// An evaluation runs in the background: this is the last good
         /// environment until it lands.
         pending: bool,

@@ -19,6 +19,7 @@ fn resolution(root: &str, trust: Trust, ops: Vec<Op>, key: &str) -> Resolution {
             hook_output: String::new(),
             venv: None,
             venv_synced: false,
+            from_lock: false,
             inputs: Vec::new(),
             marker_mtime: None,
         }),

@@ -36,6 +36,9 @@ pub struct Generation {
     /// How the shellHook ran: its output, and whether it had to be stopped.
     #[serde(default)]
     pub hook: crate::recipe::HookRun,
+    /// Evaluated, or taken from the project's `dwell.lock`.
+    #[serde(default)]
+    pub origin: crate::recipe::Origin,
 }
 
 impl Generation {

@@ -22,6 +22,7 @@ fn generation(root: &Path, inputs: Vec<Input>) -> Generation {
         gc_root: None,
         store_paths: Vec::new(),
         hook: Default::default(),
+        origin: Default::default(),
     }
 }
 

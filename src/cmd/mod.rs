@@ -9,6 +9,7 @@ pub mod doctor;
 pub mod exec;
 pub mod export;
 pub mod hook;
+pub mod lock;
 pub mod prune;
 pub mod reload;
 pub mod status;

@@ -121,7 +121,13 @@ fn cache_lines(out: &mut String, report: &StatusReport) {
         let kept = format!("{} (of {} kept)", &g.key[..12], g.generations);
         line(out, "generation", kept);
         let when = format!("{} in {} ms", ago(g.evaluated_at_ms), g.eval_ms);
-        line(out, "evaluated", when);
+        match g.from_lock {
+            true => line(out, "taken", format!("from dwell.lock {when}")),
+            false => line(out, "evaluated", when),
+        }
+        if let Some(lock) = &report.lock {
+            line(out, "lock", lock.clone());
+        }
         if !g.packages.is_empty() {
             line(out, "packages", g.packages.join(" "));
         }

@@ -27,6 +27,8 @@ pub struct ProjectConfig {
     /// How long a shell's prompt waits for an evaluation of this project
     /// before it comes back without it (the user config's `wait` otherwise).
     pub wait: Option<WaitSetting>,
+    /// The team's binary cache, where `dwell push` copies the locked environment.
+    pub cache: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]

@@ -28,6 +28,21 @@ pub trait Evaluator: Send + Sync {
         hook_limit: Duration,
     ) -> Result<Evaluation, EvalError>;
 
+    /// The environment `env` (a `…-env` store path `print-dev-env` built, named
+    /// by a `dwell.lock`) without evaluating: substituted through the user's
+    /// own substituters if it is not in the store, made a GC root at `profile`,
+    /// and captured here (its shellHook runs on this machine). The result has
+    /// no inputs: the lock says what they are.
+    fn take_built(
+        &self,
+        project: &Project,
+        eval_env: &EvalEnv,
+        env: &Path,
+        profile: &Path,
+        watch: &Watch,
+        hook_limit: Duration,
+    ) -> Result<Evaluation, EvalError>;
+
     /// The derivations an environment (a store path) was built from.
     fn packages(&self, env_path: &Path, eval_env: &EvalEnv) -> Vec<String>;
 }
@@ -82,6 +97,19 @@ impl Evaluator for Nix {
             watch,
             hook_limit,
         )
+    }
+
+    fn take_built(
+        &self,
+        project: &Project,
+        eval_env: &EvalEnv,
+        env: &Path,
+        profile: &Path,
+        watch: &Watch,
+        hook_limit: Duration,
+    ) -> Result<Evaluation, EvalError> {
+        let tools = self.tools()?;
+        crate::eval::take_built(&tools, project, eval_env, env, profile, watch, hook_limit)
     }
 
     fn packages(&self, env_path: &Path, eval_env: &EvalEnv) -> Vec<String> {

@@ -122,9 +122,8 @@ impl Engine {
         let hook_limit = project
             .config
             .shellhook_timeout(self.settings().shellhook_timeout);
-        let result = self
-            .evaluator
-            .evaluate(project, eval_env, &profile, &watch, hook_limit);
+        let (result, origin) =
+            self.locked_or_evaluated(project, eval_env, &profile, &watch, hook_limit);
         // Nix writes a missing flake.lock from the allowed flake.nix, even when the
         // evaluation then fails: it is part of what was allowed.
         if !lock_existed
@@ -164,6 +163,7 @@ impl Engine {
             recorded_at_ns: now_ns(),
             gc_root: Some(profile.clone()),
             store_paths,
+            origin,
         };
         // A generation that cannot be saved is not served and keeps no root: the
         // last good one (and its root) stays, and the user learns why.
@@ -200,6 +200,7 @@ pub(super) fn always_inputs(project: &Project) -> Reads {
         paths.insert(entry.to_path_buf());
     }
     paths.insert(project.root.join(".dwell.toml"));
+    paths.insert(project.root.join(crate::lock::FILE));
     paths.extend(project.flake_lock());
     for extra in &project.config.watch {
         paths.insert(project.root.join(extra));

@@ -119,6 +119,7 @@ impl Layers {
                 .and_then(|v| v.file_name())
                 .map(|n| n.to_string_lossy().into_owned()),
             venv_synced: false,
+            from_lock: generation.is_some_and(|g| g.origin == crate::recipe::Origin::Lock),
             inputs: Vec::new(),
             marker_mtime: None,
         }

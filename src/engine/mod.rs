@@ -16,6 +16,7 @@ mod events;
 mod failures;
 mod job;
 mod layers;
+mod locked;
 mod refresh;
 mod status;
 mod venv_sync;
@@ -345,6 +346,9 @@ impl Engine {
             }
         }
         let mut served = self.layers.serve(&project, Some(generation), freshness);
+        served
+            .notes
+            .extend(locked::not_used_note(&generation.origin));
         served.notes.extend(notes);
         served.venv_synced = synced;
         Resolution {

@@ -87,6 +87,7 @@ impl Engine {
             venv_hint: None,
             venv_updating: false,
             evaluating: false,
+            lock: None,
         };
         let (project, trust) = match self.project(dir) {
             Ok(Some(found)) => found,
@@ -132,6 +133,7 @@ impl Engine {
         if let Some(g) = generation {
             report.hook_definitions = hook_definitions(&g.recipe);
             report.not_traced = not_traced(&project, g);
+            report.lock = super::locked::status_line(&g.origin, &project);
         }
         let kept = self.cache.generations(&project.root, &context).len();
         report.generation = generation.map(|g| GenerationSummary {
@@ -142,6 +144,7 @@ impl Engine {
             gc_root: g.gc_root.clone(),
             packages: self.status.packages(self.evaluator.as_ref(), g, eval_env),
             generations: kept,
+            from_lock: g.origin == crate::recipe::Origin::Lock,
         });
         report
     }

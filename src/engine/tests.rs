@@ -16,6 +16,8 @@ use std::sync::mpsc::Receiver;
 struct Fake {
     calls: AtomicUsize,
     fail: AtomicBool,
+    taken: AtomicUsize,
+    no_substitute: AtomicBool,
     delay_ms: AtomicUsize,
 }
 
@@ -54,6 +56,38 @@ impl Evaluator for Fake {
                 }],
             },
             inputs,
+            hook: Default::default(),
+            duration: Duration::from_millis(1),
+        })
+    }
+
+    /// `FOO=<the environment's name>`; or, when told it cannot, Nix's failure
+    /// to substitute.
+    fn take_built(
+        &self,
+        _: &Project,
+        _: &EvalEnv,
+        env: &Path,
+        _: &Path,
+        _: &Watch,
+        _: Duration,
+    ) -> Result<Evaluation, EvalError> {
+        self.taken.fetch_add(1, Ordering::SeqCst);
+        if self.no_substitute.load(Ordering::SeqCst) {
+            return Err(EvalError::Nix {
+                message: "there is no substituter that can build it".into(),
+                inputs: Default::default(),
+            });
+        }
+        let name = env.file_name().unwrap().to_string_lossy();
+        Ok(Evaluation {
+            recipe: Recipe {
+                ops: vec![Op::Set {
+                    name: "FOO".into(),
+                    value: Value::from(name.as_ref()),
+                }],
+            },
+            inputs: Default::default(),
             hook: Default::default(),
             duration: Duration::from_millis(1),
         })
@@ -289,3 +323,5 @@ fn projects_not_used_within_the_hour_are_forgotten() {
     assert_eq!(recent.len(), 1);
     assert!(recent.contains_key(Path::new("/new")));
 }
+
+mod lock;

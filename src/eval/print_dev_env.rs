@@ -121,6 +121,73 @@ pub fn evaluate(
     })
 }
 
+/// The environment `env` (a `…-env` store path from a `dwell.lock`), without
+/// evaluating: `nix build` substitutes it through the user's own substituters
+/// and trusted keys when the store lacks it, `print-dev-env` reads it back (Nix
+/// takes a store path ending in `-env` as the built environment, as `nix
+/// develop` does a profile), and the script is captured here.
+pub fn take_built(
+    tools: &Tools,
+    project: &Project,
+    eval_env: &EvalEnv,
+    env: &Path,
+    profile: &Path,
+    watch: &Watch,
+    hook_limit: Duration,
+) -> Result<Evaluation, EvalError> {
+    let started = Instant::now();
+    let nix = |args: &[&str]| {
+        let mut cmd = Command::new(&tools.nix);
+        cmd.env_clear()
+            .envs(child_env(eval_env))
+            .current_dir(&project.root)
+            .args(["--extra-experimental-features", "nix-command"])
+            .args(args);
+        cmd
+    };
+    let mut build = nix(&["build", "--no-link"]);
+    build.arg(env);
+    let out = run(build, "nix", watch)?;
+    if !out.status.success() {
+        let message = substitution_failure(&String::from_utf8_lossy(&out.stderr));
+        return Err(EvalError::Nix {
+            message,
+            inputs: Reads::new(),
+        });
+    }
+    let mut print = nix(&["print-dev-env", "--profile"]);
+    print.arg(profile).arg(env);
+    let out = run(print, "nix", watch)?;
+    if !out.status.success() {
+        return Err(EvalError::Nix {
+            message: error_tail(&String::from_utf8_lossy(&out.stderr)),
+            inputs: Reads::new(),
+        });
+    }
+    if let Some(on_line) = &watch.on_line {
+        on_line("running the shellHook");
+    }
+    let (recipe, hook) = capture(tools, project, eval_env, &out.stdout, hook_limit)?;
+    Ok(Evaluation {
+        recipe,
+        inputs: Reads::new(),
+        hook,
+        duration: started.elapsed(),
+    })
+}
+
+/// Why Nix could not substitute a path, in one line: an untrusted signature is
+/// said as such (Nix warns of it, then says only that nothing could build it;
+/// 2.8 words it "is not signed by any of the keys", 2.26 "as it's not signed …").
+pub fn substitution_failure(log: &str) -> String {
+    if log.contains("not signed by any of the keys") {
+        return "the binary cache's signature is not among the trusted-public-keys".into();
+    }
+    let tail = error_tail(log);
+    let first = tail.lines().next().unwrap_or_default();
+    first.strip_prefix("error: ").unwrap_or(first).to_string()
+}
+
 /// Nix's error, naming the project's own files where it named the flake's store
 /// copy of them: the user edits the project's file.
 fn project_paths(message: String, source: Option<&FlakeSource>) -> String {

@@ -30,3 +30,23 @@ fn env_dump_keeps_any_bytes() {
     assert_eq!(env["C"], Value(vec![0xfe]));
     assert_eq!(env.len(), 3);
 }
+
+#[test]
+fn an_untrusted_signature_is_said_as_such_in_both_nix_versions() {
+    let required = "error: path '/nix/store/x-env' is required, but there is no substituter that can build it\n";
+    for warning in [
+        // Nix 2.8
+        "warning: the substitute for '/nix/store/x-env' from 'file:///c' is not signed by any of the keys in 'trusted-public-keys'\n",
+        // Nix 2.26
+        "warning: ignoring substitute for '/nix/store/x-env' from 'file:///c', as it's not signed by any of the keys in 'trusted-public-keys'\n",
+    ] {
+        assert_eq!(
+            substitution_failure(&format!("{warning}{required}")),
+            "the binary cache's signature is not among the trusted-public-keys"
+        );
+    }
+    assert_eq!(
+        substitution_failure(required),
+        "path '/nix/store/x-env' is required, but there is no substituter that can build it"
+    );
+}

@@ -254,6 +254,10 @@ pub struct Served {
     /// Whether this request brought the venv in sync (installed into it).
     #[serde(default)]
     pub venv_synced: bool,
+    /// The Nix environment was taken from the project's `dwell.lock`: with
+    /// `Evaluated`, it was fetched and captured now, nothing evaluated.
+    #[serde(default)]
+    pub from_lock: bool,
     /// The files the environment was made from (only when asked for).
     #[serde(default)]
     #[serde(with = "os_path::seq")]
@@ -304,6 +308,9 @@ pub struct GenerationSummary {
     pub packages: Vec<String>,
     /// Generations kept for this project and these settings.
     pub generations: usize,
+    /// The environment was taken from the project's `dwell.lock`, not evaluated.
+    #[serde(default)]
+    pub from_lock: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -340,6 +347,9 @@ pub struct StatusReport {
     /// for it gets it later).
     #[serde(default)]
     pub evaluating: bool,
+    /// Whether the project's `dwell.lock` gave the environment, and if not why.
+    #[serde(default)]
+    pub lock: Option<String>,
 }
 
 /// `value` as JSON. dwell's own types always serialize (paths and values are

@@ -121,7 +121,9 @@ impl TrustStore {
         if let Some(r) = record {
             let changed: Vec<String> = now
                 .iter()
-                .filter(|(name, hash)| r.files.get(*name) != Some(hash))
+                // (A file the record does not name was absent: a record from
+                // before dwell trusted it.)
+                .filter(|(name, hash)| r.files.get(*name).unwrap_or(&None) != *hash)
                 .map(|(name, _)| name.clone())
                 .collect();
             if changed.is_empty() {
@@ -149,25 +151,39 @@ impl TrustStore {
         let Ok(rel) = lock_path.strip_prefix(&project.root) else {
             return Ok(());
         };
-        let name = rel.to_string_lossy().into_owned();
-        let path = self.record_path(&project.root);
-        let Some(mut record) = self.record(&project.root) else {
-            return Ok(());
-        };
-        if !record.allowed || record.files.get(&name) != Some(&None) {
-            return Ok(());
-        }
         let Ok(Some(lock)) = read_regular(&lock_path, MAX_PROJECT_FILE) else {
             return Ok(());
         };
+        self.accept_written(project, &rel.to_string_lossy(), None, &lock)
+    }
+
+    /// A trusted file written by dwell or by Nix for the user (a new `flake.lock`,
+    /// `dwell lock`'s `dwell.lock`) is accepted into the record, when the record
+    /// allowed the content it had before (`before`; None: absent): nothing
+    /// the user did not allow is let in with it.
+    pub fn accept_written(
+        &self,
+        project: &Project,
+        name: &str,
+        before: Option<&[u8]>,
+        now: &[u8],
+    ) -> std::io::Result<()> {
+        let Some(mut record) = self.record(&project.root) else {
+            return Ok(());
+        };
+        let before = before.map(content_hash);
+        if !record.allowed || *record.files.get(name).unwrap_or(&None) != before {
+            return Ok(());
+        }
         record
             .files
-            .insert(name.clone(), Some(blake3::hash(&lock).to_hex().to_string()));
+            .insert(name.to_string(), Some(content_hash(now)));
+        private_dir(&self.copies_dir(&project.root)).map_err(std::io::Error::other)?;
+        write_atomic(&self.copies_dir(&project.root).join(copy_name(name)), now)?;
         write_atomic(
-            &self.copies_dir(&project.root).join(copy_name(&name)),
-            &lock,
-        )?;
-        write_atomic(&path, &crate::protocol::to_json_pretty(&record))
+            &self.record_path(&project.root),
+            &crate::protocol::to_json_pretty(&record),
+        )
     }
 
     fn record(&self, root: &Path) -> Option<Record> {

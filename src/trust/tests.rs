@@ -44,3 +44,47 @@ fn diff_shows_changes_with_context() {
     assert_eq!(d, "  …\n  b\n  c\n- d\n+ D\n  e\n  f\n  g\n+ h\n");
     assert_eq!(line_diff("x\n", "x\n"), "");
 }
+
+#[test]
+fn a_record_from_before_dwell_lock_was_trusted_still_holds_and_a_lock_then_asks() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("p");
+    std::fs::create_dir(&root).unwrap();
+    std::fs::write(root.join("shell.nix"), "{}").unwrap();
+    let store = TrustStore::new(&dir.path().join("data"));
+    let project = || crate::project::discover(&root).unwrap().unwrap();
+    store.allow(&project(), false).unwrap();
+    // The record as an older dwell wrote it: no `dwell.lock` named.
+    let path = store.record_path(&root);
+    let mut record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    record["files"]
+        .as_object_mut()
+        .unwrap()
+        .remove("dwell.lock");
+    std::fs::write(&path, serde_json::to_vec(&record).unwrap()).unwrap();
+    assert_eq!(store.check(&project(), &[]), Trust::Allowed);
+    std::fs::write(root.join("dwell.lock"), "{}").unwrap();
+    assert_eq!(
+        store.check(&project(), &[]),
+        Trust::Changed {
+            files: vec!["dwell.lock".into()]
+        }
+    );
+    // Written by `dwell lock` for an allowed project, it is accepted; a lock
+    // written over one the record does not hold is not.
+    std::fs::remove_file(root.join("dwell.lock")).unwrap();
+    store
+        .accept_written(&project(), "dwell.lock", None, b"{}")
+        .unwrap();
+    std::fs::write(root.join("dwell.lock"), "{}").unwrap();
+    assert_eq!(store.check(&project(), &[]), Trust::Allowed);
+    store
+        .accept_written(&project(), "dwell.lock", Some(b"{ }"), b"[]")
+        .unwrap();
+    std::fs::write(root.join("dwell.lock"), "[]").unwrap();
+    assert!(matches!(
+        store.check(&project(), &[]),
+        Trust::Changed { .. }
+    ));
+}

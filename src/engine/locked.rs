@@ -1,0 +1,105 @@
+//! A project's `dwell.lock` used in place of an evaluation: when every file it
+//! names hashes as it says, the environment it names is what an evaluation would
+//! give, and it is taken from the store or the team's binary cache. Otherwise, or
+//! when Nix cannot substitute it, the project is evaluated, with one line why.
+
+use super::Engine;
+use crate::eval::{EvalError, Evaluation};
+use crate::lock::{FILE, Lock};
+use crate::process::Watch;
+use crate::project::Project;
+use crate::protocol::EvalEnv;
+use crate::recipe::Origin;
+use std::path::Path;
+use std::time::Duration;
+
+impl Engine {
+    /// The project's environment from its lock if the lock holds, else from an
+    /// evaluation; and where it came from.
+    pub(super) fn locked_or_evaluated(
+        &self,
+        project: &Project,
+        eval_env: &EvalEnv,
+        profile: &Path,
+        watch: &Watch,
+        hook_limit: Duration,
+    ) -> (Result<Evaluation, EvalError>, Origin) {
+        let reason = match Lock::read(project) {
+            Ok(None) => None,
+            Err(why) => Some(why),
+            Ok(Some(lock)) => match lock.check(project, eval_env) {
+                Err(why) => Some(why),
+                Ok(reads) => {
+                    if let Some(on_line) = &watch.on_line {
+                        on_line(&format!("taking the environment {FILE} names"));
+                    }
+                    let env = &lock.environment;
+                    match self
+                        .evaluator
+                        .take_built(project, eval_env, env, profile, watch, hook_limit)
+                    {
+                        Ok(mut evaluation) => {
+                            evaluation.inputs = reads;
+                            return (Ok(evaluation), Origin::Lock);
+                        }
+                        // Nix could not give it (not in any cache, a signature
+                        // not trusted): evaluate. Anything else (the shellHook
+                        // failed, a timeout) is the answer an evaluation would
+                        // have had too.
+                        Err(EvalError::Nix { message, .. }) => Some(format!(
+                            "Nix could not substitute {}: {message}",
+                            env.file_name().unwrap_or_default().to_string_lossy()
+                        )),
+                        Err(e) => return (Err(e), Origin::Lock),
+                    }
+                }
+            },
+        };
+        let result = self
+            .evaluator
+            .evaluate(project, eval_env, profile, watch, hook_limit);
+        let origin = match reason {
+            Some(reason) => Origin::LockNotUsed { reason },
+            None => Origin::Evaluated,
+        };
+        (result, origin)
+    }
+}
+
+/// What `dwell status` says of the lock, for a generation from `origin`.
+pub(super) fn status_line(origin: &Origin, project: &Project) -> Option<String> {
+    match origin {
+        Origin::Lock => Some(format!(
+            "used: the environment came from {FILE}, nothing was evaluated"
+        )),
+        Origin::LockNotUsed { reason } => Some(format!("not used: {reason}")),
+        Origin::Evaluated => project
+            .root
+            .join(FILE)
+            .exists()
+            .then(|| format!("{FILE} is newer than the environment in use")),
+    }
+}
+
+/// The line a shell is told when a project with a lock was evaluated instead.
+pub(super) fn not_used_note(origin: &Origin) -> Option<String> {
+    match origin {
+        Origin::LockNotUsed { reason } => Some(format!("{FILE} not used ({reason}); evaluated")),
+        _ => None,
+    }
+}
+
+impl Engine {
+    /// The project of `dir` and the generation its cache holds as valid now,
+    /// if any (what `dwell lock` writes down).
+    pub fn current_generation(
+        &self,
+        dir: &Path,
+        eval_env: &EvalEnv,
+    ) -> Option<(Project, std::sync::Arc<crate::cache::Generation>)> {
+        let (project, _) = self.project(dir).ok()??;
+        let context = self.context(&project, eval_env).ok()?;
+        let generation = self.cache.lookup(&project.root, &context).valid?;
+        Some((project, generation))
+    }
+}

@@ -1,0 +1,110 @@
+//! A project's `dwell.lock` in place of an evaluation: used when its files
+//! match, else an evaluation with the line why.
+
+use super::*;
+
+const ENV: &str = "/nix/store/3njfbchkgffs6vi7dad6lqj4y4hm1xz3-nix-shell-env";
+
+/// Writes a lock for the project as its files are now, and allows it.
+fn lock(s: &Setup) {
+    let hash = |name: &str| {
+        let bytes = std::fs::read(s.project.join(name)).unwrap();
+        format!("file:{}", blake3::hash(&bytes).to_hex())
+    };
+    let lock = serde_json::json!({
+        "version": 1,
+        "system": crate::eval::current_system(),
+        "entry": "shell.nix",
+        "attr": null,
+        "environment": ENV,
+        "references": [],
+        "inputs": {
+            ".dwell.toml": "absent",
+            "shell.nix": hash("shell.nix"),
+            "value.txt": hash("value.txt"),
+        },
+    });
+    std::fs::write(
+        s.project.join("dwell.lock"),
+        serde_json::to_vec_pretty(&lock).unwrap(),
+    )
+    .unwrap();
+    let found = discover(&s.project).unwrap().unwrap();
+    s.engine.trust.allow(&found, false).unwrap();
+}
+
+fn notes(r: &Resolution) -> String {
+    r.env.as_ref().unwrap().notes.join("\n")
+}
+
+#[test]
+fn a_lock_that_matches_gives_its_environment_without_evaluating() {
+    let s = setup();
+    lock(&s);
+    let r = resolve(&s, Mode::Wait);
+    assert_eq!(foo(&r).as_deref(), Some(&ENV[11..]), "{r:?}");
+    assert_eq!(calls(&s), 0, "nothing evaluated");
+    assert_eq!(s.fake.taken.load(Ordering::SeqCst), 1);
+    assert_eq!(notes(&r), "");
+    let status = s.engine.status(&s.project, &EvalEnv::new());
+    assert!(status.generation.unwrap().from_lock);
+    assert!(status.lock.unwrap().starts_with("used"));
+}
+
+#[test]
+fn an_edited_input_is_evaluated_with_the_line_why() {
+    let s = setup();
+    lock(&s);
+    write(&s.project, "two");
+    let r = resolve(&s, Mode::Wait);
+    assert_eq!(foo(&r).as_deref(), Some("two"));
+    assert_eq!(calls(&s), 1);
+    assert_eq!(s.fake.taken.load(Ordering::SeqCst), 0);
+    assert_eq!(
+        notes(&r),
+        "dwell.lock not used (value.txt changed since dwell.lock was written); evaluated"
+    );
+    let status = s.engine.status(&s.project, &EvalEnv::new());
+    assert_eq!(
+        status.lock.as_deref(),
+        Some("not used: value.txt changed since dwell.lock was written")
+    );
+}
+
+#[test]
+fn an_environment_nix_cannot_substitute_is_evaluated_with_the_line_why() {
+    let s = setup();
+    lock(&s);
+    s.fake.no_substitute.store(true, Ordering::SeqCst);
+    let r = resolve(&s, Mode::Wait);
+    assert_eq!(foo(&r).as_deref(), Some("one"));
+    assert_eq!(
+        (calls(&s), s.fake.taken.load(Ordering::SeqCst)),
+        (1, 1)
+    );
+    assert!(
+        notes(&r).contains("Nix could not substitute 3njfbchkgffs6vi7dad6lqj4y4hm1xz3-nix-shell-env: there is no substituter"),
+        "{}",
+        notes(&r)
+    );
+}
+
+#[test]
+fn a_lock_naming_a_path_outside_the_project_is_not_read() {
+    let s = setup();
+    lock(&s);
+    let path = s.project.join("dwell.lock");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("\"value.txt\"", "\"../value.txt\"");
+    std::fs::write(&path, text).unwrap();
+    let found = discover(&s.project).unwrap().unwrap();
+    s.engine.trust.allow(&found, false).unwrap();
+    let r = resolve(&s, Mode::Wait);
+    assert_eq!(calls(&s), 1);
+    assert!(
+        notes(&r).contains("an input it cannot check: ../value.txt"),
+        "{}",
+        notes(&r)
+    );
+}
