@@ -108,3 +108,19 @@ fn a_lock_naming_a_path_outside_the_project_is_not_read() {
         notes(&r)
     );
 }
+
+#[test]
+fn a_lock_that_cannot_be_read_is_evaluated_with_the_line_why() {
+    let s = setup();
+    std::fs::write(s.project.join("dwell.lock"), "{ not json").unwrap();
+    let found = discover(&s.project).unwrap().unwrap();
+    s.engine.trust.allow(&found, false).unwrap();
+    let r = resolve(&s, Mode::Wait);
+    assert_eq!(foo(&r).as_deref(), Some("one"));
+    assert_eq!(calls(&s), 1);
+    assert!(
+        notes(&r).starts_with("dwell.lock not used (dwell.lock cannot be read: "),
+        "{}",
+        notes(&r)
+    );
+}
