@@ -53,6 +53,10 @@ pub enum LockError {
         "the environment read {path}{hint}, which is outside the project and not in the Nix store, so another machine would not evaluate the same; pin it in the project (a flake input, or a file in the project)"
     )]
     Outside { path: PathBuf, hint: String },
+    #[error(
+        "{0} reads the environment (builtins.getEnv), which each machine has its own of: an environment that depends on it cannot be shared"
+    )]
+    ReadsEnvironment(String),
     #[error("{0} changed while Nix read it: evaluate again (`dwell reload`), then lock")]
     Unsettled(PathBuf),
     #[error("the environment's GC root is gone ({0}); evaluate again with `dwell reload`")]
@@ -91,6 +95,9 @@ impl Lock {
                 true => ".".to_string(),
                 false => utf8(rel)?,
             };
+            if reads_environment(&input.path) {
+                return Err(LockError::ReadsEnvironment(rel));
+            }
             let root = (input.path == project.root).then_some(project.root.as_path());
             let state =
                 encode(&input.state, root).ok_or(LockError::Unsettled(input.path.clone()))?;
@@ -195,6 +202,17 @@ impl Lock {
         }
         Ok(reads)
     }
+}
+
+/// Whether the project's Nix file at `path` reads environment variables: its
+/// evaluation (impure, for a `shell.nix`) then depends on the machine's. (Read
+/// by its text: dwell's trace sees files, not variables.)
+fn reads_environment(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "nix")
+        && crate::safe_fs::read_project_text(path)
+            .ok()
+            .flatten()
+            .is_some_and(|text| text.contains("getEnv"))
 }
 
 /// Whether `path` is a store path of `store` whose name ends in `-env` (what

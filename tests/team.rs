@@ -382,3 +382,59 @@ fn an_environment_from_nix_path_is_refused_by_name() {
     );
     assert!(!p.join("dwell.lock").exists());
 }
+
+#[test]
+fn a_self_contained_shell_nix_is_lockable_unless_it_reads_the_environment() {
+    need!("nix");
+    let w = World::new();
+    // A shell.nix that imports nothing from outside the project.
+    let shell = |value: &str| {
+        format!(
+            r#"derivation {{
+  name = "plain-shell"; system = builtins.currentSystem; builder = "/bin/bash";
+  args = [ "-c" "echo > $out" ]; outputs = [ "out" ];
+  VALUE = {value};
+}}
+"#
+        )
+    };
+    let p = w.project(
+        "plain",
+        &[
+            ("shell.nix", &shell("import ./value.nix")),
+            ("value.nix", "\"v\"\n"),
+        ],
+    );
+    w.allow(&p);
+    w.ok(&p, &["lock"]);
+    let lock: Json = serde_json::from_slice(&std::fs::read(p.join("dwell.lock")).unwrap()).unwrap();
+    assert_eq!(lock["entry"], "shell.nix");
+    assert!(
+        lock["inputs"]["value.nix"]
+            .as_str()
+            .unwrap()
+            .starts_with("file:"),
+        "{lock}"
+    );
+    assert_eq!(
+        w.status_json(&p)["project"]["trust"]["state"],
+        "allowed",
+        "dwell lock keeps it allowed"
+    );
+    // Again: nothing changed, nothing written.
+    let again = w.ok(&p, &["lock"]);
+    assert!(
+        text(&again).contains("dwell.lock is up to date"),
+        "{}",
+        text(&again)
+    );
+    std::fs::write(p.join("shell.nix"), shell("builtins.getEnv \"USER\"")).unwrap();
+    w.allow(&p);
+    let out = w.dwell(&p, &["lock"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("shell.nix reads the environment (builtins.getEnv)"),
+        "{}",
+        text(&out)
+    );
+}

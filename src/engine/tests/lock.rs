@@ -78,10 +78,7 @@ fn an_environment_nix_cannot_substitute_is_evaluated_with_the_line_why() {
     s.fake.no_substitute.store(true, Ordering::SeqCst);
     let r = resolve(&s, Mode::Wait);
     assert_eq!(foo(&r).as_deref(), Some("one"));
-    assert_eq!(
-        (calls(&s), s.fake.taken.load(Ordering::SeqCst)),
-        (1, 1)
-    );
+    assert_eq!((calls(&s), s.fake.taken.load(Ordering::SeqCst)), (1, 1));
     assert!(
         notes(&r).contains("Nix could not substitute 3njfbchkgffs6vi7dad6lqj4y4hm1xz3-nix-shell-env: there is no substituter"),
         "{}",
