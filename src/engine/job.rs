@@ -43,15 +43,23 @@ impl Engine {
                     || (self.cache.lookup(&project.root, context).valid.is_none()
                         && self.failures.known(&project.root, context).is_none())
             },
-            move |job| engine.run_job(&p, &e, &c, job),
+            move |job| engine.run_job(&p, &e, &c, job, force),
         )
     }
 
-    /// The body of an evaluation job: evaluate, save or remember the failure.
-    fn run_job(&self, project: &Project, eval_env: &EvalEnv, context: &str, job: &Arc<Job>) {
+    /// The body of an evaluation job: evaluate (`forced`: `dwell reload`, never
+    /// from the lock), save or remember the failure.
+    fn run_job(
+        &self,
+        project: &Project,
+        eval_env: &EvalEnv,
+        context: &str,
+        job: &Arc<Job>,
+        forced: bool,
+    ) {
         let root = project.root.clone();
         self.events.emit(Event::Evaluating { root: root.clone() });
-        match self.evaluate_and_save(project, eval_env, context, job) {
+        match self.evaluate_and_save(project, eval_env, context, job, forced) {
             Ok(g) => {
                 self.events.emit(Event::Evaluated {
                     root,
@@ -107,6 +115,7 @@ impl Engine {
         eval_env: &EvalEnv,
         context: &str,
         job: &Arc<Job>,
+        forced: bool,
     ) -> Result<Generation, EvalError> {
         let started_ns = now_ns();
         let lock_existed = project.flake_lock().is_some_and(|l| l.exists());
@@ -119,11 +128,8 @@ impl Engine {
             crate::paths::unique() % 100_000
         ));
         let watch = self.watch_for(project, job);
-        let hook_limit = project
-            .config
-            .shellhook_timeout(self.settings().shellhook_timeout);
         let (result, origin) =
-            self.locked_or_evaluated(project, eval_env, &profile, &watch, hook_limit);
+            self.locked_or_evaluated(project, eval_env, &profile, &watch, forced);
         // Nix writes a missing flake.lock from the allowed flake.nix, even when the
         // evaluation then fails: it is part of what was allowed.
         if !lock_existed

@@ -11,20 +11,27 @@ use crate::project::Project;
 use crate::protocol::EvalEnv;
 use crate::recipe::Origin;
 use std::path::Path;
-use std::time::Duration;
 
 impl Engine {
     /// The project's environment from its lock if the lock holds, else from an
-    /// evaluation; and where it came from.
+    /// evaluation; and where it came from. `forced` (`dwell reload`) evaluates:
+    /// the user asked for exactly that.
     pub(super) fn locked_or_evaluated(
         &self,
         project: &Project,
         eval_env: &EvalEnv,
         profile: &Path,
         watch: &Watch,
-        hook_limit: Duration,
+        forced: bool,
     ) -> (Result<Evaluation, EvalError>, Origin) {
-        let reason = match Lock::read(project) {
+        let hook_limit = project
+            .config
+            .shellhook_timeout(self.settings().shellhook_timeout);
+        let lock = match forced {
+            true => Ok(None),
+            false => Lock::read(project),
+        };
+        let reason = match lock {
             Ok(None) => None,
             Err(why) => Some(why),
             Ok(Some(lock)) => match lock.check(project, eval_env) {
@@ -73,11 +80,9 @@ pub(super) fn status_line(origin: &Origin, project: &Project) -> Option<String> 
             "used: the environment came from {FILE}, nothing was evaluated"
         )),
         Origin::LockNotUsed { reason } => Some(format!("not used: {reason}")),
-        Origin::Evaluated => project
-            .root
-            .join(FILE)
-            .exists()
-            .then(|| format!("{FILE} is newer than the environment in use")),
+        Origin::Evaluated => project.root.join(FILE).exists().then(|| {
+            "not used: the environment in use was evaluated (by `dwell reload`, or before the lock was written)".to_string()
+        }),
     }
 }
 

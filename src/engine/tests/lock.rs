@@ -121,3 +121,15 @@ fn a_lock_that_cannot_be_read_is_evaluated_with_the_line_why() {
         notes(&r)
     );
 }
+
+#[test]
+fn a_reload_evaluates_even_with_a_lock_that_matches() {
+    let s = setup();
+    lock(&s);
+    let r = resolve(&s, Mode::Force);
+    assert_eq!(foo(&r).as_deref(), Some("one"));
+    assert_eq!((calls(&s), s.fake.taken.load(Ordering::SeqCst)), (1, 0));
+    assert_eq!(notes(&r), "", "asked for: nothing to warn of");
+    let status = s.engine.status(&s.project, &EvalEnv::new());
+    assert!(status.lock.unwrap().contains("by `dwell reload`"));
+}
