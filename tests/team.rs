@@ -438,3 +438,32 @@ fn a_self_contained_shell_nix_is_lockable_unless_it_reads_the_environment() {
         text(&out)
     );
 }
+
+#[test]
+fn push_copies_only_an_allowed_projects_lock_and_only_a_store_environment() {
+    let w = World::new();
+    let lock = serde_json::json!({
+        "version": 1, "system": system(), "entry": "shell.nix", "attr": null,
+        "environment": "tools", "references": [], "inputs": {"shell.nix": "absent"},
+    });
+    let p = w.project(
+        "pushed",
+        &[
+            ("shell.nix", "{ }\n"),
+            ("tools/flake.nix", "{ outputs = _: { }; }\n"),
+            ("dwell.lock", &lock.to_string()),
+        ],
+    );
+    let refused = w.dwell(&p, &["push", "file:///nowhere"]).output().unwrap();
+    assert!(!refused.status.success());
+    assert!(text(&refused).contains("not allowed"), "{}", text(&refused));
+    w.allow(&p);
+    let refused = w.dwell(&p, &["push", "file:///nowhere"]).output().unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused)
+            .contains("dwell.lock names tools, which is no environment in this machine's store"),
+        "{}",
+        text(&refused)
+    );
+}

@@ -75,28 +75,28 @@ pub fn push(cache: Option<String>, dir: Option<PathBuf>) -> anyhow::Result<ExitC
                 tildify(&project.root)
             )
         })?;
-    let cache = match (cache, &project.config.cache) {
-        (Some(cache), _) => cache,
-        (None, Some(cache)) => {
-            // A cache named by the project's own file: only once it is allowed.
-            let paths = Paths::from_env()?;
-            let trusted = crate::config::Settings::load(&paths.user_config())
-                .map(|s| s.trusted)
-                .unwrap_or_default();
-            let trust = TrustStore::new(&paths.data).check(&project, &trusted);
-            if !trust.permits() {
-                bail!(
-                    "{}: {} (its .dwell.toml names the cache)",
-                    tildify(&project.root),
-                    trust.refusal()
-                );
-            }
-            cache.clone()
-        }
-        (None, None) => bail!(
+    // The lock and the cache it may name are the project's: only once allowed.
+    let paths = Paths::from_env()?;
+    let trusted = crate::config::Settings::load(&paths.user_config())
+        .map(|s| s.trusted)
+        .unwrap_or_default();
+    let trust = TrustStore::new(&paths.data).check(&project, &trusted);
+    if !trust.permits() {
+        bail!("{}: {}", tildify(&project.root), trust.refusal());
+    }
+    let Some(cache) = cache.or_else(|| project.config.cache.clone()) else {
+        bail!(
             "no binary cache to push to: name one (`dwell push file:///srv/nix-cache`) or set `cache` in .dwell.toml"
-        ),
+        );
     };
+    let store = crate::eval::store_dir(&eval_env_from_process());
+    if !crate::lock::environment_path(&lock.environment, &store) {
+        bail!(
+            "{FILE} names {}, which is no environment in this machine's store ({})",
+            lock.environment.display(),
+            store.display()
+        );
+    }
     if !lock.environment.exists() {
         bail!(
             "{} is not in this machine's Nix store: push from the machine that ran `dwell lock`, or run it here",

@@ -57,6 +57,12 @@ impl Engine {
                             "Nix could not substitute {}: {message}",
                             env.file_name().unwrap_or_default().to_string_lossy()
                         )),
+                        // A failing shellHook is remembered against the files
+                        // the lock names, so that an edit of one tries again.
+                        Err(EvalError::Capture { message, .. }) => {
+                            let inputs = reads;
+                            return (Err(EvalError::Capture { message, inputs }), Origin::Lock);
+                        }
                         Err(e) => return (Err(e), Origin::Lock),
                     }
                 }

@@ -18,6 +18,7 @@ struct Fake {
     fail: AtomicBool,
     taken: AtomicUsize,
     no_substitute: AtomicBool,
+    hook_fails: AtomicBool,
     delay_ms: AtomicUsize,
 }
 
@@ -73,6 +74,12 @@ impl Evaluator for Fake {
         _: Duration,
     ) -> Result<Evaluation, EvalError> {
         self.taken.fetch_add(1, Ordering::SeqCst);
+        if self.hook_fails.load(Ordering::SeqCst) {
+            return Err(EvalError::Capture {
+                message: "the hook failed".into(),
+                inputs: Default::default(),
+            });
+        }
         if self.no_substitute.load(Ordering::SeqCst) {
             return Err(EvalError::Nix {
                 message: "there is no substituter that can build it".into(),

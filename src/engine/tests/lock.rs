@@ -133,3 +133,51 @@ fn a_reload_evaluates_even_with_a_lock_that_matches() {
     let status = s.engine.status(&s.project, &EvalEnv::new());
     assert!(status.lock.unwrap().contains("by `dwell reload`"));
 }
+
+#[test]
+fn a_shellhook_failing_from_the_lock_is_tried_again_when_a_file_it_names_changes() {
+    let s = setup();
+    lock(&s);
+    s.fake.hook_fails.store(true, Ordering::SeqCst);
+    let r = resolve(&s, Mode::Wait);
+    assert!(
+        r.error.as_deref().unwrap().contains("the hook failed"),
+        "{r:?}"
+    );
+    write(&s.project, "two");
+    let r = resolve(&s, Mode::Wait);
+    assert_eq!(foo(&r).as_deref(), Some("two"), "{r:?}");
+}
+
+#[test]
+fn a_lock_without_its_entry_or_leading_outside_is_not_used() {
+    let s = setup();
+    lock(&s);
+    let path = s.project.join("dwell.lock");
+    let locked = std::fs::read_to_string(&path).unwrap();
+    let allow = || {
+        let found = discover(&s.project).unwrap().unwrap();
+        s.engine.trust.allow(&found, false).unwrap();
+    };
+    // A link in the checkout to the root of the filesystem: never walked.
+    std::os::unix::fs::symlink("/", s.project.join("up")).unwrap();
+    std::fs::write(&path, locked.replace("\"value.txt\"", "\"up\"")).unwrap();
+    allow();
+    let r = resolve(&s, Mode::Wait);
+    assert!(
+        notes(&r).contains("names up, which leads outside the project"),
+        "{}",
+        notes(&r)
+    );
+    // A hand merge that lost the entry file.
+    std::fs::write(&path, locked.replace("\"shell.nix\": ", "\"other.nix\": ")).unwrap();
+    allow();
+    write(&s.project, "two");
+    let r = resolve(&s, Mode::Wait);
+    assert!(
+        notes(&r).contains("dwell.lock does not list shell.nix"),
+        "{}",
+        notes(&r)
+    );
+    assert_eq!(s.fake.taken.load(Ordering::SeqCst), 0);
+}

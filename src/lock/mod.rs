@@ -54,9 +54,9 @@ pub enum LockError {
     )]
     Outside { path: PathBuf, hint: String },
     #[error(
-        "{0} reads the environment (builtins.getEnv), which each machine has its own of: an environment that depends on it cannot be shared"
+        "{0} {1}, which each machine has its own of: an environment that depends on it cannot be shared"
     )]
-    ReadsEnvironment(String),
+    MachineDependent(String, &'static str),
     #[error("{0} changed while Nix read it: evaluate again (`dwell reload`), then lock")]
     Unsettled(PathBuf),
     #[error("the environment's GC root is gone ({0}); evaluate again with `dwell reload`")]
@@ -84,7 +84,11 @@ impl Lock {
             if input.path.starts_with(&store) || input.path == project.root.join(FILE) {
                 continue;
             }
-            let Ok(rel) = input.path.strip_prefix(&project.root) else {
+            let inside = input.path.strip_prefix(&project.root).ok();
+            // (`watch = ["../x"]` names a path outside through the root.)
+            let Some(rel) =
+                inside.filter(|r| r.as_os_str().is_empty() || plain_relative(&r.to_string_lossy()))
+            else {
                 return Err(LockError::Outside {
                     hint: nix_path_hint(&input.path, eval_env),
                     path: input.path.clone(),
@@ -95,13 +99,18 @@ impl Lock {
                 true => ".".to_string(),
                 false => utf8(rel)?,
             };
-            if reads_environment(&input.path) {
-                return Err(LockError::ReadsEnvironment(rel));
-            }
             let root = (input.path == project.root).then_some(project.root.as_path());
             let state =
                 encode(&input.state, root).ok_or(LockError::Unsettled(input.path.clone()))?;
             inputs.insert(rel, state);
+        }
+        // (After the files outside: what they are says more.)
+        if project.kind() != crate::protocol::Kind::Flake {
+            for rel in inputs.keys() {
+                if let Some(why) = machine_dependent(&project.root.join(rel)) {
+                    return Err(LockError::MachineDependent(rel.clone(), why));
+                }
+            }
         }
         let entry = project.entry().unwrap_or(&project.root);
         Ok(Lock {
@@ -171,6 +180,10 @@ impl Lock {
                 store.display()
             ));
         }
+        // A lock without its entry file (a bad merge) would match any checkout.
+        if !self.inputs.contains_key(&self.entry) {
+            return Err(format!("{FILE} does not list {}", self.entry));
+        }
         let mut reads = Reads::new();
         let mut locked = BTreeMap::new();
         for (rel, state) in &self.inputs {
@@ -183,6 +196,12 @@ impl Lock {
                 "." => project.root.clone(),
                 _ => project.root.join(rel),
             };
+            // A link in the checkout leads no read outside the project.
+            if std::fs::canonicalize(&path).is_ok_and(|real| !real.starts_with(&project.root)) {
+                return Err(format!(
+                    "{FILE} names {rel}, which leads outside the project"
+                ));
+            }
             reads.insert(path.clone(), read);
             locked.insert(path, (rel, state));
         }
@@ -204,20 +223,37 @@ impl Lock {
     }
 }
 
-/// Whether the project's Nix file at `path` reads environment variables: its
-/// evaluation (impure, for a `shell.nix`) then depends on the machine's. (Read
-/// by its text: dwell's trace sees files, not variables.)
-fn reads_environment(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e == "nix")
-        && crate::safe_fs::read_project_text(path)
-            .ok()
-            .flatten()
-            .is_some_and(|text| text.contains("getEnv"))
+/// What in the project's Nix file at `path` makes an impure evaluation (a
+/// `shell.nix`'s) depend on the machine: reading an environment variable, or
+/// a search path (`<nixpkgs>`) that `NIX_PATH` resolves, into the store or not.
+/// (Read by its text: dwell's trace sees files, not variables or lookups. A
+/// flake's evaluation is pure, and allows neither.)
+fn machine_dependent(path: &Path) -> Option<&'static str> {
+    if path.extension().is_none_or(|e| e != "nix") {
+        return None;
+    }
+    let text = crate::safe_fs::read_project_text(path).ok()??;
+    let code: String = text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n");
+    if code.contains("getEnv") {
+        return Some("reads the environment (builtins.getEnv)");
+    }
+    let search_path = code.split('<').skip(1).any(|rest| {
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || "._+-/".contains(*c))
+            .collect();
+        !name.is_empty() && rest[name.len()..].starts_with('>')
+    });
+    search_path.then_some("names a search path (like <nixpkgs>), which NIX_PATH resolves")
 }
 
 /// Whether `path` is a store path of `store` whose name ends in `-env` (what
 /// `print-dev-env` builds, and reads back without evaluating).
-fn environment_path(path: &Path, store: &Path) -> bool {
+pub fn environment_path(path: &Path, store: &Path) -> bool {
     path.parent() == Some(store)
         && path
             .file_name()
@@ -289,76 +325,4 @@ fn nix_path_hint(path: &Path, eval_env: &EvalEnv) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn inputs_are_read_back_as_they_were_written() {
-        for (state, read) in [
-            ("absent", Some(Read::Content)),
-            ("file:ab", Some(Read::Content)),
-            ("tree:ab", Some(Read::Content)),
-            ("listing:ab", Some(Read::Listing)),
-            ("tracked:ab", Some(Read::Tracked)),
-            ("socket:ab", None),
-        ] {
-            assert_eq!(read_of(state), read, "{state}");
-        }
-        let cleared = FileState::File {
-            hash: String::new(),
-            size: 0,
-            mtime_ns: 0,
-            ctime_ns: 0,
-            ino: 0,
-        };
-        assert_eq!(
-            encode(&cleared, None),
-            None,
-            "a file that changed while read"
-        );
-    }
-
-    #[test]
-    fn a_lock_names_nothing_outside_the_project() {
-        for rel in ["../etc/passwd", "/etc/passwd", "a/../../b", ""] {
-            assert!(!plain_relative(rel), "{rel}");
-        }
-        assert!(plain_relative("nix/value.nix"));
-        assert!(plain_relative("."));
-        assert!(!plain_relative("./."));
-    }
-
-    #[test]
-    fn only_an_env_store_path_is_an_environment() {
-        let store = Path::new("/nix/store");
-        let hash = "3njfbchkgffs6vi7dad6lqj4y4hm1xz3";
-        assert!(environment_path(
-            &store.join(format!("{hash}-nix-shell-env")),
-            store
-        ));
-        assert!(!environment_path(
-            &store.join(format!("{hash}-hello")),
-            store
-        ));
-        assert!(!environment_path(
-            Path::new(&format!("/tmp/store/{hash}-nix-shell-env")),
-            store
-        ));
-        assert!(!environment_path(Path::new("/nix/store/x-env"), store));
-    }
-
-    #[test]
-    fn a_path_from_nix_path_is_named() {
-        let env: EvalEnv = [(
-            "NIX_PATH".to_string(),
-            crate::protocol::Value::from("nixpkgs=/chan/nixpkgs:other=/o"),
-        )]
-        .into_iter()
-        .collect();
-        assert_eq!(
-            nix_path_hint(Path::new("/chan/nixpkgs/default.nix"), &env),
-            " (<nixpkgs> from NIX_PATH)"
-        );
-        assert_eq!(nix_path_hint(Path::new("/home/u/x.nix"), &env), "");
-    }
-}
+mod tests;
