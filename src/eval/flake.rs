@@ -28,18 +28,8 @@ pub(super) fn flake_source(
     watch: &Watch,
 ) -> Option<FlakeSource> {
     let metadata = || -> Option<serde_json::Value> {
-        let mut cmd = Command::new(&tools.nix);
-        cmd.env_clear()
-            .envs(child_env(eval_env))
-            .current_dir(dir)
-            .args([
-                "--extra-experimental-features",
-                "nix-command flakes",
-                "flake",
-                "metadata",
-                "--json",
-            ])
-            .arg(dir);
+        let mut cmd = tools.nix_command(eval_env, Some(dir));
+        cmd.args(["flake", "metadata", "--json"]).arg(dir);
         let out = run(cmd, "nix", watch).ok()?;
         if !out.status.success() {
             return None;

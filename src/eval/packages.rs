@@ -23,15 +23,8 @@ pub fn packages(tools: &Tools, env_path: &Path, eval_env: &EvalEnv) -> Vec<Strin
     if !deriver.status.success() || !drv.ends_with(".drv") {
         return Vec::new();
     }
-    let mut show = Command::new(&tools.nix);
-    show.env_clear()
-        .envs(child_env(eval_env))
-        .args([
-            "--extra-experimental-features",
-            "nix-command",
-            "show-derivation",
-        ])
-        .arg(&drv);
+    let mut show = tools.nix_command(eval_env, None);
+    show.arg("show-derivation").arg(&drv);
     let Ok(shown) = run(show, "nix", &Watch::default()) else {
         return Vec::new();
     };

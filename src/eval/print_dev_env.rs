@@ -53,11 +53,8 @@ pub fn evaluate(
     let Source::Nix { kind, entry } = &project.source else {
         return Err(EvalError::NothingToEvaluate);
     };
-    let mut cmd = Command::new(&tools.nix);
-    cmd.env_clear()
-        .envs(child_env(eval_env))
-        .current_dir(&project.root)
-        .args(["-vv", "--extra-experimental-features", "nix-command flakes"])
+    let mut cmd = tools.nix_command(eval_env, Some(&project.root));
+    cmd.arg("-vv")
         // The profile is the GC root that keeps this environment in the store.
         .args(["print-dev-env", "--profile"])
         .arg(profile);
@@ -137,12 +134,8 @@ pub fn take_built(
 ) -> Result<Evaluation, EvalError> {
     let started = Instant::now();
     let nix = |args: &[&str]| {
-        let mut cmd = Command::new(&tools.nix);
-        cmd.env_clear()
-            .envs(child_env(eval_env))
-            .current_dir(&project.root)
-            .args(["--extra-experimental-features", "nix-command"])
-            .args(args);
+        let mut cmd = tools.nix_command(eval_env, Some(&project.root));
+        cmd.args(args);
         cmd
     };
     let mut build = nix(&["build", "--no-link"]);

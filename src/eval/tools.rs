@@ -52,6 +52,22 @@ impl Tools {
     }
 }
 
+impl Tools {
+    /// `nix` as every call of dwell's runs it: the request's evaluation
+    /// environment over ours, in `dir` if given, with the experimental commands
+    /// it uses (`nix-command`, `flakes`) turned on.
+    pub(super) fn nix_command(&self, eval_env: &EvalEnv, dir: Option<&Path>) -> Command {
+        let mut cmd = Command::new(&self.nix);
+        cmd.env_clear()
+            .envs(child_env(eval_env))
+            .args(["--extra-experimental-features", "nix-command flakes"]);
+        if let Some(dir) = dir {
+            cmd.current_dir(dir);
+        }
+        cmd
+    }
+}
+
 /// `nix --version`, from the cache when the binary is the one it was asked of.
 pub(super) fn nix_version(nix: &Path, cache_dir: Option<&Path>) -> Result<String, EvalError> {
     let mut failed = None;
