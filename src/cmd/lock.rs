@@ -6,7 +6,6 @@ use crate::engine::Engine;
 use crate::eval::eval_env_from_process;
 use crate::lock::{FILE, Lock};
 use crate::paths::{Paths, tildify, write_atomic};
-use crate::project::discover;
 use crate::safe_fs::{MAX_PROJECT_FILE, read_regular};
 use crate::trust::TrustStore;
 use anyhow::{Context, anyhow, bail};
@@ -64,9 +63,13 @@ pub fn run(dir: Option<PathBuf>, no_daemon: bool) -> anyhow::Result<ExitCode> {
 /// `dwell push [CACHE]`: `nix copy --to CACHE` of the locked environment.
 pub fn push(cache: Option<String>, dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let dir = dir_or_cwd(dir)?;
-    let Some(project) = discover(&dir)? else {
+    let Some((project, trust)) = Engine::new(Paths::from_env()?).project(&dir)? else {
         bail!("no project at {}", dir.display());
     };
+    // The lock and the cache it may name are the project's: only once allowed.
+    if !trust.permits() {
+        bail!("{}: {}", tildify(&project.root), trust.refusal());
+    }
     let lock = Lock::read(&project)
         .map_err(|e| anyhow!(e))?
         .ok_or_else(|| {
@@ -75,15 +78,6 @@ pub fn push(cache: Option<String>, dir: Option<PathBuf>) -> anyhow::Result<ExitC
                 tildify(&project.root)
             )
         })?;
-    // The lock and the cache it may name are the project's: only once allowed.
-    let paths = Paths::from_env()?;
-    let trusted = crate::config::Settings::load(&paths.user_config())
-        .map(|s| s.trusted)
-        .unwrap_or_default();
-    let trust = TrustStore::new(&paths.data).check(&project, &trusted);
-    if !trust.permits() {
-        bail!("{}: {}", tildify(&project.root), trust.refusal());
-    }
     let Some(cache) = cache.or_else(|| project.config.cache.clone()) else {
         bail!(
             "no binary cache to push to: name one (`dwell push file:///srv/nix-cache`) or set `cache` in .dwell.toml"

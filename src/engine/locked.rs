@@ -99,18 +99,3 @@ pub(super) fn not_used_note(origin: &Origin) -> Option<String> {
         _ => None,
     }
 }
-
-impl Engine {
-    /// The project of `dir` and the generation its cache holds as valid now,
-    /// if any (what `dwell lock` writes down).
-    pub fn current_generation(
-        &self,
-        dir: &Path,
-        eval_env: &EvalEnv,
-    ) -> Option<(Project, std::sync::Arc<crate::cache::Generation>)> {
-        let (project, _) = self.project(dir).ok()??;
-        let context = self.context(&project, eval_env).ok()?;
-        let generation = self.cache.lookup(&project.root, &context).valid?;
-        Some((project, generation))
-    }
-}

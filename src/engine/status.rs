@@ -3,7 +3,8 @@
 //! answered without evaluating.
 
 use super::{Engine, Evaluator};
-use crate::cache::Generation;
+use crate::cache::{Generation, Lookup};
+use crate::project::Project;
 use crate::protocol::{CacheState, EvalEnv, GenerationSummary, Kind, Op, StatusReport, Trust};
 use crate::sync::Memo;
 use std::path::{Path, PathBuf};
@@ -48,17 +49,36 @@ impl Engine {
     /// direnv`, which has direnv watch them); asked only by those who need them,
     /// so ordinary answers stay small.
     pub fn inputs(&self, dir: &Path, eval_env: &EvalEnv) -> Vec<PathBuf> {
-        let Ok(Some((project, trust))) = self.project(dir) else {
-            return Vec::new();
-        };
-        let context = match self.context(&project, eval_env) {
-            Ok(context) if trust.permits() && project.kind().is_nix() => context,
-            _ => return Vec::new(),
-        };
-        let newest = self.cache.lookup(&project.root, &context).newest;
+        let newest = self
+            .cached(dir, eval_env)
+            .filter(|(_, trust, _)| trust.permits())
+            .and_then(|(_, _, lookup)| lookup.newest);
         newest
             .map(|g| g.inputs.iter().map(|i| i.path.clone()).collect())
             .unwrap_or_default()
+    }
+
+    /// The project of `dir`, its trust, and what the cache holds for it under
+    /// `eval_env` (None: no Nix project, or none found).
+    fn cached(&self, dir: &Path, eval_env: &EvalEnv) -> Option<(Project, Trust, Lookup)> {
+        let (project, trust) = self.project(dir).ok()??;
+        if !project.kind().is_nix() {
+            return None;
+        }
+        let context = self.context(&project, eval_env).ok()?;
+        let lookup = self.cache.lookup(&project.root, &context);
+        Some((project, trust, lookup))
+    }
+
+    /// The project of `dir` and the generation its cache holds as valid now,
+    /// if any (what `dwell lock` writes down).
+    pub fn current_generation(
+        &self,
+        dir: &Path,
+        eval_env: &EvalEnv,
+    ) -> Option<(Project, std::sync::Arc<Generation>)> {
+        let (project, _, lookup) = self.cached(dir, eval_env)?;
+        Some((project, lookup.valid?))
     }
 
     /// The modification time (seconds) of the marker file of `dir`'s project
