@@ -344,19 +344,7 @@ fn need_shell(sh: Sh) -> bool {
 pub fn counting_wrapper(w: &World) -> (PathBuf, PathBuf) {
     let log = w.dir.join(format!("calls-{}.log", unique()));
     let wrapper = w.dir.join(format!("dwell-wrapper-{}", unique()));
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/bash\necho \"$*\" >> '{}'\nexec '{DWELL}' \"$@\"\n",
-            log.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    logging_wrapper(&wrapper, Path::new(DWELL), &log);
     (wrapper, log)
 }
 

@@ -29,22 +29,7 @@ impl Machine {
         std::fs::create_dir_all(&root).unwrap();
         std::fs::create_dir_all(&bin).unwrap();
         let calls = w.dir.join("nix-calls.log");
-        let nix = require("nix").unwrap();
-        let wrapper = bin.join("nix");
-        std::fs::write(
-            &wrapper,
-            format!(
-                "#!/bin/bash\necho \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
-                calls.display(),
-                nix.display()
-            ),
-        )
-        .unwrap();
-        std::fs::set_permissions(
-            &wrapper,
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
+        logging_wrapper(&bin.join("nix"), &require("nix").unwrap(), &calls);
         let path = format!("{}:{}", bin.display(), w.env["PATH"].to_string_lossy());
         w.env.insert("PATH".into(), path.into());
         // The tests' settings name no substituter: this machine's come after.
@@ -176,30 +161,8 @@ fn team() -> Option<Team> {
 /// A git flake: the stand-in nixpkgs as a `path:` input, a value from a file,
 /// and a shellHook that depends on the machine (HOME) and counts its runs there.
 fn team_flake(w: &World) -> PathBuf {
-    let flake = format!(
-        r#"{{
-  inputs.nixpkgs.url = "path:{}";
-  outputs = {{ self, nixpkgs }}:
-    let system = "{}"; pkgs = nixpkgs.legacyPackages.${{system}};
-    in {{
-      devShells.${{system}}.default = pkgs.mkShell {{
-        packages = [ pkgs.hello ];
-        TEAM_VAR = import ./nix/value.nix;
-        shellHook = ''
-          export HOOK_HOME="$HOME"
-          echo ran >> "$HOME/hook-runs"
-        '';
-      }};
-    }};
-}}
-"#,
-        fixture_nixpkgs().display(),
-        system(),
-    );
-    let p = w.project(
-        "team",
-        &[("flake.nix", &flake), ("nix/value.nix", "\"shared\"\n")],
-    );
+    let hook = "export HOOK_HOME=\"$HOME\"\necho ran >> \"$HOME/hook-runs\"";
+    let p = w.flake_with("team", "TEAM_VAR", "\"shared\"", hook);
     let _ = w.git_repo(&p);
     p
 }

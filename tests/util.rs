@@ -251,6 +251,13 @@ pkgs.mkShell {{
     /// A flake project using the stand-in nixpkgs as a `path:` input.
     pub fn flake(&self, name: &str) -> PathBuf {
         let count = self.count_file(name);
+        let hook = format!("export FLAKE_HOOKED=yes\necho x >> {}", count.display());
+        self.flake_with(name, "FLAKE_VAR", "\"from-flake\"", &hook)
+    }
+
+    /// A flake on the stand-in nixpkgs (a `path:` input): hello on PATH, `var`
+    /// set to the value of nix/value.nix (`value`), and `hook` as its shellHook.
+    pub fn flake_with(&self, name: &str, var: &str, value: &str, hook: &str) -> PathBuf {
         let flake = format!(
             r#"{{
   inputs.nixpkgs.url = "path:{}";
@@ -259,10 +266,9 @@ pkgs.mkShell {{
     in {{
       devShells.${{system}}.default = pkgs.mkShell {{
         packages = [ pkgs.hello ];
-        FLAKE_VAR = import ./nix/value.nix;
+        {var} = import ./nix/value.nix;
         shellHook = ''
-          export FLAKE_HOOKED=yes
-          echo x >> {}
+          {hook}
         '';
       }};
     }};
@@ -270,11 +276,13 @@ pkgs.mkShell {{
 "#,
             fixture_nixpkgs().display(),
             system(),
-            count.display()
         );
         self.project(
             name,
-            &[("flake.nix", &flake), ("nix/value.nix", "\"from-flake\"\n")],
+            &[
+                ("flake.nix", &flake),
+                ("nix/value.nix", &format!("{value}\n")),
+            ],
         )
     }
 
@@ -646,6 +654,21 @@ pub fn need_root(why: &str) -> bool {
     }
     skip(&format!("this test needs root ({why})"));
     false
+}
+
+/// Writes an executable at `path` that appends its arguments to `log`, one line
+/// per call, then runs `program` with them.
+pub fn logging_wrapper(path: &Path, program: &Path, log: &Path) {
+    std::fs::write(
+        path,
+        format!(
+            "#!/bin/bash\necho \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
+            log.display(),
+            program.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
 }
 
 /// Makes a FIFO at `path`.

@@ -74,6 +74,9 @@ impl Evaluator for Fake {
         _: Duration,
     ) -> Result<Evaluation, EvalError> {
         self.taken.fetch_add(1, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(
+            self.delay_ms.load(Ordering::SeqCst) as u64
+        ));
         if self.hook_fails.load(Ordering::SeqCst) {
             return Err(EvalError::Capture {
                 message: "the hook failed".into(),

@@ -1,13 +1,20 @@
 use super::diff::line_diff;
 use super::*;
 
-#[test]
-fn venv_inputs_once_allowed_stay_allowed_and_a_deny_holds_them_all() {
+/// A directory with a shell.nix project at `p`, and a trust store beside it.
+fn shell_project() -> (tempfile::TempDir, TrustStore) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("p");
     std::fs::create_dir(&root).unwrap();
     std::fs::write(root.join("shell.nix"), "{}").unwrap();
     let store = TrustStore::new(&dir.path().join("data"));
+    (dir, store)
+}
+
+#[test]
+fn venv_inputs_once_allowed_stay_allowed_and_a_deny_holds_them_all() {
+    let (dir, store) = shell_project();
+    let root = dir.path().join("p");
     let project = || crate::project::discover(&root).unwrap().unwrap();
     let inputs = || Inputs::of(&root, &project().config).unwrap();
     let write = |text: &str| std::fs::write(root.join("requirements.txt"), text).unwrap();
@@ -47,11 +54,8 @@ fn diff_shows_changes_with_context() {
 
 #[test]
 fn a_record_from_before_dwell_lock_was_trusted_still_holds_and_a_lock_then_asks() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, store) = shell_project();
     let root = dir.path().join("p");
-    std::fs::create_dir(&root).unwrap();
-    std::fs::write(root.join("shell.nix"), "{}").unwrap();
-    let store = TrustStore::new(&dir.path().join("data"));
     let project = || crate::project::discover(&root).unwrap().unwrap();
     store.allow(&project(), false).unwrap();
     // The record as an older dwell wrote it: no `dwell.lock` named.

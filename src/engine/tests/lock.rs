@@ -29,6 +29,11 @@ fn lock(s: &Setup) {
         serde_json::to_vec_pretty(&lock).unwrap(),
     )
     .unwrap();
+    allow(s);
+}
+
+/// Allows the project as its files are now.
+fn allow(s: &Setup) {
     let found = discover(&s.project).unwrap().unwrap();
     s.engine.trust.allow(&found, false).unwrap();
 }
@@ -95,8 +100,7 @@ fn a_lock_naming_a_path_outside_the_project_is_not_read() {
         .unwrap()
         .replace("\"value.txt\"", "\"../value.txt\"");
     std::fs::write(&path, text).unwrap();
-    let found = discover(&s.project).unwrap().unwrap();
-    s.engine.trust.allow(&found, false).unwrap();
+    allow(&s);
     let r = resolve(&s, Mode::Wait);
     assert_eq!(calls(&s), 1);
     assert!(
@@ -110,8 +114,7 @@ fn a_lock_naming_a_path_outside_the_project_is_not_read() {
 fn a_lock_that_cannot_be_read_is_evaluated_with_the_line_why() {
     let s = setup();
     std::fs::write(s.project.join("dwell.lock"), "{ not json").unwrap();
-    let found = discover(&s.project).unwrap().unwrap();
-    s.engine.trust.allow(&found, false).unwrap();
+    allow(&s);
     let r = resolve(&s, Mode::Wait);
     assert_eq!(foo(&r).as_deref(), Some("one"));
     assert_eq!(calls(&s), 1);
@@ -155,14 +158,10 @@ fn a_lock_without_its_entry_or_leading_outside_is_not_used() {
     lock(&s);
     let path = s.project.join("dwell.lock");
     let locked = std::fs::read_to_string(&path).unwrap();
-    let allow = || {
-        let found = discover(&s.project).unwrap().unwrap();
-        s.engine.trust.allow(&found, false).unwrap();
-    };
     // A link in the checkout to the root of the filesystem: never walked.
     std::os::unix::fs::symlink("/", s.project.join("up")).unwrap();
     std::fs::write(&path, locked.replace("\"value.txt\"", "\"up\"")).unwrap();
-    allow();
+    allow(&s);
     let r = resolve(&s, Mode::Wait);
     assert!(
         notes(&r).contains("names up, which leads outside the project"),
@@ -171,7 +170,7 @@ fn a_lock_without_its_entry_or_leading_outside_is_not_used() {
     );
     // A hand merge that lost the entry file.
     std::fs::write(&path, locked.replace("\"shell.nix\": ", "\"other.nix\": ")).unwrap();
-    allow();
+    allow(&s);
     write(&s.project, "two");
     let r = resolve(&s, Mode::Wait);
     assert!(
@@ -180,4 +179,17 @@ fn a_lock_without_its_entry_or_leading_outside_is_not_used() {
         notes(&r)
     );
     assert_eq!(s.fake.taken.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn a_slow_download_from_the_lock_never_holds_a_prompt() {
+    let s = setup();
+    lock(&s);
+    s.fake.delay_ms.store(300, Ordering::SeqCst);
+    let now = resolve(&s, Mode::NoWait);
+    assert!(now.pending, "{now:?}");
+    assert!(wait_for_event(&s, |e| e.starts_with("a new environment for")));
+    let later = resolve(&s, Mode::Wait);
+    assert_eq!(foo(&later).as_deref(), Some(&ENV[11..]));
+    assert_eq!((calls(&s), s.fake.taken.load(Ordering::SeqCst)), (0, 1));
 }
