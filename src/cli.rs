@@ -177,8 +177,8 @@ pub enum Command {
         local: Local,
     },
     /// Copy the environment dwell.lock names, with its closure, to a Nix binary
-    /// cache (`nix copy --to CACHE`). Nix signs with its `secret-key-files`
-    /// setting, or a `?secret-key=` in the cache's URL.
+    /// cache (`nix copy --to CACHE`). Signing is Nix's: its `secret-key-files`
+    /// setting signs what the machine builds.
     Push {
         /// The binary cache, as Nix names stores (`file:///srv/cache`,
         /// `s3://bucket`, `ssh://host`); default: `cache` in .dwell.toml.
